@@ -1,0 +1,43 @@
+"""queuecore: a Redis job queue in BullMQ 6's data format.
+
+Queues, workers and jobs interoperate with Node ``bullmq`` 6.x and Python ``bullmq`` 3.4.x.
+"""
+
+from __future__ import annotations
+
+from .aqueue import AsyncQueue
+from .backoff import Backoff, compute_backoff
+from .errors import (
+    DataError,
+    DelayedError,
+    ErrorCode,
+    FailedChildrenError,
+    InvalidOptionsError,
+    JobLockedError,
+    JobNotFoundError,
+    JobNotInStateError,
+    LockMismatchError,
+    LockNotFoundError,
+    PendingChildrenError,
+    QueueCoreError,
+    RateLimitError,
+    ScriptError,
+    UnrecoverableError,
+    WaitingChildrenError,
+)
+from .events import QueueEvent, QueueEvents
+from .job import AsyncJob, Job, JobRecord
+from .options import JobOptionsDict
+from .queue import Queue
+from .worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncJob", "AsyncQueue", "Backoff", "DataError", "DelayedError", "ErrorCode",
+    "FailedChildrenError", "InvalidOptionsError", "Job", "JobLockedError", "JobNotFoundError",
+    "JobNotInStateError", "JobOptionsDict", "JobRecord", "LockMismatchError",
+    "LockNotFoundError", "PendingChildrenError", "Queue", "QueueCoreError", "QueueEvent",
+    "QueueEvents", "RateLimitError", "ScriptError", "UnrecoverableError",
+    "WaitingChildrenError", "Worker", "compute_backoff",
+]

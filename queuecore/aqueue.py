@@ -1,0 +1,150 @@
+"""The asyncio ``AsyncQueue``: for Channels consumers and asyncio programs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from typing_extensions import Unpack
+
+from . import ops
+from .clock import now_ms
+from .commands import Op
+from .connection import ConnectionLike, async_client
+from .job import AsyncJob
+from .options import JobOptionsDict
+from .queue_base import BulkJob, QueueBase
+from .runner import AsyncRunner
+
+T = TypeVar("T")
+
+
+class AsyncQueue(QueueBase):
+    """A queue in BullMQ 6's format, used from asyncio code."""
+
+    def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
+        super().__init__(name, connection, **kwargs)
+        self.client = async_client(connection)
+        self._runner = AsyncRunner(self.client)
+
+    async def _run(self, op: Op[T]) -> T:
+        return await self._runner.run(op)
+
+    async def __aenter__(self) -> AsyncQueue:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # -- adding --
+
+    async def add(self, name: str, data: Any = None, **options: Unpack[JobOptionsDict]) -> AsyncJob:
+        """Add a job; an existing ``job_id`` returns the job already stored."""
+        p = self._prepare_add(name, data, options)
+        [(job_id, status)] = await self._run(ops.add_jobs([p.call]))
+        if status:
+            existing = await self.get_job(job_id)
+            if existing is not None:
+                return existing
+        return AsyncJob(self, **self._fields_of(p, job_id))
+
+    async def add_bulk(self, jobs: Sequence[BulkJob]) -> list[AsyncJob]:
+        """Add many jobs in one round trip; all are validated before any is written."""
+        prepared = self._prepare_bulk(jobs)
+        if not prepared:
+            return []
+        replies = await self._run(ops.add_jobs([p.call for p in prepared]))
+        out = []
+        for p, (job_id, status) in zip(prepared, replies, strict=True):
+            existing = await self.get_job(job_id) if status else None
+            out.append(existing or AsyncJob(self, **self._fields_of(p, job_id)))
+        return out
+
+    # -- reading --
+
+    async def get_job(self, job_id: str) -> AsyncJob | None:
+        h = await self._run(ops.get_job_hash(self.keys, str(job_id)))
+        return AsyncJob.from_hash(self, str(job_id), h) if h else None
+
+    async def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0, end: int = -1,
+                 asc: bool = False) -> list[AsyncJob]:
+        self._check_range(start, end)
+        ids = await self._run(ops.job_ids(self.keys, self._states(states), start, end, asc))
+        if not ids:
+            return []
+        hashes = await self._run(ops.get_job_hashes(self.keys, ids))
+        return [AsyncJob.from_hash(self, i, h) for i, h in zip(ids, hashes, strict=True) if h]
+
+    async def get_job_counts(self, *states: str) -> dict[str, int]:
+        return await self._run(ops.job_counts(self.keys, states))
+
+    async def count(self) -> int:
+        counts = await self.get_job_counts("waiting", "paused", "delayed", "prioritized",
+                                     "waiting-children")
+        return sum(counts.values())
+
+    async def get_job_state(self, job_id: str) -> str:
+        return await self._run(ops.get_state(self.keys, str(job_id)))
+
+    async def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
+                     asc: bool = True) -> tuple[list[str], int]:
+        self._check_range(start, end)
+        return await self._run(ops.get_logs(self.keys, str(job_id), start, end, asc))
+
+    async def is_paused(self) -> bool:
+        return await self._run(ops.is_paused(self.keys))
+
+    async def get_workers(self) -> list[dict[str, str]]:
+        return await self._run(ops.workers(self.keys))
+
+    async def redis_info(self) -> dict[str, Any]:
+        return await self._run(ops.redis_info())
+
+    # -- changing --
+
+    async def pause(self) -> None:
+        await self._run(ops.pause(self.keys, True))
+
+    async def resume(self) -> None:
+        while await self._run(ops.pause(self.keys, False)) > 0:
+            pass
+
+    async def drain(self, delayed: bool = False) -> None:
+        while await self._run(ops.drain(self.keys, delayed)) > 0:
+            pass
+
+    async def clean(self, grace_ms: int, limit: int = 0, state: str = "completed") -> list[str]:
+        """Remove up to ``limit`` (0 = all) jobs of ``state`` older than ``grace_ms``."""
+        return await self._run(ops.clean(self.keys, state, now_ms() - int(grace_ms), int(limit)))
+
+    async def obliterate(self, force: bool = False) -> None:
+        """Delete the queue and all its jobs (pauses it first)."""
+        await self.pause()
+        while await self._run(ops.obliterate(self.keys, force)) > 0:
+            pass
+
+    async def retry_jobs(self, state: str = "failed", count: int = 1000,
+                   timestamp: int | None = None) -> int:
+        """Retry every ``state`` job finished before ``timestamp``, ``count`` per round trip."""
+        before = timestamp if timestamp is not None else now_ms()
+        total = 0
+        while (moved := await self._run(ops.reprocess(self.keys, state, "", count=count,
+                                                before_ms=before))) > 0:
+            total += moved
+        return total
+
+    async def promote_jobs(self, count: int = 1000) -> int:
+        total = 0
+        while (moved := await self._run(ops.promote(self.keys, "", count))) > 0:
+            total += moved
+        return total
+
+    async def remove(self, job_id: str) -> None:
+        await self._run(ops.remove(self.keys, str(job_id)))
+
+    async def trim_events(self, max_length: int) -> int:
+        return await self._run(ops.trim_events(self.keys, max_length))
+

@@ -1,0 +1,114 @@
+"""Turn ``connection=`` (a URL, a redis-py client or options) into the clients queuecore uses.
+
+queuecore always talks to Redis with ``decode_responses=True`` on clients it builds itself; a
+client passed in is not modified: its pool settings are copied into a new pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit
+
+import redis
+import redis.asyncio as aioredis
+
+ConnectionLike: TypeAlias = "str | redis.Redis | aioredis.Redis | Mapping[str, Any] | None"
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+_ALLOWED_SCHEMES = ("redis", "rediss", "unix")
+_POOL_ONLY = {"connection_class", "max_connections"}
+
+
+def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:
+    if connection is None:
+        connection = DEFAULT_URL
+    if isinstance(connection, str):
+        scheme = urlsplit(connection).scheme
+        if scheme not in _ALLOWED_SCHEMES:
+            raise ValueError(
+                f"connection URL must start with redis://, rediss:// or unix://, got {scheme!r}://"
+            )
+        pool = redis.ConnectionPool.from_url(connection)
+        kwargs = dict(pool.connection_kwargs)
+        kwargs["connection_class"] = pool.connection_class
+        return kwargs
+    if isinstance(connection, redis.Redis | aioredis.Redis):
+        pool = connection.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        cls = pool.connection_class
+        # Map async connection classes to their sync twins and back by name below.
+        kwargs["connection_class"] = cls
+        return kwargs
+    if isinstance(connection, Mapping):
+        kwargs = dict(connection)
+        if "url" in kwargs:
+            url = kwargs.pop("url")
+            return {**_kwargs_from(str(url)), **kwargs}
+        return kwargs
+    raise TypeError(
+        "connection must be a redis:// or rediss:// URL, a redis-py client, or a dict of options"
+    )
+
+
+def _clean(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in kwargs.items() if k not in _POOL_ONLY}
+    out["decode_responses"] = True
+    out.setdefault("health_check_interval", 30)
+    return out
+
+
+def _is_ssl(kwargs: Mapping[str, Any]) -> bool:
+    cls = kwargs.get("connection_class")
+    return bool(kwargs.get("ssl")) or (cls is not None and "SSL" in getattr(cls, "__name__", ""))
+
+
+def _is_unix(kwargs: Mapping[str, Any]) -> bool:
+    cls = kwargs.get("connection_class")
+    return "path" in kwargs or (cls is not None and "Unix" in getattr(cls, "__name__", ""))
+
+
+def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
+    """A new sync client with its own pool."""
+    raw = _kwargs_from(connection)
+    kwargs = {**_clean(raw), **extra}
+    ssl = _is_ssl(raw)
+    kwargs.pop("ssl", None)
+    if _is_unix(raw):
+        conn_cls: type[redis.connection.AbstractConnection] = redis.UnixDomainSocketConnection
+    elif ssl:
+        conn_cls = redis.SSLConnection
+    else:
+        conn_cls = redis.Connection
+    pool = redis.ConnectionPool(connection_class=conn_cls, **kwargs)
+    return redis.Redis(connection_pool=pool)
+
+
+def async_client(connection: ConnectionLike, *, single_connection_client: bool = False,
+                 **extra: Any) -> aioredis.Redis:
+    """A new asyncio client with its own pool (``single_connection_client`` for blocking)."""
+    raw = _kwargs_from(connection)
+    kwargs = {**_clean(raw), **extra}
+    ssl = _is_ssl(raw)
+    kwargs.pop("ssl", None)
+    if _is_unix(raw):
+        conn_cls: type[aioredis.connection.AbstractConnection] = (
+            aioredis.UnixDomainSocketConnection
+        )
+    elif ssl:
+        conn_cls = aioredis.SSLConnection
+    else:
+        conn_cls = aioredis.Connection
+    pool = aioredis.ConnectionPool(connection_class=conn_cls, **kwargs)
+    return aioredis.Redis(connection_pool=pool, single_connection_client=single_connection_client)
+
+
+def describe(connection: ConnectionLike) -> str:
+    """host:port/db of a connection, never its password (for logs and errors)."""
+    try:
+        kw = _kwargs_from(connection)
+    except (TypeError, ValueError):
+        return "<invalid connection>"
+    if "path" in kw:
+        return f"unix:{kw['path']}"
+    return f"{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"

@@ -1,0 +1,110 @@
+"""QueueEvents: iterate over a queue's event stream (``<prefix>:<queue>:events``), blocking
+or async, with BullMQ's event names and fields (every value a string, as stored)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .connection import ConnectionLike, async_client, sync_client
+from .keys import QueueKeys
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """One entry of the stream: ``event`` is e.g. "completed"; ``fields`` holds the rest."""
+
+    id: str
+    event: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def job_id(self) -> str | None:
+        return self.fields.get("jobId")
+
+    def __getitem__(self, key: str) -> str:
+        return self.fields[key]
+
+
+def _decode(entries: Any) -> list[QueueEvent]:
+    out = []
+    for _stream, items in entries or []:
+        for entry_id, values in items:
+            data = dict(values)
+            event = data.pop("event", "")
+            out.append(QueueEvent(str(entry_id), str(event), data))
+    return out
+
+
+class QueueEvents:
+    """``for ev in QueueEvents("emails", url): ...`` or ``async for ev in ...``.
+
+    ``last_event_id`` "$" starts with events added from now on; "0" replays the stream.
+    ``block_ms`` bounds each XREAD BLOCK so that ``close()`` is noticed.
+    """
+
+    def __init__(self, queue_name: str, connection: ConnectionLike = None, *,
+                 prefix: str = "bull", last_event_id: str = "$", block_ms: int = 1000,
+                 batch: int = 100) -> None:
+        self.keys = QueueKeys.of(queue_name, prefix)
+        self._connection = connection
+        self.last_event_id = last_event_id
+        self.block_ms = block_ms
+        self.batch = batch
+        self._closed = False
+        self._sync: Any = None
+        self._async: Any = None
+
+    def _latest_id(self, entries: list[QueueEvent]) -> None:
+        if entries:
+            self.last_event_id = entries[-1].id
+
+    def read(self, block_ms: int | None = None) -> list[QueueEvent]:
+        """One blocking read of up to ``batch`` events after ``last_event_id``."""
+        if self._sync is None:
+            self._sync = sync_client(self._connection, socket_timeout=None)
+        if self.last_event_id == "$":
+            self.last_event_id = self._current_last_id_sync()
+        reply = self._sync.xread({self.keys.events: self.last_event_id}, count=self.batch,
+                                 block=self.block_ms if block_ms is None else block_ms)
+        entries = _decode(reply)
+        self._latest_id(entries)
+        return entries
+
+    def _current_last_id_sync(self) -> str:
+        info = self._sync.xrevrange(self.keys.events, count=1)
+        return str(info[0][0]) if info else "0-0"
+
+    async def aread(self, block_ms: int | None = None) -> list[QueueEvent]:
+        if self._async is None:
+            self._async = async_client(self._connection, socket_timeout=None)
+        if self.last_event_id == "$":
+            info = await self._async.xrevrange(self.keys.events, count=1)
+            self.last_event_id = str(info[0][0]) if info else "0-0"
+        reply = await self._async.xread({self.keys.events: self.last_event_id},
+                                        count=self.batch,
+                                        block=self.block_ms if block_ms is None else block_ms)
+        entries = _decode(reply)
+        self._latest_id(entries)
+        return entries
+
+    def __iter__(self) -> Iterator[QueueEvent]:
+        while not self._closed:
+            yield from self.read()
+
+    async def __aiter__(self) -> AsyncIterator[QueueEvent]:
+        while not self._closed:
+            for entry in await self.aread():
+                yield entry
+
+    def close(self) -> None:
+        """Stop iterating (noticed within ``block_ms``) and release the sync connection."""
+        self._closed = True
+        if self._sync is not None:
+            self._sync.close()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._async is not None:
+            await self._async.aclose()

@@ -1,0 +1,205 @@
+"""Jobs: a record decoded from the job hash, with a sync face (``Job``) and an async one
+(``AsyncJob``). Both decode any peer's hash (Node/Python bullmq 5 and 6, queuecore)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import ops, worker_ops
+from .clock import now_ms
+from .errors import InvalidOptionsError
+from .jsonutil import dumps, is_finite_number, loads
+
+if TYPE_CHECKING:
+    from .aqueue import AsyncQueue
+    from .queue import Queue
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        return int(float(value))
+    except ValueError:
+        return default
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """What a job hash holds, with Python names."""
+
+    id: str
+    name: str = ""
+    data: Any = None
+    opts: dict[str, Any] = field(default_factory=dict)
+    timestamp: int = 0
+    delay: int = 0
+    priority: int = 0
+    progress: Any = 0
+    return_value: Any = None
+    failed_reason: str | None = None
+    stacktrace: list[str] = field(default_factory=list)
+    attempts_made: int = 0
+    attempts_started: int = 0
+    stalled_counter: int = 0
+    processed_on: int | None = None
+    finished_on: int | None = None
+    processed_by: str | None = None
+    parent_key: str | None = None
+    parent: dict[str, Any] | None = None
+    scheduler_id: str | None = None
+    deduplication_id: str | None = None
+    deferred_failure: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def fields_from_hash(cls, job_id: str, h: dict[str, str]) -> dict[str, Any]:
+        opts = loads(h.get("opts"), {})
+        stack = loads(h.get("stacktrace"), [])
+        parent = loads(h.get("parent"))
+        return {
+            "id": job_id,
+            "name": h.get("name", ""),
+            "data": loads(h.get("data"), {}),
+            "opts": opts if isinstance(opts, dict) else {},
+            "timestamp": _int(h.get("timestamp"), 0),
+            "delay": _int(h.get("delay"), 0),
+            "priority": _int(h.get("priority"), 0),
+            "progress": loads(h.get("progress"), 0),
+            "return_value": loads(h.get("returnvalue")),
+            "failed_reason": h.get("failedReason"),
+            "stacktrace": [str(s) for s in stack] if isinstance(stack, list) else [str(stack)],
+            "attempts_made": _int(h.get("atm"), None) or _int(h.get("attemptsMade"), 0),
+            "attempts_started": _int(h.get("ats"), 0),
+            "stalled_counter": _int(h.get("stc"), 0),
+            "processed_on": _int(h.get("processedOn")),
+            "finished_on": _int(h.get("finishedOn")),
+            "processed_by": h.get("pb"),
+            "parent_key": h.get("parentKey"),
+            "parent": parent if isinstance(parent, dict) else None,
+            "scheduler_id": h.get("rjk"),
+            "deduplication_id": h.get("deid"),
+            "deferred_failure": h.get("defa"),
+        }
+
+    @property
+    def max_attempts(self) -> int:
+        attempts = self.opts.get("attempts")
+        return attempts if isinstance(attempts, int) and attempts > 0 else 1
+
+    @property
+    def queue_state_hint(self) -> str:
+        """A cheap guess of the state from the hash alone (the real one: ``get_state``)."""
+        if self.finished_on:
+            return "failed" if self.failed_reason is not None else "completed"
+        return "unknown"
+
+
+def _progress_json(value: Any) -> str:
+    if isinstance(value, bool) or not (is_finite_number(value) or isinstance(value, dict | list
+                                                                            | str)):
+        raise InvalidOptionsError("progress must be a number, a string, a list or a dict")
+    return dumps(value)
+
+
+class Job(JobRecord):
+    """A job with blocking methods, bound to a ``Queue``."""
+
+    __slots__ = ("_moved", "_queue")
+
+    def __init__(self, queue: Queue, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._queue = queue
+        self._moved = False
+
+    @classmethod
+    def from_hash(cls, queue: Queue, job_id: str, h: dict[str, str]) -> Job:
+        return cls(queue, **JobRecord.fields_from_hash(job_id, h))
+
+    def __repr__(self) -> str:
+        return f"<Job {self._queue.name}:{self.id} {self.name!r}>"
+
+    def update_progress(self, progress: Any) -> None:
+        text = _progress_json(progress)
+        self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
+        self.progress = progress
+
+    def log(self, line: str) -> int:
+        keep = self.opts.get("kl") or 0
+        return self._queue._run(ops.add_log(self._queue.keys, self.id, str(line), int(keep)))
+
+    def get_logs(self, start: int = 0, end: int = -1, asc: bool = True) -> tuple[list[str], int]:
+        return self._queue.get_job_logs(self.id, start, end, asc)
+
+    def get_state(self) -> str:
+        return self._queue._run(ops.get_state(self._queue.keys, self.id))
+
+    def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
+        self._queue._run(ops.reprocess(self._queue.keys, state, self.id,
+                                       reset_attempts=reset_attempts))
+
+    def promote(self) -> None:
+        self._queue._run(ops.promote(self._queue.keys, self.id))
+
+    def remove(self) -> None:
+        self._queue._run(ops.remove(self._queue.keys, self.id))
+
+    def move_to_delayed(self, timestamp_ms: int, token: str | None = None) -> None:
+        """From inside a processor: run this job again at ``timestamp_ms`` (no attempt counted)."""
+        tok = token or self.token or "0"
+        self._queue._run(worker_ops.move_to_delayed(self._queue.keys, self.id, tok, now_ms(),
+                                                    int(timestamp_ms), count_attempt=False))
+        self._moved = True
+
+
+class AsyncJob(JobRecord):
+    """A job with coroutine methods, bound to an ``AsyncQueue``."""
+
+    __slots__ = ("_moved", "_queue")
+
+    def __init__(self, queue: AsyncQueue, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._queue = queue
+        self._moved = False
+
+    @classmethod
+    def from_hash(cls, queue: AsyncQueue, job_id: str, h: dict[str, str]) -> AsyncJob:
+        return cls(queue, **JobRecord.fields_from_hash(job_id, h))
+
+    def __repr__(self) -> str:
+        return f"<AsyncJob {self._queue.name}:{self.id} {self.name!r}>"
+
+    async def update_progress(self, progress: Any) -> None:
+        text = _progress_json(progress)
+        await self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
+        self.progress = progress
+
+    async def log(self, line: str) -> int:
+        keep = self.opts.get("kl") or 0
+        return await self._queue._run(ops.add_log(self._queue.keys, self.id, str(line),
+                                                  int(keep)))
+
+    async def get_logs(self, start: int = 0, end: int = -1,
+                       asc: bool = True) -> tuple[list[str], int]:
+        return await self._queue.get_job_logs(self.id, start, end, asc)
+
+    async def get_state(self) -> str:
+        return await self._queue._run(ops.get_state(self._queue.keys, self.id))
+
+    async def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
+        await self._queue._run(ops.reprocess(self._queue.keys, state, self.id,
+                                             reset_attempts=reset_attempts))
+
+    async def promote(self) -> None:
+        await self._queue._run(ops.promote(self._queue.keys, self.id))
+
+    async def remove(self) -> None:
+        await self._queue._run(ops.remove(self._queue.keys, self.id))
+
+    async def move_to_delayed(self, timestamp_ms: int, token: str | None = None) -> None:
+        """From inside a processor: run this job again at ``timestamp_ms`` (no attempt counted)."""
+        tok = token or self.token or "0"
+        await self._queue._run(worker_ops.move_to_delayed(
+            self._queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
+        self._moved = True

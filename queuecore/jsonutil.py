@@ -1,0 +1,52 @@
+"""JSON in and out of Redis. Job data is JSON only, never pickle, and size-limited."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import DataError
+
+DEFAULT_MAX_DATA_SIZE = 512 * 1024
+
+
+def _no_nan(value: Any) -> Any:
+    raise DataError(f"job data must be JSON-serialisable, got {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as BullMQ writes it; NaN/Infinity and unknown types raise DataError."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          default=_no_nan)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"value is not JSON-serialisable: {exc}") from exc
+    except RecursionError as exc:
+        raise DataError("value is nested too deeply to serialise") from exc
+
+
+def dumps_data(value: Any, max_size: int | None = DEFAULT_MAX_DATA_SIZE, what: str = "data") -> str:
+    """JSON for job data, refused before any write when over ``max_size`` bytes (UTF-8)."""
+    text = dumps(value)
+    if max_size is not None:
+        size = len(text.encode("utf-8"))
+        if size > max_size:
+            raise DataError(f"job {what} is {size} bytes of JSON, over the limit of {max_size}")
+    return text
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    """Parse JSON written by any peer; text that is not JSON comes back as the raw string."""
+    if text is None or text == "":
+        return default
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

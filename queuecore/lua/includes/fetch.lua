@@ -1,0 +1,103 @@
+--[[
+  Fetching the next job ("move to active"), shared by move_to_active and move_to_finished.
+  Needs common. `k` is a table with the queue's keys: wait, active, prioritized, events,
+  stalled, limiter, delayed, paused, meta, pc, marker. `o` holds: base, now, token,
+  lockDuration, limiterMax, limiterDuration, workerName.
+  Returns {fields, jobId, rateLimitTtl, nextDelayedDue}; fields = 0 when no job was taken.
+]]
+
+local MANUAL_LIMIT = 9007199254740991
+
+local function qc_promote_due(k, now, pausedOrMaxed, maxEvents, base)
+  local due = rcall("ZRANGEBYSCORE", k.delayed, 0, (now + 1) * DELAY_SHIFT - 1, "LIMIT", 0, 1000)
+  if #due == 0 then
+    return
+  end
+  for _, jobId in ipairs(due) do
+    rcall("ZREM", k.delayed, jobId)
+    local jobKey = base .. jobId
+    if rcall("EXISTS", jobKey) == 1 then
+      local priority = qc_job_priority(jobKey)
+      if priority > 0 then
+        rcall("ZADD", k.prioritized, qc_priority_score(priority, k.pc), jobId)
+      else
+        rcall("LPUSH", k.wait, jobId)
+      end
+      rcall("HSET", jobKey, "delay", 0)
+      qc_emit(k.events, maxEvents, "waiting", "jobId", jobId, "prev", "delayed")
+    end
+  end
+  qc_add_base_marker(k.marker, pausedOrMaxed)
+end
+
+-- Milliseconds left on the rate limit, 0 when a job may be taken; and the limit in force.
+local function qc_rate_limit(k, o)
+  local meta = rcall("HMGET", k.meta, "max", "duration")
+  local max = tonumber(meta[1]) or o.limiterMax
+  local duration = tonumber(meta[2]) or o.limiterDuration
+  local count = tonumber(rcall("GET", k.limiter) or "0")
+  if (max > 0 and count >= max) or count >= MANUAL_LIMIT then
+    local ttl = rcall("PTTL", k.limiter)
+    if ttl > 0 then
+      return ttl, max, duration
+    end
+    rcall("DEL", k.limiter)
+  end
+  return 0, max, duration
+end
+
+local function qc_start_job(k, o, jobId, maxEvents, max, duration)
+  local jobKey = o.base .. jobId
+  if max > 0 then
+    local count = rcall("INCR", k.limiter)
+    if count == 1 then
+      rcall("PEXPIRE", k.limiter, duration)
+    end
+  end
+  if o.token ~= "0" then
+    rcall("SET", jobKey .. ":lock", o.token, "PX", o.lockDuration)
+  end
+  rcall("SREM", k.stalled, jobId)
+  qc_emit(k.events, maxEvents, "active", "jobId", jobId, "prev", "waiting")
+  rcall("HSET", jobKey, "processedOn", o.now, "pb", o.workerName)
+  rcall("HINCRBY", jobKey, "ats", 1)
+  return rcall("HGETALL", jobKey)
+end
+
+local function qc_fetch(k, o)
+  local maxEvents = qc_max_events(k.meta)
+  local pausedOrMaxed = qc_paused_or_maxed(k.meta, k.active)
+  qc_promote_due(k, o.now, pausedOrMaxed, maxEvents, o.base)
+  if pausedOrMaxed then
+    return {0, 0, 0, 0}
+  end
+  local ttl, max, duration = qc_rate_limit(k, o)
+  if ttl > 0 then
+    return {0, 0, ttl, 0}
+  end
+  -- A few tries: skip legacy markers ("0:<n>") and ids whose hash is gone.
+  for _ = 1, 10 do
+    local jobId = rcall("RPOPLPUSH", k.wait, k.active)
+    if not jobId then
+      local popped = rcall("ZPOPMIN", k.prioritized)
+      if popped[1] then
+        jobId = popped[1]
+        rcall("LPUSH", k.active, jobId)
+      else
+        rcall("DEL", k.pc)
+      end
+    end
+    if not jobId then
+      break
+    end
+    if string.sub(jobId, 1, 2) ~= "0:" and rcall("EXISTS", o.base .. jobId) == 1 then
+      local fields = qc_start_job(k, o, jobId, maxEvents, max, duration)
+      if rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0 then
+        qc_add_base_marker(k.marker, false)
+      end
+      return {fields, jobId, 0, 0}
+    end
+    rcall("LREM", k.active, 1, jobId)
+  end
+  return {0, 0, 0, qc_next_delayed_due(k.delayed) or 0}
+end

@@ -1,0 +1,31 @@
+--[[
+  After a failed attempt that will be retried without delay: record the failure and put the
+  job back to `wait` (or `prioritized`), for the owner of its lock only.
+
+  KEYS[1] active   KEYS[2] wait   KEYS[3] prioritized   KEYS[4] pc   KEYS[5] meta
+  KEYS[6] events   KEYS[7] marker KEYS[8] stalled
+
+  ARGV[1] base   ARGV[2] job id   ARGV[3] lock token ("0" = none)   ARGV[4] failed reason
+  ARGV[5] stacktrace JSON ("" = leave)   ARGV[6] lifo "1"/"0"
+
+  Returns 0. Errors: -1 no job, -2 no lock, -3 not active, -6 lock of another worker.
+]]
+-- @include "common"
+
+local base = ARGV[1]
+local jobId = ARGV[2]
+local jobKey = base .. jobId
+local taken = qc_take_active(base, jobId, ARGV[3], KEYS[1], KEYS[8])
+if taken ~= 0 then
+  return taken
+end
+rcall("HINCRBY", jobKey, "atm", 1)
+rcall("HSET", jobKey, "failedReason", ARGV[4])
+if ARGV[5] ~= "" then
+  rcall("HSET", jobKey, "stacktrace", ARGV[5])
+end
+local pausedOrMaxed = qc_paused_or_maxed(KEYS[5], KEYS[1])
+qc_enqueue(KEYS[2], KEYS[3], KEYS[4], KEYS[7], jobId, qc_job_priority(jobKey), ARGV[6] == "1",
+           pausedOrMaxed)
+qc_emit(KEYS[6], qc_max_events(KEYS[5]), "waiting", "jobId", jobId, "prev", "active")
+return 0

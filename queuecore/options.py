@@ -1,0 +1,196 @@
+"""Job options: Python names in, BullMQ 6's ``opts`` JSON out, validated before any write."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict
+
+from .backoff import Backoff, parse_backoff
+from .errors import InvalidOptionsError
+
+MAX_PRIORITY = 2**21 - 1
+_INT_RE = re.compile(r"^-?\d+$")
+
+
+class KeepJobs(TypedDict, total=False):
+    """``remove_on_complete`` / ``remove_on_fail`` as a dict: age in seconds, count, limit."""
+
+    age: int
+    count: int
+    limit: int
+
+
+RemoveOption = bool | int | KeepJobs
+
+
+class JobOptionsDict(TypedDict, total=False):
+    """Options accepted by ``Queue.add`` (and as queue-level ``default_job_options``)."""
+
+    job_id: str
+    priority: int
+    delay: int | timedelta
+    run_at: datetime
+    attempts: int
+    backoff: int | dict[str, Any] | Backoff
+    lifo: bool
+    remove_on_complete: RemoveOption
+    remove_on_fail: RemoveOption
+    stack_trace_limit: int
+    keep_logs: int
+    timestamp: int
+
+
+_KNOWN = frozenset(JobOptionsDict.__annotations__)
+
+
+def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionsError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InvalidOptionsError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _keep(name: str, value: Any) -> bool | int | dict[str, int]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return _int(name, value, 0)
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"age", "count", "limit"}
+        if unknown:
+            raise InvalidOptionsError(f"{name} has unknown keys {sorted(unknown)}")
+        return {k: _int(f"{name}.{k}", v, 0) for k, v in value.items()}
+    raise InvalidOptionsError(f"{name} must be True, a count or {{'age', 'count', 'limit'}}")
+
+
+def validate_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidOptionsError("job_id must be a non-empty string")
+    if len(job_id) > 512:
+        raise InvalidOptionsError("job_id must be at most 512 characters")
+    if _INT_RE.match(job_id):
+        raise InvalidOptionsError("custom job ids cannot be integers (they collide with auto ids)")
+    if ":" in job_id and len(job_id.split(":")) != 3:
+        raise InvalidOptionsError("custom job ids may contain ':' only as exactly three parts")
+    if any(ord(c) < 32 for c in job_id):
+        raise InvalidOptionsError("job_id may not contain control characters")
+    return job_id
+
+
+def _delay_ms(value: Any) -> int:
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds() * 1000)
+    return _int("delay", value, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Validated options of one job."""
+
+    job_id: str | None = None
+    priority: int = 0
+    delay: int = 0
+    attempts: int = 0
+    backoff: Backoff | None = None
+    lifo: bool = False
+    remove_on_complete: bool | int | dict[str, int] | None = None
+    remove_on_fail: bool | int | dict[str, int] | None = None
+    stack_trace_limit: int | None = None
+    keep_logs: int | None = None
+    timestamp: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``opts`` object stored in the job hash, with BullMQ's key names."""
+        out: dict[str, Any] = {"attempts": self.attempts, "delay": self.delay}
+        if self.priority:
+            out["priority"] = self.priority
+        if self.job_id is not None:
+            out["jobId"] = self.job_id
+        if self.backoff is not None:
+            out["backoff"] = self.backoff.to_json()
+        if self.lifo:
+            out["lifo"] = True
+        if self.remove_on_complete is not None:
+            out["removeOnComplete"] = self.remove_on_complete
+        if self.remove_on_fail is not None:
+            out["removeOnFail"] = self.remove_on_fail
+        if self.stack_trace_limit is not None:
+            out["stackTraceLimit"] = self.stack_trace_limit
+        if self.keep_logs is not None:
+            out["kl"] = self.keep_logs
+        out.update(self.extra)
+        return out
+
+
+def build_options(
+    defaults: Mapping[str, Any] | None, options: Mapping[str, Any], *, now_ms: int
+) -> JobOptions:
+    """Merge queue defaults with per-job options and validate everything."""
+    merged: dict[str, Any] = {**(defaults or {}), **options}
+    unknown = set(merged) - _KNOWN
+    if unknown:
+        raise InvalidOptionsError(f"unknown job options: {sorted(unknown)}")
+    if "delay" in options and "run_at" in options:
+        raise InvalidOptionsError("give delay or run_at, not both")
+    delay = 0
+    if merged.get("run_at") is not None and "delay" not in options:
+        run_at = merged["run_at"]
+        if not isinstance(run_at, datetime) or run_at.tzinfo is None:
+            raise InvalidOptionsError("run_at must be a timezone-aware datetime")
+        due = int(run_at.astimezone(UTC).timestamp() * 1000)
+        if due < now_ms:
+            raise InvalidOptionsError(f"run_at {run_at.isoformat()} is in the past")
+        delay = due - now_ms
+    elif merged.get("delay") is not None:
+        delay = _delay_ms(merged["delay"])
+    job_id = merged.get("job_id")
+    try:
+        backoff = parse_backoff(merged.get("backoff"))
+    except (ValueError, TypeError) as exc:
+        raise InvalidOptionsError(str(exc)) from exc
+    opts = JobOptions(
+        job_id=validate_job_id(job_id) if job_id is not None else None,
+        priority=_int("priority", merged.get("priority") or 0, 0, MAX_PRIORITY),
+        delay=delay,
+        attempts=_int("attempts", merged.get("attempts", 0), 0),
+        backoff=backoff,
+        lifo=bool(merged.get("lifo", False)),
+        remove_on_complete=_keep("remove_on_complete", merged["remove_on_complete"])
+        if merged.get("remove_on_complete") is not None else None,
+        remove_on_fail=_keep("remove_on_fail", merged["remove_on_fail"])
+        if merged.get("remove_on_fail") is not None else None,
+        stack_trace_limit=_int("stack_trace_limit", merged["stack_trace_limit"], 0)
+        if merged.get("stack_trace_limit") is not None else None,
+        keep_logs=_int("keep_logs", merged["keep_logs"], 0)
+        if merged.get("keep_logs") is not None else None,
+        timestamp=_int("timestamp", merged["timestamp"], 0)
+        if merged.get("timestamp") is not None else None,
+    )
+    return opts
+
+
+def keep_jobs(value: Any) -> tuple[int, int, int]:
+    """(count, age seconds, limit) for the finish script from a stored remove option.
+
+    count -1 keeps every job, 0 keeps none; age 0 means no age limit.
+    """
+    if value is None or value is False:
+        return -1, 0, 0
+    if value is True:
+        return 0, 0, 0
+    if isinstance(value, int):
+        return max(value, 0), 0, 0
+    if isinstance(value, dict):
+        count = value.get("count")
+        return (
+            int(count) if isinstance(count, int) else -1,
+            int(value.get("age") or 0),
+            int(value.get("limit") or 0),
+        )
+    return -1, 0, 0

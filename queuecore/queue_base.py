@@ -1,0 +1,101 @@
+"""What ``Queue`` and ``AsyncQueue`` share: validation and building ops, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+from . import ops
+from .clock import now_ms
+from .commands import ScriptCall
+from .connection import ConnectionLike, describe
+from .errors import InvalidOptionsError
+from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
+from .keys import ALL_STATES, QueueKeys
+from .options import JobOptions, JobOptionsDict, build_options
+
+MAX_NAME_LENGTH = 1024
+
+
+class BulkJob(TypedDict):
+    """One entry of ``add_bulk``."""
+
+    name: str
+    data: Any
+    opts: NotRequired[JobOptionsDict]
+
+
+class PreparedAdd:
+    __slots__ = ("call", "data", "name", "opts", "timestamp")
+
+    def __init__(self, call: ScriptCall, name: str, data: Any, opts: JobOptions,
+                 timestamp: int) -> None:
+        self.call = call
+        self.name = name
+        self.data = data
+        self.opts = opts
+        self.timestamp = timestamp
+
+
+class QueueBase:
+    def __init__(
+        self,
+        name: str,
+        connection: ConnectionLike = None,
+        *,
+        prefix: str = "bull",
+        default_job_options: JobOptionsDict | None = None,
+        max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
+    ) -> None:
+        self.keys = QueueKeys.of(name, prefix)
+        self.name = name
+        self.prefix = prefix
+        self._connection = connection
+        if max_data_size is not None and max_data_size <= 0:
+            raise InvalidOptionsError("max_data_size must be positive or None")
+        self.max_data_size = max_data_size
+        self.default_job_options: dict[str, Any] = dict(default_job_options or {})
+        # Validate the defaults once, now, so a bad default fails at construction.
+        build_options(self.default_job_options, {}, now_ms=now_ms())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.prefix}:{self.name} on {describe(self._connection)}>"
+
+    def _prepare_add(self, name: str, data: Any, options: Mapping[str, Any]) -> PreparedAdd:
+        if not isinstance(name, str):
+            raise InvalidOptionsError("job name must be a string")
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidOptionsError(f"job name must be at most {MAX_NAME_LENGTH} characters")
+        now = now_ms()
+        opts = build_options(self.default_job_options, options, now_ms=now)
+        data_json = dumps_data(data, self.max_data_size)
+        call = ops.add_job_call(self.keys, name, data_json, opts, now)
+        timestamp = opts.timestamp if opts.timestamp is not None else now
+        return PreparedAdd(call, name, data, opts, timestamp)
+
+    def _prepare_bulk(self, jobs: Sequence[BulkJob]) -> list[PreparedAdd]:
+        prepared = []
+        for i, entry in enumerate(jobs):
+            if not isinstance(entry, Mapping) or "name" not in entry:
+                raise InvalidOptionsError(f"add_bulk entry {i} needs a name, data and opts")
+            prepared.append(self._prepare_add(entry["name"], entry.get("data"),
+                                              entry.get("opts") or {}))
+        return prepared
+
+    @staticmethod
+    def _fields_of(p: PreparedAdd, job_id: str) -> dict[str, Any]:
+        return {"id": job_id, "name": p.name, "data": p.data, "opts": p.opts.to_json(),
+                "timestamp": p.timestamp, "delay": p.opts.delay, "priority": p.opts.priority}
+
+    @staticmethod
+    def _states(states: Sequence[str] | str | None) -> tuple[str, ...]:
+        if states is None:
+            return ALL_STATES
+        if isinstance(states, str):
+            return (states,)
+        return tuple(states)
+
+    @staticmethod
+    def _check_range(start: int, end: int) -> None:
+        if start < 0 or (end < -1) or (end >= 0 and end < start):
+            raise InvalidOptionsError("start must be >= 0 and end >= start (or -1 for all)")

@@ -1,0 +1,90 @@
+"""Run command-layer ops on a sync or an asyncio redis-py client.
+
+A lone call is sent as it is; several go in one non-transactional pipeline. Scripts are
+called by SHA; a call that meets NOSCRIPT (a restarted or flushed server) loads its script
+and is sent again, alone: a call that got NOSCRIPT never ran, so nothing runs twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError, ResponseError
+
+from .commands import Call, Op, RawCall, ScriptCall
+
+T = TypeVar("T")
+
+
+def _is_noscript(reply: Any) -> bool:
+    return isinstance(reply, NoScriptError) or (
+        isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT")
+    )
+
+
+def _raise_first_error(replies: list[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+
+
+def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
+    return ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+
+
+class SyncRunner:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def _one(self, call: Call) -> Any:
+        if isinstance(call, RawCall):
+            return self.client.execute_command(*call.args)
+        try:
+            return self.client.execute_command(*_evalsha_args(call))
+        except NoScriptError:
+            self.client.execute_command("SCRIPT", "LOAD", call.script.source)
+            return self.client.execute_command(*_evalsha_args(call))
+
+    def run(self, op: Op[T]) -> T:
+        if len(op.calls) == 1:
+            return op.decode([self._one(op.calls[0])])
+        pipe = self.client.pipeline(transaction=False)
+        for call in op.calls:
+            args = call.args if isinstance(call, RawCall) else _evalsha_args(call)
+            pipe.execute_command(*args)
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if _is_noscript(reply):
+                replies[i] = self._one(op.calls[i])
+        _raise_first_error(replies)
+        return op.decode(replies)
+
+
+class AsyncRunner:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def _one(self, call: Call) -> Any:
+        if isinstance(call, RawCall):
+            return await self.client.execute_command(*call.args)
+        try:
+            return await self.client.execute_command(*_evalsha_args(call))
+        except NoScriptError:
+            await self.client.execute_command("SCRIPT", "LOAD", call.script.source)
+            return await self.client.execute_command(*_evalsha_args(call))
+
+    async def run(self, op: Op[T]) -> T:
+        if len(op.calls) == 1:
+            return op.decode([await self._one(op.calls[0])])
+        pipe = self.client.pipeline(transaction=False)
+        for call in op.calls:
+            args = call.args if isinstance(call, RawCall) else _evalsha_args(call)
+            pipe.execute_command(*args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if _is_noscript(reply):
+                replies[i] = await self._one(op.calls[i])
+        _raise_first_error(replies)
+        return op.decode(replies)

@@ -1,0 +1,539 @@
+"""The Worker: fetches jobs, runs the processor, finishes or retries them.
+
+It runs on asyncio. An ``async def`` processor runs on the loop (gets an ``AsyncJob``); a plain
+function runs in a thread pool sized to the concurrency (gets a ``Job``). Lock renewal, the
+stall check and waiting for delayed jobs run beside the processors, never in their way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeAlias
+
+import redis.exceptions as rexc
+
+from . import worker_ops
+from .aqueue import AsyncQueue
+from .backoff import BackoffStrategy
+from .clock import now_ms
+from .connection import ConnectionLike, async_client
+from .emitter import Emitter, Listener
+from .errors import (
+    DelayedError,
+    InvalidOptionsError,
+    LockMismatchError,
+    LockNotFoundError,
+    QueueCoreError,
+    RateLimitError,
+    ScriptError,
+    WaitingChildrenError,
+)
+from .failure import plan_failure
+from .job import AsyncJob, Job, JobRecord
+from .jsonutil import DataError, dumps
+from .ops import worker_client_names
+from .options import keep_jobs
+from .queue import Queue
+
+log = logging.getLogger("queuecore.worker")
+
+AsyncProcessor: TypeAlias = Callable[[AsyncJob], Awaitable[Any]]
+SyncProcessor: TypeAlias = Callable[[Job], Any]
+Processor: TypeAlias = AsyncProcessor | SyncProcessor
+
+WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error", "stalled",
+                           "drained", "closing", "closed", "ready", "lock-lost"})
+_CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+MAX_BLOCK_SECONDS = 10.0
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidOptionsError(f"{name} must be a number")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InvalidOptionsError(f"{name} must be {'>= 0' if allow_zero else '> 0'}")
+    return value
+
+
+class Worker:
+    """Processes the jobs of one queue.
+
+    >>> async def process(job: AsyncJob) -> dict[str, int]: ...
+    >>> worker = Worker("emails", process, connection="redis://127.0.0.1:6379", concurrency=20)
+    >>> await worker.run()   # until worker.close()
+    """
+
+    def __init__(
+        self,
+        queue_name: str,
+        processor: Processor,
+        connection: ConnectionLike = None,
+        *,
+        prefix: str = "bull",
+        concurrency: int = 1,
+        name: str | None = None,
+        lock_duration: int = 30_000,
+        lock_renew_time: int | None = None,
+        stalled_interval: int = 30_000,
+        max_stalled_count: int = 1,
+        drain_delay: float = 5.0,
+        backoff_strategy: BackoffStrategy | None = None,
+        limiter: dict[str, int] | None = None,
+        metrics: dict[str, int] | None = None,
+        remove_on_complete: bool | int | dict[str, int] | None = None,
+        remove_on_fail: bool | int | dict[str, int] | None = None,
+        skip_stalled_check: bool = False,
+        shutdown_timeout: float | None = None,
+    ) -> None:
+        if not callable(processor):
+            raise InvalidOptionsError("processor must be a function or a coroutine function")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidOptionsError("concurrency must be an integer >= 1")
+        self.queue = AsyncQueue(queue_name, connection, prefix=prefix)
+        self.keys = self.queue.keys
+        self.name = queue_name
+        self.processor = processor
+        self.is_async = inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
+            getattr(processor, "__call__", None)  # noqa: B004
+        )
+        self.concurrency = concurrency
+        self.worker_name = name
+        self.lock_duration = int(_positive("lock_duration", lock_duration))
+        self.lock_renew_time = int(_positive("lock_renew_time",
+                                             lock_renew_time or self.lock_duration / 2))
+        self.stalled_interval = int(_positive("stalled_interval", stalled_interval))
+        self.max_stalled_count = int(_positive("max_stalled_count", max_stalled_count, True))
+        self.drain_delay = float(_positive("drain_delay", drain_delay))
+        self.backoff_strategy = backoff_strategy
+        self.limiter_max, self.limiter_duration = self._limiter(limiter)
+        self.metrics_points = int((metrics or {}).get("max_data_points", 0))
+        self.remove_on_complete = remove_on_complete
+        self.remove_on_fail = remove_on_fail
+        self.skip_stalled_check = skip_stalled_check
+        self.shutdown_timeout = shutdown_timeout
+        self.id = uuid.uuid4().hex
+        self._connection = connection
+        self._token_counter = 0
+        self._emitter = Emitter(WORKER_EVENTS)
+        self._active: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._lost: set[str] = set()
+        self._slot_free = asyncio.Event() if False else None  # created inside the loop
+        self._closing: asyncio.Event | None = None
+        self._closed: asyncio.Event | None = None
+        self._running = False
+        self._block_client = None  # type: Any
+        self._block_task: asyncio.Task[Any] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._sync_queue: Queue | None = None
+        self._drained = False
+        self._last_error_log = 0.0
+
+    @staticmethod
+    def _limiter(limiter: dict[str, int] | None) -> tuple[int, int]:
+        if not limiter:
+            return 0, 0
+        max_jobs = limiter.get("max")
+        duration = limiter.get("duration")
+        if not isinstance(max_jobs, int) or not isinstance(duration, int) or max_jobs < 1 or (
+            duration < 1
+        ):
+            raise InvalidOptionsError("limiter needs {'max': jobs >= 1, 'duration': ms >= 1}")
+        return max_jobs, duration
+
+    # -- events --
+
+    def on(self, event: str, listener: Listener) -> Listener:
+        """Listen to active, progress, completed, failed, error, stalled, drained, closed..."""
+        return self._emitter.on(event, listener)
+
+    def off(self, event: str, listener: Listener) -> None:
+        self._emitter.off(event, listener)
+
+    @property
+    def client_name(self) -> str:
+        base = worker_client_names(self.keys)[0]
+        return f"{base}:w:{self.worker_name}" if self.worker_name else base
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    # -- running --
+
+    def run_sync(self, *, handle_signals: bool = True) -> None:
+        """Run until SIGINT/SIGTERM (graceful: active jobs finish within shutdown_timeout)."""
+
+        async def main() -> None:
+            if handle_signals:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, self._request_close)
+            await self.run()
+
+        asyncio.run(main())
+
+    def _request_close(self) -> None:
+        asyncio.ensure_future(self.close(timeout=self.shutdown_timeout))
+
+    async def run(self) -> None:
+        """Process jobs until ``close()``."""
+        if self._running:
+            raise QueueCoreError("this worker is already running")
+        self._running = True
+        self._closing = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._block_client = async_client(self._connection, socket_timeout=None,
+                                          socket_connect_timeout=5,
+                                          client_name=self.client_name,
+                                          single_connection_client=True)
+        if not self.is_async:
+            self._executor = ThreadPoolExecutor(self.concurrency,
+                                                thread_name_prefix=f"qc-{self.name}")
+        helpers = [asyncio.ensure_future(self._renew_locks_forever())]
+        if not self.skip_stalled_check:
+            helpers.append(asyncio.ensure_future(self._check_stalled_forever()))
+        self._emitter.emit("ready")
+        try:
+            await self._main_loop()
+        finally:
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self._shutdown_clients()
+            self._running = False
+            self._closed.set()
+            self._emitter.emit("closed")
+
+    async def _main_loop(self) -> None:
+        assert self._closing is not None and self._slot_free is not None
+        while not self._closing.is_set():
+            if len(self._active) >= self.concurrency:
+                self._slot_free.clear()
+                await self._wait_any(self._slot_free.wait())
+                continue
+            try:
+                reply = await self.queue._run(self._fetch_op())
+                self._clear_error()
+            except _CONNECTION_ERRORS as exc:
+                await self._connection_trouble(exc)
+                continue
+            except ScriptError as exc:
+                self._emitter.emit("error", exc)
+                await self._wait_any(asyncio.sleep(1))
+                continue
+            job = self._decode_fetch(reply)
+            if job is not None:
+                self._start(*job)
+                continue
+            ttl, next_due = int(reply[2] or 0), int(reply[3] or 0)
+            if ttl > 0:
+                await self._wait_any(asyncio.sleep(ttl / 1000))
+                continue
+            if not self._drained and not self._active:
+                self._drained = True
+                self._emitter.emit("drained")
+            await self._wait_for_marker(next_due)
+
+    async def _wait_any(self, awaitable: Awaitable[Any]) -> None:
+        """Wait for ``awaitable`` or for close(), whichever comes first."""
+        assert self._closing is not None
+        waiter = asyncio.ensure_future(awaitable)
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({waiter, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, closing):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _wait_for_marker(self, next_due: int) -> None:
+        """Block on the marker (no CPU) until a job is added or the next delayed job is due."""
+        timeout = self.drain_delay
+        if next_due:
+            timeout = min(max((next_due - now_ms()) / 1000, 0.001), MAX_BLOCK_SECONDS)
+        if timeout <= 0.002:
+            return
+        self._block_task = asyncio.ensure_future(
+            self._block_client.execute_command("BZPOPMIN", self.keys.marker, f"{timeout:.3f}")
+        )
+        try:
+            await self._wait_any(self._block_task)
+            if self._block_task.done() and not self._block_task.cancelled():
+                exc = self._block_task.exception()
+                if exc is not None:
+                    raise exc
+        except _CONNECTION_ERRORS as exc:
+            await self._connection_trouble(exc)
+        finally:
+            self._block_task = None
+
+    async def _connection_trouble(self, exc: BaseException) -> None:
+        """Redis is away: report at most once a second, wait a little, try again."""
+        now = time.monotonic()
+        if now - self._last_error_log >= 1.0:
+            self._last_error_log = now
+            log.warning("worker %s: Redis unreachable (%s); retrying", self.name,
+                        type(exc).__name__)
+            self._emitter.emit("error", exc)
+        await self._wait_any(asyncio.sleep(0.5))
+
+    def _clear_error(self) -> None:
+        self._last_error_log = 0.0
+
+    # -- fetching --
+
+    def _next_token(self) -> str:
+        self._token_counter += 1
+        return f"{self.id}:{self._token_counter}"
+
+    def _fetch_op(self) -> Any:
+        self._pending_token = self._next_token()
+        return worker_ops.move_to_active(
+            self.keys, now_ms(), self._pending_token, self.lock_duration, self.limiter_max,
+            self.limiter_duration, self.worker_name or self.id)
+
+    def _decode_fetch(self, reply: Any, token: str | None = None) -> tuple[str, dict[str, str],
+                                                                           str] | None:
+        if not reply or reply[0] == 0 or not reply[0]:
+            return None
+        fields = reply[0]
+        h = dict(zip(fields[::2], fields[1::2], strict=True)) if isinstance(fields, list) \
+            else dict(fields)
+        self._drained = False
+        return str(reply[1]), h, token or self._pending_token
+
+    def _start(self, job_id: str, h: dict[str, str], token: str) -> None:
+        assert self._slot_free is not None
+        task = asyncio.ensure_future(self._process_chain(job_id, h, token))
+        self._active[job_id] = (token, task)
+
+    async def _process_chain(self, job_id: str, h: dict[str, str], token: str) -> None:
+        """Process a job, then the next one the finish call handed back, in the same slot."""
+        assert self._slot_free is not None
+        task = asyncio.current_task()
+        assert task is not None
+        current: tuple[str, dict[str, str], str] | None = (job_id, h, token)
+        try:
+            while current is not None:
+                jid, fields, tok = current
+                self._active[jid] = (tok, task)
+                try:
+                    current = await self._process_one(jid, fields, tok)
+                finally:
+                    self._active.pop(jid, None)
+                    self._lost.discard(jid)
+        finally:
+            self._slot_free.set()
+
+    def _make_job(self, job_id: str, h: dict[str, str], token: str) -> JobRecord:
+        fields = JobRecord.fields_from_hash(job_id, h)
+        fields["token"] = token
+        if self.is_async:
+            job: JobRecord = AsyncJob(self.queue, **fields)
+        else:
+            job = Job(self._get_sync_queue(), **fields)
+        return job
+
+    def _get_sync_queue(self) -> Queue:
+        if self._sync_queue is None:
+            self._sync_queue = Queue(self.name, self._connection, prefix=self.keys.prefix)
+        return self._sync_queue
+
+    # -- processing --
+
+    async def _process_one(self, job_id: str, h: dict[str, str],
+                           token: str) -> tuple[str, dict[str, str], str] | None:
+        job = self._make_job(job_id, h, token)
+        if job.deferred_failure:
+            return await self._finish_failed(job, token, job.deferred_failure, "[]")
+        self._emitter.emit("active", job, "waiting")
+        try:
+            if self.is_async:
+                result = await self.processor(job)  # type: ignore[arg-type,misc]
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self._executor,
+                                                    functools.partial(self.processor, job))
+        except asyncio.CancelledError:
+            raise
+        except (DelayedError, WaitingChildrenError):
+            return None
+        except RateLimitError:
+            await self._safe(worker_ops.release(self.keys, job_id, token))
+            return None
+        except Exception as exc:  # the processor failed: retry or fail the job
+            if getattr(job, "_moved", False):
+                return None
+            return await self._handle_failure(job, token, exc)
+        if getattr(job, "_moved", False):
+            return None
+        try:
+            value = dumps(result)
+        except DataError as exc:
+            return await self._handle_failure(job, token, exc)
+        return await self._finish_completed(job, token, value, result)
+
+    def _fetch_next(self) -> bool:
+        assert self._closing is not None
+        return not self._closing.is_set()
+
+    async def _finish_completed(self, job: JobRecord, token: str, value: str,
+                                result: Any) -> tuple[str, dict[str, str], str] | None:
+        next_token = self._next_token()
+        keep = keep_jobs(job.opts.get("removeOnComplete", self.remove_on_complete))
+        op = worker_ops.move_to_finished(
+            self.keys, job.id, token, now_ms(), completed=True, value=value, stacktrace="",
+            keep=keep, max_attempts=job.max_attempts, metrics_points=self.metrics_points,
+            fetch_next=self._fetch_next(), next_token=next_token, lock_ms=self.lock_duration,
+            limiter_max=self.limiter_max, limiter_ms=self.limiter_duration,
+            worker_name=self.worker_name or self.id)
+        reply = await self._safe(op, job.id)
+        if reply is _FAILED:
+            return None
+        job.return_value = result
+        job.finished_on = now_ms()
+        job.attempts_made += 1
+        self._emitter.emit("completed", job, result)
+        return self._decode_fetch(reply, next_token) if reply else None
+
+    async def _finish_failed(self, job: JobRecord, token: str, reason: str,
+                             stack: str) -> tuple[str, dict[str, str], str] | None:
+        next_token = self._next_token()
+        keep = keep_jobs(job.opts.get("removeOnFail", self.remove_on_fail))
+        op = worker_ops.move_to_finished(
+            self.keys, job.id, token, now_ms(), completed=False, value=reason, stacktrace=stack,
+            keep=keep, max_attempts=job.max_attempts, metrics_points=self.metrics_points,
+            fetch_next=self._fetch_next(), next_token=next_token, lock_ms=self.lock_duration,
+            limiter_max=self.limiter_max, limiter_ms=self.limiter_duration,
+            worker_name=self.worker_name or self.id)
+        reply = await self._safe(op, job.id)
+        if reply is _FAILED:
+            return None
+        job.failed_reason = reason
+        job.attempts_made += 1
+        self._emitter.emit("failed", job, QueueCoreError(reason), "active")
+        return self._decode_fetch(reply, next_token) if reply else None
+
+    async def _handle_failure(self, job: JobRecord, token: str,
+                              exc: BaseException) -> tuple[str, dict[str, str], str] | None:
+        plan = plan_failure(job, exc, self.backoff_strategy)
+        if plan.retry_in_ms is None:
+            next_job = await self._finish_failed(job, token, plan.reason, plan.stacktrace_json)
+            return next_job
+        if plan.retry_in_ms > 0:
+            now = now_ms()
+            op = worker_ops.move_to_delayed(self.keys, job.id, token, now,
+                                            now + plan.retry_in_ms, count_attempt=True,
+                                            reason=plan.reason,
+                                            stacktrace=plan.stacktrace_json)
+        else:
+            op = worker_ops.retry_job(self.keys, job.id, token, plan.reason,
+                                      plan.stacktrace_json, bool(job.opts.get("lifo")))
+        if await self._safe(op, job.id) is not _FAILED:
+            job.failed_reason = plan.reason
+            job.attempts_made += 1
+            self._emitter.emit("failed", job, exc, "active")
+        return None
+
+    async def _safe(self, op: Any, job_id: str | None = None) -> Any:
+        """Run a finishing op; a lost lock or Redis trouble is reported, never raised."""
+        for attempt in range(20):
+            try:
+                return await self.queue._run(op)
+            except (LockNotFoundError, LockMismatchError) as exc:
+                log.warning("job %s: lock lost before finishing; left to its new owner", job_id)
+                self._emitter.emit("lock-lost", job_id, exc)
+                return _FAILED
+            except ScriptError as exc:
+                self._emitter.emit("error", exc)
+                return _FAILED
+            except _CONNECTION_ERRORS as exc:
+                if attempt == 19:
+                    self._emitter.emit("error", exc)
+                    return _FAILED
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+        return _FAILED
+
+    # -- helpers running beside the processors --
+
+    async def _renew_locks_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lock_renew_time / 1000)
+            tokens = {jid: tok for jid, (tok, _) in self._active.items()}
+            if not tokens:
+                continue
+            try:
+                lost = await self.queue._run(
+                    worker_ops.extend_locks(self.keys, self.lock_duration, tokens))
+            except _CONNECTION_ERRORS as exc:
+                self._emitter.emit("error", exc)
+                continue
+            for jid in lost:
+                if jid in self._active and jid not in self._lost:
+                    self._lost.add(jid)
+                    log.warning("job %s: lock could not be renewed", jid)
+                    self._emitter.emit("lock-lost", jid, None)
+
+    async def _check_stalled_forever(self) -> None:
+        while True:
+            try:
+                recovered, _deferred = await self.queue._run(worker_ops.check_stalled(
+                    self.keys, self.max_stalled_count, now_ms(), self.stalled_interval))
+                for jid in recovered:
+                    self._emitter.emit("stalled", jid, "active")
+            except _CONNECTION_ERRORS as exc:
+                self._emitter.emit("error", exc)
+            await asyncio.sleep(self.stalled_interval / 1000)
+
+    # -- closing --
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Stop fetching, let active jobs finish (up to ``timeout`` seconds), then give the
+        rest back to the queue so that they run again. Safe to call more than once."""
+        if not self._running or self._closing is None or self._closed is None:
+            return
+        if not self._closing.is_set():
+            self._closing.set()
+            self._emitter.emit("closing")
+            tasks = [task for _, task in self._active.values()]
+            if tasks:
+                _done, pending = await asyncio.wait(tasks, timeout=timeout)
+                if pending:
+                    await self._release_unfinished()
+        await self._closed.wait()
+
+    async def _release_unfinished(self) -> None:
+        for jid, (tok, task) in list(self._active.items()):
+            await self._safe(worker_ops.release(self.keys, jid, tok), jid)
+            task.cancel()
+            self._active.pop(jid, None)
+        self._slot_free.set() if self._slot_free else None
+
+    async def _shutdown_clients(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        with contextlib.suppress(Exception):
+            await self._block_client.aclose()
+        with contextlib.suppress(Exception):
+            await self.queue.close()
+        if self._sync_queue is not None:
+            self._sync_queue.close()
+            self._sync_queue = None
+
+
+_FAILED: Any = object()

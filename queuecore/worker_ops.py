@@ -1,0 +1,89 @@
+"""Pure builders of the operations a worker makes on the jobs it holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .commands import Op, checked, script, single
+from .keys import QueueKeys
+
+
+def _fetch_keys(keys: QueueKeys) -> list[str]:
+    return [keys.wait, keys.active, keys.prioritized, keys.events, keys.stalled, keys.limiter,
+            keys.delayed, keys.paused, keys.meta, keys.pc, keys.marker]
+
+
+def move_to_active(keys: QueueKeys, now: int, token: str, lock_ms: int, limiter_max: int,
+                   limiter_ms: int, worker_name: str) -> Op[Any]:
+    return single(
+        script("move_to_active", _fetch_keys(keys),
+               [keys.base, now, token, lock_ms, limiter_max, limiter_ms, worker_name]),
+        lambda r: r,
+    )
+
+
+def move_to_finished(
+    keys: QueueKeys, job_id: str, token: str, now: int, *, completed: bool, value: str,
+    stacktrace: str, keep: tuple[int, int, int], max_attempts: int, metrics_points: int,
+    fetch_next: bool, next_token: str, lock_ms: int, limiter_max: int, limiter_ms: int,
+    worker_name: str,
+) -> Op[Any]:
+    target = "completed" if completed else "failed"
+    return single(
+        script("move_to_finished",
+               [*_fetch_keys(keys), keys.key(target), keys.metrics(target)],
+               [keys.base, job_id, now, token, target, value, stacktrace, keep[0], keep[1],
+                keep[2], max_attempts, metrics_points, "1" if fetch_next else "0", lock_ms,
+                limiter_max, limiter_ms, worker_name, next_token]),
+        checked("move_to_" + target, job_id),
+    )
+
+
+def retry_job(keys: QueueKeys, job_id: str, token: str, reason: str, stacktrace: str,
+              lifo: bool) -> Op[Any]:
+    return single(
+        script("retry_job",
+               [keys.active, keys.wait, keys.prioritized, keys.pc, keys.meta, keys.events,
+                keys.marker, keys.stalled],
+               [keys.base, job_id, token, reason, stacktrace, "1" if lifo else "0"]),
+        checked("retry_job", job_id),
+    )
+
+
+def move_to_delayed(keys: QueueKeys, job_id: str, token: str, now: int, due: int, *,
+                    count_attempt: bool, reason: str = "", stacktrace: str = "") -> Op[Any]:
+    return single(
+        script("move_to_delayed",
+               [keys.active, keys.delayed, keys.meta, keys.events, keys.marker, keys.stalled],
+               [keys.base, job_id, token, now, due, "1" if count_attempt else "0", reason,
+                stacktrace]),
+        checked("move_to_delayed", job_id),
+    )
+
+
+def release(keys: QueueKeys, job_id: str, token: str) -> Op[Any]:
+    return single(
+        script("release_job",
+               [keys.active, keys.wait, keys.prioritized, keys.pc, keys.meta, keys.events,
+                keys.marker, keys.stalled],
+               [keys.base, job_id, token]),
+        checked("release_job", job_id),
+    )
+
+
+def extend_locks(keys: QueueKeys, lock_ms: int, tokens: dict[str, str]) -> Op[list[str]]:
+    args: list[str | int] = [keys.base, lock_ms]
+    for job_id, token in tokens.items():
+        args += [job_id, token]
+    return single(script("extend_locks", [keys.stalled], args), lambda r: [str(i) for i in r])
+
+
+def check_stalled(keys: QueueKeys, max_stalled: int, now: int,
+                  interval_ms: int) -> Op[tuple[list[str], list[str]]]:
+    return single(
+        script("move_stalled_jobs_to_wait",
+               [keys.stalled, keys.wait, keys.active, keys.stalled_check, keys.meta,
+                keys.events, keys.marker],
+               [keys.base, max_stalled, now, interval_ms]),
+        lambda r: ([str(i) for i in r[0]], [str(i) for i in r[1]]),
+    )

@@ -81,7 +81,9 @@ def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
     else:
         conn_cls = redis.Connection
     pool = redis.ConnectionPool(connection_class=conn_cls, **kwargs)
-    return redis.Redis(connection_pool=pool)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # the pool is ours: close() closes it
+    return client
 
 
 def async_client(connection: ConnectionLike, *, single_connection_client: bool = False,
@@ -100,7 +102,10 @@ def async_client(connection: ConnectionLike, *, single_connection_client: bool =
     else:
         conn_cls = aioredis.Connection
     pool = aioredis.ConnectionPool(connection_class=conn_cls, **kwargs)
-    return aioredis.Redis(connection_pool=pool, single_connection_client=single_connection_client)
+    client = aioredis.Redis(connection_pool=pool,
+                            single_connection_client=single_connection_client)
+    client.auto_close_connection_pool = True  # the pool is ours: aclose() closes it
+    return client
 
 
 def describe(connection: ConnectionLike) -> str:

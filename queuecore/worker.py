@@ -126,12 +126,15 @@ class Worker:
         self._emitter = Emitter(WORKER_EVENTS)
         self._active: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._lost: set[str] = set()
-        self._slot_free = asyncio.Event() if False else None  # created inside the loop
+        self._slot_free: asyncio.Event | None = None  # events are made inside the loop
         self._closing: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
+        self._stop_renewal: asyncio.Event | None = None
         self._running = False
         self._block_client = None  # type: Any
         self._block_task: asyncio.Task[Any] | None = None
+        self._wakers: set[asyncio.Task[None]] = set()
+        self._block_client_id: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._sync_queue: Queue | None = None
         self._drained = False
@@ -182,7 +185,9 @@ class Worker:
         asyncio.run(main())
 
     def _request_close(self) -> None:
-        asyncio.ensure_future(self.close(timeout=self.shutdown_timeout))
+        task = asyncio.ensure_future(self.close(timeout=self.shutdown_timeout))
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
 
     async def run(self) -> None:
         """Process jobs until ``close()``."""
@@ -192,6 +197,7 @@ class Worker:
         self._closing = asyncio.Event()
         self._closed = asyncio.Event()
         self._slot_free = asyncio.Event()
+        self._stop_renewal = asyncio.Event()
         self._block_client = async_client(self._connection, socket_timeout=None,
                                           socket_connect_timeout=5,
                                           client_name=self.client_name,
@@ -205,19 +211,24 @@ class Worker:
         self._emitter.emit("ready")
         try:
             await self._main_loop()
+            while self._active:  # close() is letting the active jobs finish
+                await asyncio.wait([task for _, task in self._active.values()])
         finally:
-            for task in helpers:
-                task.cancel()
+            self._closing.set()
+            self._stop_renewal.set()
             for task in helpers:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if self._wakers:
+                await asyncio.wait(set(self._wakers))
             await self._shutdown_clients()
             self._running = False
             self._closed.set()
             self._emitter.emit("closed")
 
     async def _main_loop(self) -> None:
-        assert self._closing is not None and self._slot_free is not None
+        assert self._closing is not None
+        assert self._slot_free is not None
         while not self._closing.is_set():
             if len(self._active) >= self.concurrency:
                 self._slot_free.clear()
@@ -246,40 +257,82 @@ class Worker:
                 self._emitter.emit("drained")
             await self._wait_for_marker(next_due)
 
-    async def _wait_any(self, awaitable: Awaitable[Any]) -> None:
-        """Wait for ``awaitable`` or for close(), whichever comes first."""
-        assert self._closing is not None
+    async def _wait_any(self, awaitable: Awaitable[Any],
+                        stop: asyncio.Event | None = None) -> None:
+        """Wait for ``awaitable`` or for ``stop`` (default: close()), whichever comes first."""
+        stop = stop or self._closing
+        assert stop is not None
         waiter = asyncio.ensure_future(awaitable)
-        closing = asyncio.ensure_future(self._closing.wait())
+        stopper = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.wait({waiter, closing}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (waiter, closing):
+            for task in (waiter, stopper):
                 if not task.done():
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
     async def _wait_for_marker(self, next_due: int) -> None:
-        """Block on the marker (no CPU) until a job is added or the next delayed job is due."""
+        """Block on the marker (no CPU) until a job is added or the next delayed job is due.
+
+        Redis checks blocking timeouts only ``hz`` times a second (100 ms late by default), so
+        for a delayed job the worker keeps its own timer and wakes the blocked connection
+        with CLIENT UNBLOCK (or, where ACLs forbid it, by cancelling the call)."""
+        assert self._closing is not None
         timeout = self.drain_delay
-        if next_due:
-            timeout = min(max((next_due - now_ms()) / 1000, 0.001), MAX_BLOCK_SECONDS)
-        if timeout <= 0.002:
-            return
-        self._block_task = asyncio.ensure_future(
-            self._block_client.execute_command("BZPOPMIN", self.keys.marker, f"{timeout:.3f}")
-        )
+        wake: asyncio.TimerHandle | None = None
         try:
-            await self._wait_any(self._block_task)
-            if self._block_task.done() and not self._block_task.cancelled():
-                exc = self._block_task.exception()
-                if exc is not None:
-                    raise exc
+            if self._block_client_id is None:
+                self._block_client_id = int(
+                    await self._block_client.execute_command("CLIENT", "ID"))
         except _CONNECTION_ERRORS as exc:
             await self._connection_trouble(exc)
+            return
+        if next_due:
+            wait_s = (next_due - now_ms()) / 1000
+            if wait_s <= 0.001:
+                return
+            timeout = min(wait_s, MAX_BLOCK_SECONDS)
+            if wait_s <= MAX_BLOCK_SECONDS:
+                wake = asyncio.get_running_loop().call_later(wait_s, self._wake_blocked)
+                timeout += 0.2  # Redis' own timeout only as a fallback
+        block = asyncio.ensure_future(
+            self._block_client.execute_command("BZPOPMIN", self.keys.marker, f"{timeout:.3f}"))
+        self._block_task = block
+        try:
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait({block, closing}, return_when=asyncio.FIRST_COMPLETED)
+            closing.cancel()
+            if not block.done():  # closing: wake the blocked call, let it return cleanly
+                await self._unblock()
+                await asyncio.wait({block}, timeout=2)
+                if not block.done():
+                    block.cancel()
+            if not block.cancelled() and block.exception() is not None:
+                raise block.exception()  # type: ignore[misc]
+        except _CONNECTION_ERRORS as exc:
+            self._block_client_id = None
+            await self._connection_trouble(exc)
         finally:
+            if wake is not None:
+                wake.cancel()
             self._block_task = None
+
+    def _wake_blocked(self) -> None:
+        task = asyncio.ensure_future(self._unblock())
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
+
+    async def _unblock(self) -> None:
+        block_task = self._block_task
+        if block_task is None or block_task.done():
+            return
+        try:
+            await self.queue.client.execute_command("CLIENT", "UNBLOCK", self._block_client_id)
+        except Exception:  # no permission (ACL) or Redis away: cancel the blocked call
+            if not block_task.done():
+                block_task.cancel()
 
     async def _connection_trouble(self, exc: BaseException) -> None:
         """Redis is away: report at most once a second, wait a little, try again."""
@@ -471,8 +524,12 @@ class Worker:
     # -- helpers running beside the processors --
 
     async def _renew_locks_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.lock_renew_time / 1000)
+        """Renew all held locks in one call every lock_renew_time, until the worker stops
+        (after close(), for as long as jobs are still finishing)."""
+        assert self._stop_renewal is not None
+        while not self._stop_renewal.is_set():
+            await self._wait_any(asyncio.sleep(self.lock_renew_time / 1000),
+                                 self._stop_renewal)
             tokens = {jid: tok for jid, (tok, _) in self._active.items()}
             if not tokens:
                 continue
@@ -489,7 +546,8 @@ class Worker:
                     self._emitter.emit("lock-lost", jid, None)
 
     async def _check_stalled_forever(self) -> None:
-        while True:
+        assert self._closing is not None
+        while not self._closing.is_set():
             try:
                 recovered, _deferred = await self.queue._run(worker_ops.check_stalled(
                     self.keys, self.max_stalled_count, now_ms(), self.stalled_interval))
@@ -497,7 +555,7 @@ class Worker:
                     self._emitter.emit("stalled", jid, "active")
             except _CONNECTION_ERRORS as exc:
                 self._emitter.emit("error", exc)
-            await asyncio.sleep(self.stalled_interval / 1000)
+            await self._wait_any(asyncio.sleep(self.stalled_interval / 1000))
 
     # -- closing --
 

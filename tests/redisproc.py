@@ -47,7 +47,7 @@ class RedisProcess:
                 "--dir", str(self.dir), "--daemonize", "no", "--protected-mode", "yes"]
         for key, value in self.config.items():
             args += [f"--{key}", *value.split()] if value != "''" else [f"--{key}", ""]
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10

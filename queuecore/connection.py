@@ -34,11 +34,10 @@ def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:
         kwargs["connection_class"] = pool.connection_class
         return kwargs
     if isinstance(connection, redis.Redis | aioredis.Redis):
-        pool = connection.connection_pool
-        kwargs = dict(pool.connection_kwargs)
-        cls = pool.connection_class
-        # Map async connection classes to their sync twins and back by name below.
-        kwargs["connection_class"] = cls
+        given = connection.connection_pool
+        kwargs = dict(given.connection_kwargs)
+        # The class only tells plain, TLS or unix; each face picks its own twin by name.
+        kwargs["connection_class"] = given.connection_class
         return kwargs
     if isinstance(connection, Mapping):
         kwargs = dict(connection)
@@ -75,7 +74,7 @@ def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
     ssl = _is_ssl(raw)
     kwargs.pop("ssl", None)
     if _is_unix(raw):
-        conn_cls: type[redis.connection.AbstractConnection] = redis.UnixDomainSocketConnection
+        conn_cls: type[Any] = redis.UnixDomainSocketConnection
     elif ssl:
         conn_cls = redis.SSLConnection
     else:
@@ -94,9 +93,7 @@ def async_client(connection: ConnectionLike, *, single_connection_client: bool =
     ssl = _is_ssl(raw)
     kwargs.pop("ssl", None)
     if _is_unix(raw):
-        conn_cls: type[aioredis.connection.AbstractConnection] = (
-            aioredis.UnixDomainSocketConnection
-        )
+        conn_cls: type[Any] = aioredis.UnixDomainSocketConnection
     elif ssl:
         conn_cls = aioredis.SSLConnection
     else:

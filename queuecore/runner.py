@@ -7,7 +7,8 @@ and is sent again, alone: a call that got NOSCRIPT never ran, so nothing runs tw
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -37,15 +38,16 @@ def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
 class SyncRunner:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        self._exec: Callable[..., Any] = client.execute_command
 
     def _one(self, call: Call) -> Any:
         if isinstance(call, RawCall):
-            return self.client.execute_command(*call.args)
+            return self._exec(*call.args)
         try:
-            return self.client.execute_command(*_evalsha_args(call))
+            return self._exec(*_evalsha_args(call))
         except NoScriptError:
-            self.client.execute_command("SCRIPT", "LOAD", call.script.source)
-            return self.client.execute_command(*_evalsha_args(call))
+            self._exec("SCRIPT", "LOAD", call.script.source)
+            return self._exec(*_evalsha_args(call))
 
     def run(self, op: Op[T]) -> T:
         if len(op.calls) == 1:
@@ -53,7 +55,7 @@ class SyncRunner:
         pipe = self.client.pipeline(transaction=False)
         for call in op.calls:
             args = call.args if isinstance(call, RawCall) else _evalsha_args(call)
-            pipe.execute_command(*args)
+            cast(Any, pipe).execute_command(*args)
         replies: list[Any] = pipe.execute(raise_on_error=False)
         for i, reply in enumerate(replies):
             if _is_noscript(reply):
@@ -65,15 +67,16 @@ class SyncRunner:
 class AsyncRunner:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
+        self._exec = cast(Callable[..., Any], client.execute_command)
 
     async def _one(self, call: Call) -> Any:
         if isinstance(call, RawCall):
-            return await self.client.execute_command(*call.args)
+            return await self._exec(*call.args)
         try:
-            return await self.client.execute_command(*_evalsha_args(call))
+            return await self._exec(*_evalsha_args(call))
         except NoScriptError:
-            await self.client.execute_command("SCRIPT", "LOAD", call.script.source)
-            return await self.client.execute_command(*_evalsha_args(call))
+            await self._exec("SCRIPT", "LOAD", call.script.source)
+            return await self._exec(*_evalsha_args(call))
 
     async def run(self, op: Op[T]) -> T:
         if len(op.calls) == 1:
@@ -81,7 +84,7 @@ class AsyncRunner:
         pipe = self.client.pipeline(transaction=False)
         for call in op.calls:
             args = call.args if isinstance(call, RawCall) else _evalsha_args(call)
-            pipe.execute_command(*args)
+            cast(Any, pipe).execute_command(*args)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
         for i, reply in enumerate(replies):
             if _is_noscript(reply):

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import redis.exceptions as rexc
 
@@ -28,6 +28,7 @@ from .clock import now_ms
 from .connection import ConnectionLike, async_client
 from .emitter import Emitter, Listener
 from .errors import (
+    DataError,
     DelayedError,
     InvalidOptionsError,
     LockMismatchError,
@@ -39,7 +40,7 @@ from .errors import (
 )
 from .failure import plan_failure
 from .job import AsyncJob, Job, JobRecord
-from .jsonutil import DataError, dumps
+from .jsonutil import dumps
 from .ops import worker_client_names
 from .options import keep_jobs
 from .queue import Queue
@@ -134,6 +135,7 @@ class Worker:
         self._block_client = None  # type: Any
         self._block_task: asyncio.Task[Any] | None = None
         self._wakers: set[asyncio.Task[None]] = set()
+        self._closers: set[asyncio.Task[None]] = set()
         self._block_client_id: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._sync_queue: Queue | None = None
@@ -186,8 +188,8 @@ class Worker:
 
     def _request_close(self) -> None:
         task = asyncio.ensure_future(self.close(timeout=self.shutdown_timeout))
-        self._wakers.add(task)
-        task.add_done_callback(self._wakers.discard)
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
 
     async def run(self) -> None:
         """Process jobs until ``close()``."""
@@ -284,8 +286,7 @@ class Worker:
         wake: asyncio.TimerHandle | None = None
         try:
             if self._block_client_id is None:
-                self._block_client_id = int(
-                    await self._block_client.execute_command("CLIENT", "ID"))
+                self._block_client_id = int(await self._block_client.client_id())
         except _CONNECTION_ERRORS as exc:
             await self._connection_trouble(exc)
             return
@@ -298,7 +299,7 @@ class Worker:
                 wake = asyncio.get_running_loop().call_later(wait_s, self._wake_blocked)
                 timeout += 0.2  # Redis' own timeout only as a fallback
         block = asyncio.ensure_future(
-            self._block_client.execute_command("BZPOPMIN", self.keys.marker, f"{timeout:.3f}"))
+            self._block_client.bzpopmin(self.keys.marker, timeout))
         self._block_task = block
         try:
             closing = asyncio.ensure_future(self._closing.wait())
@@ -309,8 +310,9 @@ class Worker:
                 await asyncio.wait({block}, timeout=2)
                 if not block.done():
                     block.cancel()
-            if not block.cancelled() and block.exception() is not None:
-                raise block.exception()  # type: ignore[misc]
+            failure = None if block.cancelled() else block.exception()
+            if failure is not None:
+                raise failure
         except _CONNECTION_ERRORS as exc:
             self._block_client_id = None
             await self._connection_trouble(exc)
@@ -329,7 +331,8 @@ class Worker:
         if block_task is None or block_task.done():
             return
         try:
-            await self.queue.client.execute_command("CLIENT", "UNBLOCK", self._block_client_id)
+            if self._block_client_id is not None:
+                await self.queue.client.client_unblock(self._block_client_id)
         except Exception:  # no permission (ACL) or Redis away: cancel the blocked call
             if not block_task.done():
                 block_task.cancel()
@@ -416,11 +419,11 @@ class Worker:
         self._emitter.emit("active", job, "waiting")
         try:
             if self.is_async:
-                result = await self.processor(job)  # type: ignore[arg-type,misc]
+                result = await cast(AsyncProcessor, self.processor)(cast(AsyncJob, job))
             else:
                 loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._executor,
-                                                    functools.partial(self.processor, job))
+                call = functools.partial(cast(SyncProcessor, self.processor), cast(Job, job))
+                result = await loop.run_in_executor(self._executor, call)
         except asyncio.CancelledError:
             raise
         except (DelayedError, WaitingChildrenError):

@@ -72,7 +72,8 @@ def compute_backoff(
         base = float(round(2 ** (attempts_made - 1) * backoff.delay))
     else:
         if strategy is None:
-            raise ValueError(f"backoff type {backoff.type!r} needs a backoff_strategy on the worker")
+            raise ValueError(
+                f"backoff type {backoff.type!r} needs a backoff_strategy on the worker")
         custom = strategy(attempts_made, backoff.type, error, job)
         if custom is None or custom < 0:
             return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .aqueue import AsyncQueue
 from .backoff import Backoff, compute_backoff
+from .discovery import alist_queues, list_queues
 from .errors import (
     DataError,
     DelayedError,
@@ -39,5 +40,5 @@ __all__ = [
     "JobNotInStateError", "JobOptionsDict", "JobRecord", "LockMismatchError",
     "LockNotFoundError", "PendingChildrenError", "Queue", "QueueCoreError", "QueueEvent",
     "QueueEvents", "RateLimitError", "ScriptError", "UnrecoverableError",
-    "WaitingChildrenError", "Worker", "compute_backoff",
+    "WaitingChildrenError", "Worker", "alist_queues", "compute_backoff", "list_queues",
 ]

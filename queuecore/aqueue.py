@@ -69,8 +69,8 @@ class AsyncQueue(QueueBase):
         h = await self._run(ops.get_job_hash(self.keys, str(job_id)))
         return AsyncJob.from_hash(self, str(job_id), h) if h else None
 
-    async def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0, end: int = -1,
-                 asc: bool = False) -> list[AsyncJob]:
+    async def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0,
+                       end: int = -1, asc: bool = False) -> list[AsyncJob]:
         self._check_range(start, end)
         ids = await self._run(ops.job_ids(self.keys, self._states(states), start, end, asc))
         if not ids:

@@ -33,6 +33,10 @@ class DelayedError(QueueCoreError):
     """Raise from a processor after ``job.move_to_delayed`` so the worker leaves it alone."""
 
 
+class JobTimeoutError(QueueCoreError):
+    """An attempt ran longer than the job's ``timeout`` option; retried per attempts."""
+
+
 class ErrorCode(IntEnum):
     """Negative codes that the Lua scripts return (BullMQ's numbering where it has one)."""
 
@@ -146,3 +150,34 @@ def error_for_code(code: int, *, job_id: str | None = None, command: str = "") -
     cls = ERRORS_BY_CODE[enum]
     message = _MESSAGES[enum].format(job=job_id if job_id is not None else "?", command=command)
     return cls(f"{command}: {message}" if command else message, job_id=job_id, command=command)
+
+
+class RemoteProcessorError(QueueCoreError):
+    """A processor running in a child process (``processes=``) raised.
+
+    ``remote_type`` names the exception class in the child (``"builtins.ValueError"``) and
+    ``remote_traceback`` is the child's formatted traceback; it is also chained as the cause,
+    so a formatted traceback of this error (the job's stacktrace) shows the child's."""
+
+    def __init__(self, message: str, *, remote_type: str = "",
+                 remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.remote_type = remote_type
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), self.args, self.__dict__)
+
+
+class ChildProcessCrashedError(QueueCoreError):
+    """The child process running a job died (SIGKILL, ``os._exit``, a segfault...)."""
+
+    def __init__(self, message: str, *, exitcode: int | None = None,
+                 pid: int | None = None) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
+        self.pid = pid
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), self.args, self.__dict__)
+

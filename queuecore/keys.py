@@ -18,7 +18,9 @@ def validate_queue_name(name: str) -> str:
     if len(name) > 256:
         raise ValueError("queue name must be at most 256 characters")
     if any(ch in name for ch in ":*?[]\\\x00\r\n"):
-        raise ValueError(f"queue name {name!r} may not contain ':', glob characters or control characters")
+        raise ValueError(
+            f"queue name {name!r} may not contain ':', glob characters or control characters"
+        )
     return name
 
 

@@ -41,6 +41,7 @@ class JobOptionsDict(TypedDict, total=False):
     stack_trace_limit: int
     keep_logs: int
     timestamp: int
+    timeout: int
 
 
 _KNOWN = frozenset(JobOptionsDict.__annotations__)
@@ -52,6 +53,12 @@ def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f">= {low}"
         raise InvalidOptionsError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidOptionsError(f"{name} must be True or False, got {type(value).__name__}")
     return value
 
 
@@ -107,7 +114,9 @@ class JobOptions:
 
     def to_json(self) -> dict[str, Any]:
         """The ``opts`` object stored in the job hash, with BullMQ's key names."""
-        out: dict[str, Any] = {"attempts": self.attempts, "delay": self.delay}
+        out: dict[str, Any] = {"attempts": self.attempts}  # as Node writes: attempts always
+        if self.delay:
+            out["delay"] = self.delay
         if self.priority:
             out["priority"] = self.priority
         if self.job_id is not None:
@@ -138,6 +147,8 @@ def build_options(
         raise InvalidOptionsError(f"unknown job options: {sorted(unknown)}")
     if "delay" in options and "run_at" in options:
         raise InvalidOptionsError("give delay or run_at, not both")
+    timestamp = _int("timestamp", merged["timestamp"], 0) \
+        if merged.get("timestamp") is not None else None
     delay = 0
     if merged.get("run_at") is not None and "delay" not in options:
         run_at = merged["run_at"]
@@ -146,21 +157,28 @@ def build_options(
         due = int(run_at.astimezone(UTC).timestamp() * 1000)
         if due < now_ms:
             raise InvalidOptionsError(f"run_at {run_at.isoformat()} is in the past")
-        delay = due - now_ms
+        # The due time is timestamp + delay, so count the delay from the job's timestamp.
+        delay = due - (timestamp if timestamp is not None else now_ms)
+        if delay < 0:
+            raise InvalidOptionsError("run_at is before the job's timestamp")
     elif merged.get("delay") is not None:
         delay = _delay_ms(merged["delay"])
     job_id = merged.get("job_id")
     try:
         backoff = parse_backoff(merged.get("backoff"))
-    except (ValueError, TypeError) as exc:
-        raise InvalidOptionsError(str(exc)) from exc
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidOptionsError(f"backoff: {exc}") from exc
+    extra: dict[str, Any] = {}
+    if merged.get("timeout") is not None:
+        extra["timeout"] = _int("timeout", merged["timeout"], 1)
     opts = JobOptions(
+        extra=extra,
         job_id=validate_job_id(job_id) if job_id is not None else None,
         priority=_int("priority", merged.get("priority") or 0, 0, MAX_PRIORITY),
         delay=delay,
         attempts=_int("attempts", merged.get("attempts", 0), 0),
         backoff=backoff,
-        lifo=bool(merged.get("lifo", False)),
+        lifo=_bool("lifo", merged.get("lifo", False)),
         remove_on_complete=_keep("remove_on_complete", merged["remove_on_complete"])
         if merged.get("remove_on_complete") is not None else None,
         remove_on_fail=_keep("remove_on_fail", merged["remove_on_fail"])
@@ -169,8 +187,7 @@ def build_options(
         if merged.get("stack_trace_limit") is not None else None,
         keep_logs=_int("keep_logs", merged["keep_logs"], 0)
         if merged.get("keep_logs") is not None else None,
-        timestamp=_int("timestamp", merged["timestamp"], 0)
-        if merged.get("timestamp") is not None else None,
+        timestamp=timestamp,
     )
     return opts
 

@@ -31,6 +31,7 @@ from .errors import (
     DataError,
     DelayedError,
     InvalidOptionsError,
+    JobTimeoutError,
     LockMismatchError,
     LockNotFoundError,
     QueueCoreError,
@@ -139,6 +140,7 @@ class Worker:
         self._block_client_id: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._sync_queue: Queue | None = None
+        self._process_pool: Any = None
         self._drained = False
         self._last_error_log = 0.0
 
@@ -418,12 +420,7 @@ class Worker:
             return await self._finish_failed(job, token, job.deferred_failure, "[]")
         self._emitter.emit("active", job, "waiting")
         try:
-            if self.is_async:
-                result = await cast(AsyncProcessor, self.processor)(cast(AsyncJob, job))
-            else:
-                loop = asyncio.get_running_loop()
-                call = functools.partial(cast(SyncProcessor, self.processor), cast(Job, job))
-                result = await loop.run_in_executor(self._executor, call)
+            result = await self._call_processor(job, job_id, h, token)
         except asyncio.CancelledError:
             raise
         except (DelayedError, WaitingChildrenError):
@@ -442,6 +439,35 @@ class Worker:
         except DataError as exc:
             return await self._handle_failure(job, token, exc)
         return await self._finish_completed(job, token, value, result)
+
+    async def _call_processor(self, job: JobRecord, job_id: str, h: dict[str, str],
+                              token: str) -> Any:
+        """Run the processor for one attempt, ended by the job's ``timeout`` option (ms):
+        an async processor is cancelled, a thread is abandoned, a child process is killed."""
+        raw_timeout = job.opts.get("timeout")
+        timeout = raw_timeout / 1000 if isinstance(raw_timeout, int | float) and \
+            raw_timeout > 0 else None
+        if self._process_pool is not None:
+            return await self._process_pool.run(job_id, h, token, timeout)
+        if self.is_async:
+            call = cast(AsyncProcessor, self.processor)(cast(AsyncJob, job))
+        else:
+            loop = asyncio.get_running_loop()
+            sync_call = functools.partial(cast(SyncProcessor, self.processor), cast(Job, job))
+            call = loop.run_in_executor(self._executor, sync_call)
+        if timeout is None:
+            return await call
+        try:
+            return await asyncio.wait_for(call, timeout)
+        except TimeoutError:
+            raise JobTimeoutError(f"job {job_id} timed out after {raw_timeout} ms") from None
+
+    async def rate_limit(self, ms: int) -> None:
+        """Hold every worker of this queue for ``ms``; raise ``RateLimitError`` from the
+        processor afterwards to put the current job back unharmed."""
+        if isinstance(ms, bool) or not isinstance(ms, int) or ms <= 0:
+            raise InvalidOptionsError("rate_limit takes a positive number of ms")
+        await self.queue._run(worker_ops.rate_limit(self.keys, ms))
 
     def _fetch_next(self) -> bool:
         assert self._closing is not None

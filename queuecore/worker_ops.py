@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .commands import Op, checked, script, single
+from .commands import Op, checked, raw, script, single
 from .keys import QueueKeys
 
 
@@ -87,3 +87,15 @@ def check_stalled(keys: QueueKeys, max_stalled: int, now: int,
                [keys.base, max_stalled, now, interval_ms]),
         lambda r: ([str(i) for i in r[0]], [str(i) for i in r[1]]),
     )
+
+
+MANUAL_RATE_LIMIT = 9007199254740991  # the limiter value BullMQ uses for a manual rate limit
+
+
+def rate_limit(keys: QueueKeys, ms: int) -> Op[Any]:
+    """Hold every worker of the queue for ``ms`` (the limiter key, as BullMQ writes it)."""
+    return single(raw("SET", keys.limiter, MANUAL_RATE_LIMIT, "PX", ms), lambda r: r)
+
+
+def rate_limit_ttl(keys: QueueKeys) -> Op[int]:
+    return single(raw("PTTL", keys.limiter), lambda r: max(int(r), 0))

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from queuecore import AsyncJob, Job, Queue, UnrecoverableError, Worker
+from queuecore import AsyncJob, Job, Queue, RateLimitError, UnrecoverableError, Worker
 from queuecore.clock import now_ms
 from queuecore.errors import InvalidOptionsError
 from tests.worker_utils import events_of, running, wait_until
@@ -489,3 +489,58 @@ async def test_stored_hash_is_bullmq_shaped(queue: Queue, redis_url: str, r):
     assert h["ats"] == "1"
     assert set(h) >= {"name", "data", "opts", "timestamp", "delay", "priority", "processedOn",
                       "finishedOn", "atm", "ats", "returnvalue"}
+
+
+async def test_job_timeout_retries_then_fails(queue: Queue, redis_url: str):
+    calls: list[int] = []
+
+    async def process(j: AsyncJob) -> str:
+        calls.append(now_ms())
+        await asyncio.sleep(5)
+        return "never"
+
+    job = queue.add("slow", {}, attempts=2, timeout=200)
+    async with running(Worker("work", process, connection=redis_url)):
+        await wait_until(lambda: queue.get_job_counts("failed")["failed"] == 1)
+    stored = queue.get_job(job.id)
+    assert stored is not None
+    assert stored.attempts_made == 2
+    assert "timed out after 200 ms" in (stored.failed_reason or "")
+    assert len(calls) == 2
+
+
+async def test_sync_processor_timeout_abandons_the_thread(queue: Queue, redis_url: str):
+    def process(j: Job) -> str:
+        time.sleep(1.5)
+        return "late"
+
+    job = queue.add("slow-thread", {}, timeout=200)
+    async with running(Worker("work", process, connection=redis_url)):
+        await wait_until(lambda: queue.get_job_counts("failed")["failed"] == 1)
+    stored = queue.get_job(job.id)
+    assert stored is not None
+    assert "timed out" in (stored.failed_reason or "")
+
+
+async def test_manual_rate_limit_holds_all_workers(queue: Queue, redis_url: str, r):
+    starts: list[int] = []
+    limited = False
+    worker: Worker
+
+    async def process(j: AsyncJob) -> None:
+        nonlocal limited
+        if not limited:
+            limited = True
+            await worker.rate_limit(500)
+            raise RateLimitError()
+        starts.append(now_ms())
+
+    job = queue.add("rl", {})
+    t0 = now_ms()
+    worker = Worker("work", process, connection=redis_url)
+    async with running(worker):
+        await wait_until(lambda: starts)
+    assert starts[0] - t0 >= 450
+    stored = queue.get_job(job.id)
+    assert stored is not None
+    assert stored.attempts_made == 1  # the rate-limited try counted no attempt

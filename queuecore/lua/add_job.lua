@@ -17,6 +17,10 @@
 -- @include "common"
 
 local base = ARGV[1]
+-- A queue's meta is created on first use, as Node's Queue does (it marks the queue as there).
+if rcall("EXISTS", KEYS[2]) == 0 then
+  rcall("HSET", KEYS[2], "opts.maxLenEvents", 10000, "version", "queuecore:0.1.0")
+end
 local maxEvents = qc_max_events(KEYS[2])
 local counter = rcall("INCR", KEYS[3])
 local jobId = ARGV[2]

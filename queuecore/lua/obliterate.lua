@@ -1,6 +1,7 @@
 --[[
   Obliterate a paused queue in batches: delete up to ARGV[2] jobs per call; when no job is
-  left, delete the queue's own keys. Refused while jobs are active unless forced.
+  left, delete the queue's own keys (also the legacy `delay` and `priority` keys). Refused
+  while jobs are active unless forced.
 
   KEYS[1] meta   KEYS[2] active
   ARGV[1] base   ARGV[2] batch size   ARGV[3] force "1"/"0"
@@ -56,7 +57,7 @@ end
 local own = {"meta", "events", "id", "marker", "pc", "stalled", "stalled-check", "limiter",
              "metrics:completed", "metrics:completed:data", "metrics:failed",
              "metrics:failed:data", "wait", "paused", "active", "prioritized", "delayed",
-             "completed", "failed", "waiting-children", "repeat"}
+             "completed", "failed", "waiting-children", "repeat", "delay", "priority"}
 for _, suffix in ipairs(own) do
   rcall("DEL", base .. suffix)
 end

@@ -7,7 +7,8 @@
 
   ARGV[1] base   ARGV[2] job id or ""   ARGV[3] count
 
-  Returns the number promoted. Errors (one job): -1 no job, -3 not delayed.
+  Returns the number of ids taken out of `delayed` (an id whose job hash is gone is dropped,
+  not promoted). Errors (one job): -1 no job, -3 not delayed.
 ]]
 -- @include "common"
 
@@ -29,10 +30,12 @@ local pausedOrMaxed = qc_paused_or_maxed(KEYS[5], KEYS[8])
 for _, jobId in ipairs(ids) do
   rcall("ZREM", KEYS[1], jobId)
   local jobKey = base .. jobId
-  rcall("HSET", jobKey, "delay", 0)
-  qc_enqueue(KEYS[2], KEYS[3], KEYS[4], KEYS[7], jobId, qc_job_priority(jobKey), false,
-             pausedOrMaxed)
-  qc_emit(KEYS[6], maxEvents, "waiting", "jobId", jobId, "prev", "delayed")
+  if rcall("EXISTS", jobKey) == 1 then
+    rcall("HSET", jobKey, "delay", 0)
+    qc_enqueue(KEYS[2], KEYS[3], KEYS[4], KEYS[7], jobId, qc_job_priority(jobKey), false,
+               pausedOrMaxed)
+    qc_emit(KEYS[6], maxEvents, "waiting", "jobId", jobId, "prev", "delayed")
+  end
 end
 if rcall("ZCARD", KEYS[1]) == 0 then
   rcall("ZREM", KEYS[7], "1")

@@ -19,15 +19,17 @@ if rcall("EXISTS", jobKey .. ":lock") == 1 then
   return -12
 end
 local state = qc_find_state(base, jobId)
+-- Like BullMQ, `prev` names the structure the job was in (wait, not waiting; paused for a
+-- legacy BullMQ 5 `paused` list).
+local prev = "unknown"
 if state then
+  prev = STATE_SUFFIX[state]
+  if state == "waiting" and not rcall("LPOS", base .. "wait", jobId) then
+    prev = "paused"
+  end
   qc_remove_from_state(base, jobId, state)
 end
 rcall("SREM", base .. "stalled", jobId)
 qc_delete_job_keys(base, jobId)
--- Like BullMQ, `prev` names the structure the job was in (wait, not waiting).
-local prev = "unknown"
-if state then
-  prev = STATE_SUFFIX[state]
-end
 qc_emit(KEYS[2], qc_max_events(KEYS[1]), "removed", "jobId", jobId, "prev", prev)
 return 1

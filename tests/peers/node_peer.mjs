@@ -278,9 +278,11 @@ async function runAction(ctx, a) {
       const count = a.count ?? 1;
       const timeoutMs = a.timeoutMs ?? 5000;
       if (ctx.collector) return ctx.collector.take(count, timeoutMs);
-      // Not listening since the start: listen from now on, for events made by
-      // another process (e.g. a queuecore worker running meanwhile).
-      const c = new EventCollector(ctx.queueName, ctx.baseOpts);
+      // Not listening since the start: listen from now on (or, with "fromId", replay the
+      // stream from that id, e.g. "0-0"), for events made by another process (e.g. a
+      // queuecore worker running meanwhile or before).
+      const qeOpts = a.fromId ? { ...ctx.baseOpts, lastEventId: String(a.fromId) } : ctx.baseOpts;
+      const c = new EventCollector(ctx.queueName, qeOpts);
       try {
         await c.ready();
         return await c.take(count, timeoutMs);

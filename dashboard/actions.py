@@ -1,0 +1,142 @@
+"""The write side: each action calls queuecore once and says what it touched.
+
+``preview_*`` functions only read (they feed the confirmation pages); the others write and
+are called from POST views after the permission check, with an audit row around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dashboard import conf, connections
+from queuecore import Job, JobNotFoundError
+
+CLEANABLE_STATES: tuple[str, ...] = ("completed", "failed", "waiting", "delayed", "prioritized")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    message: str
+    count: int | None = None
+    job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a bulk action would touch, for its confirmation page."""
+
+    action: str
+    count: int
+    note: str = ""
+
+
+# -- one job ----------------------------------------------------------------------------
+
+
+def _job(connection: str, queue: str, job_id: str) -> Job:
+    job = connections.get_queue(connection, queue).get_job(job_id)
+    if job is None:
+        raise JobNotFoundError(f"job {job_id} not found", job_id=job_id)
+    return job
+
+
+def retry_job(connection: str, queue: str, job_id: str) -> Outcome:
+    job = _job(connection, queue, job_id)
+    state = job.get_state()
+    job.retry("completed" if state == "completed" else "failed")
+    return Outcome(f"Job {job_id} moved back to waiting.", 1, [job_id])
+
+
+def remove_job(connection: str, queue: str, job_id: str) -> Outcome:
+    _job(connection, queue, job_id).remove()
+    return Outcome(f"Job {job_id} removed.", 1, [job_id])
+
+
+def promote_job(connection: str, queue: str, job_id: str) -> Outcome:
+    _job(connection, queue, job_id).promote()
+    return Outcome(f"Job {job_id} promoted.", 1, [job_id])
+
+
+# -- whole queue ------------------------------------------------------------------------
+
+
+def _count(connection: str, queue: str, *states: str) -> int:
+    counts = connections.get_queue(connection, queue).get_job_counts(*states)
+    return sum(int(counts.get(s, 0)) for s in states)
+
+
+def preview(
+    action: str, connection: str, queue: str, *, state: str = "", delayed: bool = False
+) -> Preview:
+    if action == "retry-all":
+        return Preview(action, _count(connection, queue, "failed"))
+    if action == "promote-all":
+        return Preview(action, _count(connection, queue, "delayed"))
+    if action == "clean":
+        limit = conf.get_settings().clean_limit
+        total = _count(connection, queue, state)
+        note = (
+            f"At most {min(total, limit)} of the {total} {state} jobs: only those older than "
+            f"the given age are removed, up to {limit} per run."
+        )
+        return Preview(action, min(total, limit), note)
+    if action == "drain":
+        states = ("waiting", "prioritized", "delayed") if delayed else ("waiting", "prioritized")
+        return Preview(action, _count(connection, queue, *states), "Active jobs are left alone.")
+    if action == "obliterate":
+        from dashboard.services import STATES
+
+        return Preview(
+            action, _count(connection, queue, *STATES), "Every key of the queue is deleted."
+        )
+    raise ValueError(f"no preview for {action!r}")
+
+
+def retry_all(connection: str, queue: str) -> Outcome:
+    count = _count(connection, queue, "failed")
+    connections.get_queue(connection, queue).retry_jobs("failed")
+    return Outcome(f"{count} failed jobs moved back to waiting.", count)
+
+
+def promote_all(connection: str, queue: str) -> Outcome:
+    count = _count(connection, queue, "delayed")
+    connections.get_queue(connection, queue).promote_jobs()
+    return Outcome(f"{count} delayed jobs promoted.", count)
+
+
+def clean(connection: str, queue: str, state: str, grace_ms: int) -> Outcome:
+    if state not in CLEANABLE_STATES:
+        raise ValueError(f"cannot clean state {state!r}")
+    limit = conf.get_settings().clean_limit
+    removed = connections.get_queue(connection, queue).clean(grace_ms, limit, state)
+    return Outcome(f"{len(removed)} {state} jobs removed.", len(removed), list(removed))
+
+
+def pause(connection: str, queue: str) -> Outcome:
+    connections.get_queue(connection, queue).pause()
+    return Outcome(f"Queue {queue} paused.")
+
+
+def resume(connection: str, queue: str) -> Outcome:
+    connections.get_queue(connection, queue).resume()
+    return Outcome(f"Queue {queue} resumed.")
+
+
+def drain(connection: str, queue: str, delayed: bool) -> Outcome:
+    count = preview("drain", connection, queue, delayed=delayed).count
+    connections.get_queue(connection, queue).drain(delayed=delayed)
+    return Outcome(f"Queue {queue} drained ({count} jobs).", count)
+
+
+def obliterate(connection: str, queue: str, force: bool) -> Outcome:
+    count = preview("obliterate", connection, queue).count
+    connections.get_queue(connection, queue).obliterate(force=force)
+    return Outcome(f"Queue {queue} obliterated ({count} jobs).", count)
+
+
+def remove_scheduler(connection: str, queue: str, scheduler_id: str) -> Outcome:
+    remover = getattr(connections.get_queue(connection, queue), "remove_job_scheduler", None)
+    if remover is None:
+        raise NotImplementedError("this queuecore version has no job schedulers")
+    remover(scheduler_id)
+    return Outcome(f"Job scheduler {scheduler_id} removed.", 1, [scheduler_id])

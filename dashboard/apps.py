@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class QueueDashboardConfig(AppConfig):
+    """The app label is namespaced so a host project may have its own ``dashboard`` app."""
+
+    name = "dashboard"
+    label = "queue_dashboard"
+    verbose_name = "Queues"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dashboard import conf
+
+        conf.connect_signals()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from dashboard.permissions import PERMISSION_NAMES
+
+
+class QueueDashboard(models.Model):
+    """No table: it carries the permissions and the entry in the admin index (as django-rq)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = PERMISSION_NAMES
+        verbose_name = "queue dashboard"
+        verbose_name_plural = "queue dashboard"
+
+
+class AuditLog(models.Model):
+    """One row per action request: who, when, what, on which queue and jobs, and the outcome."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "ok"
+        ERROR = "error", "error"
+        DENIED = "denied", "denied"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32)
+    connection = models.CharField(max_length=100, blank=True)
+    queue = models.CharField(max_length=256, blank=True)
+    job_ids = models.JSONField(default=list, blank=True)
+    count = models.IntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.queue}"

@@ -1,0 +1,97 @@
+"""Who may see and do what: staff only, Django permissions per action, groups per queue.
+
+A user needs ``is_staff`` and the app permission of the action (superusers have them all).
+``QUEUE_DASHBOARD['QUEUE_RULES']`` narrows single queues further: a rule whose pattern
+(fnmatch on ``"connection:queue"``) matches and that names groups for the action (or for
+``"manage"``, which covers every action but ``"view"`` and implies it) admits only members of
+those groups. ``READ_ONLY`` refuses every action to everyone.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+from dashboard import conf
+
+APP_LABEL = "queue_dashboard"
+
+#: action name -> permission codename on the ``QueueDashboard`` model.
+ACTION_PERMISSIONS: dict[str, str] = {
+    "view": "view_queues",
+    "retry": "retry_jobs",
+    "remove": "remove_jobs",
+    "promote": "promote_jobs",
+    "clean": "clean_queues",
+    "pause": "pause_queues",
+    "drain": "drain_queues",
+    "obliterate": "obliterate_queues",
+    "schedulers": "manage_schedulers",
+}
+
+PERMISSION_NAMES: tuple[tuple[str, str], ...] = (
+    ("view_queues", "Can view queues, jobs, workers and Redis"),
+    ("retry_jobs", "Can retry jobs"),
+    ("remove_jobs", "Can remove jobs"),
+    ("promote_jobs", "Can promote delayed jobs"),
+    ("clean_queues", "Can clean old jobs of a queue"),
+    ("pause_queues", "Can pause and resume queues"),
+    ("drain_queues", "Can drain queues"),
+    ("obliterate_queues", "Can obliterate queues"),
+    ("manage_schedulers", "Can remove job schedulers"),
+)
+
+
+def _group_names(user: Any) -> frozenset[str]:
+    cached: frozenset[str] | None = getattr(user, "_queue_dashboard_groups", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._queue_dashboard_groups = cached
+    return cached
+
+
+def _rule_allows(user: Any, action: str, connection: str, queue: str) -> bool:
+    target = f"{connection}:{queue}"
+    for rule in conf.get_settings().queue_rules:
+        if not fnmatchcase(target, rule.pattern):
+            continue
+        allowed = set(rule.groups.get(action, ()))
+        if action == "view":
+            if not allowed and "manage" not in rule.groups:
+                continue
+            allowed |= set(rule.groups.get("manage", ()))
+        elif not allowed:
+            if "manage" not in rule.groups:
+                continue
+            allowed = set(rule.groups["manage"])
+        if user.is_superuser:
+            continue
+        if not allowed & _group_names(user):
+            return False
+    return True
+
+
+def can(user: Any, action: str, connection: str | None = None, queue: str | None = None) -> bool:
+    """True when ``user`` may do ``action`` (on ``queue`` of ``connection`` when given)."""
+    if action not in ACTION_PERMISSIONS:
+        raise ValueError(f"unknown dashboard action {action!r}")
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    if action != "view" and conf.get_settings().read_only:
+        return False
+    needed = {
+        f"{APP_LABEL}.{ACTION_PERMISSIONS['view']}",
+        f"{APP_LABEL}.{ACTION_PERMISSIONS[action]}",
+    }
+    if not user.has_perms(needed):
+        return False
+    if connection is not None and queue is not None:
+        if action != "view" and not _rule_allows(user, "view", connection, queue):
+            return False
+        return _rule_allows(user, action, connection, queue)
+    return True
+
+
+def allowed_actions(user: Any, connection: str, queue: str) -> frozenset[str]:
+    """Every action ``user`` may do on one queue, for templates to show the right buttons."""
+    return frozenset(a for a in ACTION_PERMISSIONS if can(user, a, connection, queue))

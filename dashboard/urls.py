@@ -1,0 +1,41 @@
+"""``path("queues/", include("dashboard.urls"))``; the admin mounts the same patterns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import URLPattern, path
+
+from dashboard.views import actions, connection, jobs, monitoring, overview, queues, schedulers
+
+app_name = "queue_dashboard"
+
+Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
+    """The dashboard's URL patterns, each view passed through ``wrap`` (the admin's guard)."""
+
+    def w(view: Callable[..., Any]) -> Callable[..., Any]:
+        return wrap(view) if wrap else view
+
+    q = "<str:connection>/q/<str:queue>/"
+    return [
+        path("", w(overview.overview), name="overview"),
+        path("health/", monitoring.health, name="health"),
+        path("metrics/", monitoring.metrics, name="metrics"),
+        path("<str:connection>/workers/", w(connection.workers), name="workers"),
+        path("<str:connection>/redis/", w(connection.redis_info), name="redis"),
+        path(q, w(queues.queue_detail), name="queue"),
+        path(q + "jump/", w(queues.jump), name="jump"),
+        path(q + "schedulers/", w(schedulers.schedulers), name="schedulers"),
+        path(q + "schedulers/remove/", w(actions.remove_scheduler), name="remove-scheduler"),
+        path(q + "confirm/<str:action>/", w(actions.confirm), name="confirm"),
+        path(q + "actions/<str:action>/", w(actions.queue_action), name="queue-action"),
+        path(q + "jobs/<str:job_id>/", w(jobs.job_detail), name="job"),
+        path(q + "jobs/<str:job_id>/<str:action>/", w(actions.job_action), name="job-action"),
+    ]
+
+
+urlpatterns = build_urlpatterns()

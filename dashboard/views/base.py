@@ -1,0 +1,51 @@
+"""The access check every dashboard view shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseBase
+
+from dashboard import conf, connections, permissions
+from dashboard.csp import with_csp
+from dashboard.views.context import render_page, url
+
+__all__ = ["check_access", "dashboard_view", "render_page", "url"]
+
+View = Callable[..., HttpResponseBase]
+
+
+def check_access(
+    request: HttpRequest, action: str, connection: str | None = None, queue: str | None = None
+) -> None:
+    """Raise ``PermissionDenied`` unless the user may do ``action``; 404 for a bad connection."""
+    if connection is not None and conf.get_settings().connection(connection) is None:
+        raise Http404("unknown connection")
+    if not permissions.can(request.user, action, connection, queue):
+        raise PermissionDenied(f"not allowed: {action}")
+
+
+def dashboard_view(*, scoped: bool = True) -> Callable[[View], View]:
+    """Staff login, then the ``view`` permission on the connection and queue in the URL."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if scoped:
+                check_access(request, "view", kwargs.get("connection"), kwargs.get("queue"))
+            else:
+                check_access(request, "view")
+            try:
+                return view(request, *args, **kwargs)
+            except connections.UnknownConnectionError as exc:
+                raise Http404("unknown connection") from exc
+
+        return with_csp(wrapper)
+
+    return decorate

@@ -1,0 +1,326 @@
+"""``make demo``: a local Redis, the dashboard site and realistic traffic, in one command.
+
+Starts redis-server on loopback with its data under ``var/demo/``, migrates SQLite, creates a
+demo superuser and prints its credentials, starts workers and producers on several queues
+(fast, slow, failing and retrying, delayed, prioritized), serves the site with daphne and
+prints the URL. Ctrl-C stops everything it started.
+
+Job schedulers (cron) and flows are not in queuecore yet, so the demo has neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "demo"
+DEMO_USER = "demo"
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server is missing: apt-get install redis-server")
+    data = VAR / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    proc = spawn(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--protected-mode",
+            "yes",
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(data / "redis.log"),
+        ],
+    )
+    wait_for_port(port, proc)
+    return proc
+
+
+def prepare_django(env: dict[str, str]) -> str:
+    """Migrate and create (or reset) the demo superuser; returns its new password."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    password = secrets.token_urlsafe(12)
+    code = (
+        "from django.contrib.auth import get_user_model\n"
+        "import os\n"
+        "User = get_user_model()\n"
+        f"user, _ = User.objects.get_or_create(username={DEMO_USER!r})\n"
+        "user.is_staff = user.is_superuser = True\n"
+        "user.set_password(os.environ['DEMO_PASSWORD'])\n"
+        "user.save()\n"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=ROOT,
+        env={**env, "DEMO_PASSWORD": password},
+        check=True,
+    )
+    return password
+
+
+# -- traffic (runs in a child process: ``demo.py --traffic URL``) -------------------------
+
+
+async def send_email(job: Any) -> Any:
+    await job.log(f"rendering template {job.data['template']}")
+    await asyncio.sleep(random.uniform(0.05, 0.4))
+    await job.update_progress(100)
+    return {"delivered_to": job.data["to"]}
+
+
+async def build_report(job: Any) -> Any:
+    steps = random.randint(4, 10)
+    for step in range(1, steps + 1):
+        await asyncio.sleep(random.uniform(0.5, 1.5))
+        await job.update_progress(round(100 * step / steps))
+        await job.log(f"step {step}/{steps} done")
+    return {"rows": random.randint(100, 100_000)}
+
+
+async def call_webhook(job: Any) -> Any:
+    await asyncio.sleep(random.uniform(0.1, 0.6))
+    if random.random() < 0.45:
+        raise ConnectionError(f"POST {job.data['url']} answered 503 Service Unavailable")
+    return {"status": 200}
+
+
+async def resize_image(job: Any) -> Any:
+    await asyncio.sleep(random.uniform(0.3, 1.2))
+    await job.update_progress({"percent": 100, "size": job.data["size"]})
+    return {"thumbnail": f"{job.data['file']}.thumb.webp"}
+
+
+async def charge_invoice(job: Any) -> Any:
+    await asyncio.sleep(random.uniform(0.1, 0.3))
+    if job.data["amount"] > 900:
+        raise ValueError(f"card declined for invoice {job.data['invoice']}")
+    return {"charged": job.data["amount"]}
+
+
+async def produce(url: str, stop: asyncio.Event) -> None:
+    from queuecore import Queue
+
+    queues = {
+        n: Queue(n, connection=url) for n in ("emails", "reports", "webhooks", "images", "invoices")
+    }
+    n = 0
+    try:
+        while not stop.is_set():
+            n += 1
+            queues["emails"].add(
+                "welcome",
+                {"to": f"user{n}@example.com", "template": "welcome"},
+                remove_on_complete=500,
+                remove_on_fail=200,
+            )
+            if n % 3 == 0:
+                queues["webhooks"].add(
+                    "order.paid",
+                    {"url": "https://hooks.example.com/orders", "order": n},
+                    attempts=4,
+                    backoff={"type": "exponential", "delay": 2000},
+                )
+            if n % 5 == 0:
+                queues["images"].add(
+                    "thumbnail",
+                    {"file": f"photo-{n}.jpg", "size": "256x256"},
+                    priority=random.randint(1, 10),
+                )
+            if n % 7 == 0:
+                queues["reports"].add(
+                    "monthly-report", {"customer": n % 40}, priority=random.choice([None, 1, 5])
+                )
+            if n % 4 == 0:
+                queues["invoices"].add(
+                    "charge",
+                    {"invoice": f"INV-{n}", "amount": random.randint(10, 1000)},
+                    delay=random.randint(10_000, 120_000),
+                    attempts=2,
+                    backoff=5000,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=random.uniform(0.3, 0.9))
+    finally:
+        for q in queues.values():
+            q.close()
+
+
+async def traffic(url: str) -> None:
+    from queuecore import Worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    workers = [
+        Worker("emails", send_email, connection=url, concurrency=5),
+        Worker("reports", build_report, connection=url, concurrency=2),
+        Worker("webhooks", call_webhook, connection=url, concurrency=3),
+        Worker("images", resize_image, connection=url, concurrency=1),
+        Worker("invoices", charge_invoice, connection=url, concurrency=2),
+    ]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    producer = asyncio.create_task(produce(url, stop))
+    await stop.wait()
+    await producer
+    await asyncio.gather(*(w.close(timeout=5) for w in workers), return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- orchestration --------------------------------------------------------------------------
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop in reverse order, one at a time: the site, then the traffic, then Redis last, so
+    workers can hand their jobs back before the server goes."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """A child in its own session: Ctrl-C reaches only this script, which stops them in order."""
+    return subprocess.Popen(args, start_new_session=True, **kwargs)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (a free one if busy)")
+    parser.add_argument(
+        "--redis-port", type=int, default=6390, help="Redis port (a free one if busy)"
+    )
+    parser.add_argument("--traffic", metavar="REDIS_URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.traffic:
+        sys.path.insert(0, str(ROOT))
+        asyncio.run(traffic(args.traffic))
+        return 0
+
+    VAR.mkdir(parents=True, exist_ok=True)
+    redis_port = free_port(args.redis_port)
+    http_port = free_port(args.port)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "QUEUE_DASHBOARD_REDIS_URL": redis_url,
+        "DJANGO_DB_PATH": str(VAR / "db.sqlite3"),
+        "PYTHONPATH": str(ROOT),
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        procs.append(start_redis(redis_port))
+        password = prepare_django(env)
+        procs.append(
+            spawn(
+                [sys.executable, str(Path(__file__).resolve()), "--traffic", redis_url],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        daphne = spawn(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(http_port),
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(daphne)
+        wait_for_port(http_port, daphne)
+        print(
+            f"\nQueue dashboard: http://127.0.0.1:{http_port}/queues/\n"
+            f"Django admin:    http://127.0.0.1:{http_port}/admin/\n"
+            f"Log in as {DEMO_USER!r} with password {password!r}\n"
+            f"Redis:           {redis_url} (data in {VAR / 'redis'})\n"
+            "Queues: emails (fast), reports (slow, prioritized), webhooks (failing, retried with "
+            "backoff), images (prioritized backlog), invoices (delayed, some fail).\n"
+            "Not in the demo yet: job schedulers (cron) and flows (queuecore has neither).\n"
+            "Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("a demo process stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_all(procs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

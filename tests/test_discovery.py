@@ -1,0 +1,43 @@
+"""Queue discovery by a bounded SCAN."""
+
+from __future__ import annotations
+
+import pytest
+
+from queuecore import Queue, alist_queues, list_queues
+
+
+def test_finds_queues_by_meta_and_id(redis_url: str, r) -> None:
+    for name in ("emails", "reports"):
+        with Queue(name, redis_url) as q:
+            q.add("x", {})
+    r.hset("bull:node-made:meta", "opts.maxLenEvents", 10000)  # a queue Node created
+    r.set("bull:only-id:id", 3)
+    r.set("other:emails:id", 1)  # another prefix
+    r.set("bull:a:b:c:id", 1)  # not a name queuecore can open
+    assert list_queues(redis_url) == ["emails", "node-made", "only-id", "reports"]
+    assert list_queues(redis_url, prefix="other") == ["emails"]
+    assert list_queues(redis_url, limit=2) == ["emails", "node-made"]
+
+
+async def test_async_variant(redis_url: str) -> None:
+    with Queue("q1", redis_url) as q:
+        q.add("x", {})
+    assert await alist_queues(redis_url) == ["q1"]
+
+
+def test_scan_is_bounded(redis_url: str, r) -> None:
+    pipe = r.pipeline()
+    for i in range(3000):
+        pipe.set(f"bull:filler:{i}", 1)
+    pipe.execute()
+    r.set("bull:found:id", 1)
+    # One call of 10 keys cannot cover 3,000 keys: the scan stops instead of walking them all.
+    assert list_queues(redis_url, max_calls=1, count=10) in ([], ["found"])
+    assert list_queues(redis_url) == ["found"]
+
+
+@pytest.mark.parametrize("prefix", ["*", "bu?ll", "[b]ull", "bull\\", ""])
+def test_hostile_prefix_is_refused(redis_url: str, prefix: str) -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        list_queues(redis_url, prefix=prefix)

@@ -38,5 +38,5 @@ fi
 
 if [ $want_test = 1 ]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
-  if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+  if [ ! -x /usr/bin/chromium ]; then apt_install chromium fonts-dejavu-core; fi
 fi

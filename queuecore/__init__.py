@@ -19,6 +19,7 @@ from .errors import (
     JobNotInStateError,
     LockMismatchError,
     LockNotFoundError,
+    ParentNotFoundError,
     PendingChildrenError,
     QueueCoreError,
     RateLimitError,
@@ -27,6 +28,7 @@ from .errors import (
     WaitingChildrenError,
 )
 from .events import QueueEvent, QueueEvents
+from .flow import AsyncFlowProducer, FlowJob, FlowProducer, JobNode, chain
 from .job import AsyncJob, Job, JobRecord
 from .options import JobOptionsDict
 from .queue import Queue
@@ -35,10 +37,38 @@ from .worker import Worker
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncJob", "AsyncQueue", "Backoff", "DataError", "DelayedError", "ErrorCode",
-    "FailedChildrenError", "InvalidOptionsError", "Job", "JobLockedError", "JobNotFoundError",
-    "JobNotInStateError", "JobOptionsDict", "JobRecord", "LockMismatchError",
-    "LockNotFoundError", "PendingChildrenError", "Queue", "QueueCoreError", "QueueEvent",
-    "QueueEvents", "RateLimitError", "ScriptError", "UnrecoverableError",
-    "WaitingChildrenError", "Worker", "alist_queues", "compute_backoff", "list_queues",
+    "AsyncFlowProducer",
+    "AsyncJob",
+    "AsyncQueue",
+    "Backoff",
+    "DataError",
+    "DelayedError",
+    "ErrorCode",
+    "FailedChildrenError",
+    "FlowJob",
+    "FlowProducer",
+    "InvalidOptionsError",
+    "Job",
+    "JobLockedError",
+    "JobNode",
+    "JobNotFoundError",
+    "JobNotInStateError",
+    "JobOptionsDict",
+    "JobRecord",
+    "LockMismatchError",
+    "LockNotFoundError",
+    "ParentNotFoundError", "PendingChildrenError",
+    "Queue",
+    "QueueCoreError",
+    "QueueEvent",
+    "QueueEvents",
+    "RateLimitError",
+    "ScriptError",
+    "UnrecoverableError",
+    "WaitingChildrenError",
+    "Worker",
+    "alist_queues",
+    "chain",
+    "compute_backoff",
+    "list_queues",
 ]

@@ -36,6 +36,7 @@ class Op(Generic[T]):
 
     calls: tuple[Call, ...]
     decode: Callable[[list[Any]], T]
+    transaction: bool = False  # all calls in one MULTI/EXEC (all or nothing)
 
 
 def script(name: str, keys: Sequence[str], args: Sequence[Arg]) -> ScriptCall:

@@ -135,6 +135,17 @@ class Job(JobRecord):
     def get_state(self) -> str:
         return self._queue._run(ops.get_state(self._queue.keys, self.id))
 
+    def get_dependencies(self) -> ops.Dependencies:
+        """A flow parent's children: processed results, pending keys and failures."""
+        return self._queue._run(ops.dependencies(self._queue.keys, self.id))
+
+    def get_children_values(self) -> dict[str, Any]:
+        """Results of the completed children, by the child's full job key."""
+        return self.get_dependencies().processed
+
+    def get_failed_children_values(self) -> dict[str, str]:
+        return self.get_dependencies().failed
+
     def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
         self._queue._run(ops.reprocess(self._queue.keys, state, self.id,
                                        reset_attempts=reset_attempts))
@@ -186,6 +197,17 @@ class AsyncJob(JobRecord):
 
     async def get_state(self) -> str:
         return await self._queue._run(ops.get_state(self._queue.keys, self.id))
+
+    async def get_dependencies(self) -> ops.Dependencies:
+        """A flow parent's children: processed results, pending keys and failures."""
+        return await self._queue._run(ops.dependencies(self._queue.keys, self.id))
+
+    async def get_children_values(self) -> dict[str, Any]:
+        """Results of the completed children, by the child's full job key."""
+        return (await self.get_dependencies()).processed
+
+    async def get_failed_children_values(self) -> dict[str, str]:
+        return (await self.get_dependencies()).failed
 
     async def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
         await self._queue._run(ops.reprocess(self._queue.keys, state, self.id,

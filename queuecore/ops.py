@@ -6,10 +6,12 @@ Nothing here does I/O; ``Queue``, ``AsyncQueue``, ``Worker`` and ``Job`` run the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .commands import Op, RawCall, checked, raw, script, single
+from .commands import Op, RawCall, check, checked, raw, script, single
 from .errors import InvalidOptionsError
+from .jsonutil import dumps, loads
 from .keys import ALL_STATES, LIST_STATES, STATE_SUFFIX, QueueKeys
 from .options import JobOptions
 
@@ -17,26 +19,48 @@ from .options import JobOptions
 
 
 def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
-                 now: int, *, dedup_id: str = "", dedup_ttl: int = 0) -> Any:
+                 now: int, *, waits_for_children: bool = False) -> Any:
+    """The add_job script call; a flow parent ``waits_for_children``."""
     timestamp = opts.timestamp if opts.timestamp is not None else now
+    dedup = opts.extra.get("de") or {}
+    mode = "extend" if dedup.get("extend") else "replace" if dedup.get("replace") else ""
+    parent_key, parent_json = "", ""
+    parent = opts.extra.get("parent")
+    if parent:
+        parent_keys = QueueKeys.of(parent["queue"], parent.get("prefix", keys.prefix))
+        parent_key = parent_keys.job(parent["id"])
+        ref: dict[str, Any] = {"id": parent["id"], "queueKey": parent_keys.queue_key}
+        for short in ("fpof", "cpof", "idof", "rdof"):
+            if opts.extra.get(short):
+                ref[short] = True
+        parent_json = dumps(ref)
     return script(
         "add_job",
         [keys.wait, keys.meta, keys.id, keys.delayed, keys.prioritized, keys.pc, keys.events,
-         keys.marker, keys.active],
+         keys.marker, keys.active, keys.waiting_children],
         [keys.base, opts.job_id or "", name, timestamp, data_json, _opts_json(opts),
-         opts.delay, opts.priority, "1" if opts.lifo else "0", dedup_id, dedup_ttl],
+         opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
+         dedup.get("ttl", 0), mode, parent_key, parent_json,
+         "1" if waits_for_children else "0"],
     )
 
 
 def _opts_json(opts: JobOptions) -> str:
-    from .jsonutil import dumps
-
     return dumps(opts.to_json())
 
 
-def add_jobs(calls: Sequence[Any]) -> Op[list[tuple[str, int]]]:
-    """One round trip for many adds; each reply is (job id, status)."""
-    return Op(tuple(calls), lambda replies: [(str(r[0]), int(r[1])) for r in replies])
+def add_jobs(calls: Sequence[Any], transaction: bool = False) -> Op[list[tuple[str, int]]]:
+    """One round trip for many adds; each reply is (job id, status). ``transaction`` writes
+    all or nothing (flows)."""
+
+    def decode(replies: list[Any]) -> list[tuple[str, int]]:
+        out = []
+        for reply in replies:
+            check(reply, job_id=None, command="add")
+            out.append((str(reply[0]), int(reply[1])))
+        return out
+
+    return Op(tuple(calls), decode, transaction)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -120,6 +144,31 @@ def get_logs(keys: QueueKeys, job_id: str, start: int, end: int,
         return lines, int(replies[1])
 
     return Op((rng, raw("LLEN", key)), decode)
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """A flow parent's children, by full job key: results of the completed ones, the keys of
+    those still pending, failures recorded by cpof/idof children, and failed children that
+    hold the parent back (no policy) or failed it (fpof)."""
+
+    processed: dict[str, Any]
+    unprocessed: list[str]
+    failed: dict[str, str]
+    unsuccessful: list[str]
+
+
+def dependencies(keys: QueueKeys, job_id: str) -> Op[Dependencies]:
+    key = keys.job(job_id)
+
+    def decode(replies: list[Any]) -> Dependencies:
+        processed = {k: loads(v) for k, v in _as_dict(replies[0]).items()}
+        return Dependencies(processed, sorted(replies[1]), _as_dict(replies[2]),
+                            list(replies[3]))
+
+    return Op((raw("HGETALL", key + ":processed"), raw("SMEMBERS", key + ":dependencies"),
+               raw("HGETALL", key + ":failed"), raw("ZRANGE", key + ":unsuccessful", 0, -1)),
+              decode)
 
 
 def is_paused(keys: QueueKeys) -> Op[bool]:
@@ -242,6 +291,19 @@ def obliterate(keys: QueueKeys, force: bool, batch: int = 1000) -> Op[int]:
         script("obliterate", [keys.meta, keys.active], [keys.base, batch, "1" if force else "0"]),
         lambda r: int(checked("obliterate")(r)),
     )
+
+
+def set_meta(keys: QueueKeys, **fields: int) -> Op[Any]:
+    return single(raw("HSET", keys.meta, *[x for kv in fields.items() for x in kv]), int)
+
+
+def del_meta(keys: QueueKeys, *fields: str) -> Op[Any]:
+    return single(raw("HDEL", keys.meta, *fields), int)
+
+
+def get_meta(keys: QueueKeys, *fields: str) -> Op[list[int | None]]:
+    return single(raw("HMGET", keys.meta, *fields),
+                  lambda r: [int(v) if v is not None else None for v in r])
 
 
 def trim_events(keys: QueueKeys, max_length: int) -> Op[int]:

@@ -42,6 +42,40 @@ class JobOptionsDict(TypedDict, total=False):
     keep_logs: int
     timestamp: int
     timeout: int
+    deduplication: Deduplication
+    parent: ParentRef
+    fail_parent_on_failure: bool
+    continue_parent_on_failure: bool
+    ignore_dependency_on_failure: bool
+    remove_dependency_on_failure: bool
+
+
+class Deduplication(TypedDict, total=False):
+    """``id`` (required); ``ttl`` ms (else until the job finishes); ``extend`` the ttl on
+    each duplicate; ``replace`` the owner while it is still delayed."""
+
+    id: str
+    ttl: int
+    extend: bool
+    replace: bool
+
+
+class ParentRef(TypedDict, total=False):
+    """The parent of a child job: its ``id`` and ``queue`` name (``prefix`` defaults to the
+    child's)."""
+
+    id: str
+    queue: str
+    prefix: str
+
+
+# Failure policies of a child towards its parent: option name -> short key in opts/parent.
+PARENT_POLICIES = {
+    "fail_parent_on_failure": "fpof",
+    "continue_parent_on_failure": "cpof",
+    "ignore_dependency_on_failure": "idof",
+    "remove_dependency_on_failure": "rdof",
+}
 
 
 _KNOWN = frozenset(JobOptionsDict.__annotations__)
@@ -73,6 +107,44 @@ def _keep(name: str, value: Any) -> bool | int | dict[str, int]:
             raise InvalidOptionsError(f"{name} has unknown keys {sorted(unknown)}")
         return {k: _int(f"{name}.{k}", v, 0) for k, v in value.items()}
     raise InvalidOptionsError(f"{name} must be True, a count or {{'age', 'count', 'limit'}}")
+
+
+def _dedup(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("id"), str) or not value["id"]:
+        raise InvalidOptionsError("deduplication needs {'id': a non-empty string, ...}")
+    unknown = set(value) - {"id", "ttl", "extend", "replace"}
+    if unknown:
+        raise InvalidOptionsError(f"deduplication has unknown keys {sorted(unknown)}")
+    if len(value["id"]) > 512 or any(ord(c) < 32 for c in value["id"]):
+        raise InvalidOptionsError("deduplication id must be at most 512 printable characters")
+    out: dict[str, Any] = {"id": value["id"]}
+    if value.get("ttl") is not None:
+        out["ttl"] = _int("deduplication.ttl", value["ttl"], 1)
+    for flag in ("extend", "replace"):
+        if value.get(flag):
+            out[flag] = _bool(f"deduplication.{flag}", value[flag])
+    if out.get("extend") and out.get("replace"):
+        raise InvalidOptionsError("deduplication: choose extend or replace, not both")
+    return out
+
+
+def _parent(value: Any) -> dict[str, str]:
+    from .keys import validate_prefix, validate_queue_name
+
+    if not isinstance(value, Mapping) or not value.get("id") or not value.get("queue"):
+        raise InvalidOptionsError("parent needs {'id': ..., 'queue': ...}")
+    unknown = set(value) - {"id", "queue", "prefix"}
+    if unknown:
+        raise InvalidOptionsError(f"parent has unknown keys {sorted(unknown)}")
+    try:
+        out = {"id": str(value["id"]), "queue": validate_queue_name(str(value["queue"]))}
+        if value.get("prefix") is not None:
+            out["prefix"] = validate_prefix(str(value["prefix"]))
+    except ValueError as exc:
+        raise InvalidOptionsError(f"parent: {exc}") from exc
+    return out
 
 
 def validate_job_id(job_id: Any) -> str:
@@ -171,6 +243,18 @@ def build_options(
     extra: dict[str, Any] = {}
     if merged.get("timeout") is not None:
         extra["timeout"] = _int("timeout", merged["timeout"], 1)
+    dedup = _dedup(merged.get("deduplication"))
+    if dedup is not None:
+        extra["de"] = dedup
+    policies = [short for name, short in PARENT_POLICIES.items()
+                if _bool(name, merged.get(name, False))]
+    if len(policies) > 1:
+        raise InvalidOptionsError("choose at most one of " + ", ".join(PARENT_POLICIES))
+    for short in policies:
+        extra[short] = True
+    parent = merged.get("parent")
+    if parent is not None:
+        extra["parent"] = _parent(parent)
     opts = JobOptions(
         extra=extra,
         job_id=validate_job_id(job_id) if job_id is not None else None,

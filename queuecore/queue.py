@@ -7,13 +7,13 @@ from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from . import ops
+from . import ops, worker_ops
 from .clock import now_ms
 from .commands import Op
 from .connection import ConnectionLike, sync_client
 from .job import Job
 from .options import JobOptionsDict
-from .queue_base import BulkJob, QueueBase
+from .queue_base import BulkJob, QueueBase, positive_int
 from .runner import SyncRunner
 
 T = TypeVar("T")
@@ -144,6 +144,39 @@ class Queue(QueueBase):
 
     def remove(self, job_id: str) -> None:
         self._run(ops.remove(self.keys, str(job_id)))
+
+    # -- queue-wide limits (stored in meta, honoured by every worker, Node's too) --
+
+    def set_global_concurrency(self, concurrency: int) -> None:
+        """At most ``concurrency`` active jobs in the queue across all workers."""
+        self._run(ops.set_meta(
+            self.keys, concurrency=positive_int("concurrency", concurrency)))
+
+    def remove_global_concurrency(self) -> None:
+        self._run(ops.del_meta(self.keys, "concurrency"))
+
+    def get_global_concurrency(self) -> int | None:
+        return self._run(ops.get_meta(self.keys, "concurrency"))[0]
+
+    def set_global_rate_limit(self, max_jobs: int, duration_ms: int) -> None:
+        """At most ``max_jobs`` jobs started per ``duration_ms`` across all workers."""
+        self._run(ops.set_meta(self.keys, max=positive_int("max_jobs", max_jobs),
+                               duration=positive_int("duration_ms", duration_ms)))
+
+    def remove_global_rate_limit(self) -> None:
+        self._run(ops.del_meta(self.keys, "max", "duration"))
+
+    def get_global_rate_limit(self) -> tuple[int, int] | None:
+        max_jobs, duration = self._run(ops.get_meta(self.keys, "max", "duration"))
+        return (max_jobs, duration) if max_jobs and duration else None
+
+    def rate_limit(self, ms: int) -> None:
+        """Hold every worker of the queue for ``ms`` (as ``Worker.rate_limit``)."""
+        self._run(worker_ops.rate_limit(self.keys, positive_int("ms", ms)))
+
+    def get_rate_limit_ttl(self) -> int:
+        """Milliseconds until the current rate limit window ends (0 when none)."""
+        return self._run(worker_ops.rate_limit_ttl(self.keys))
 
     def trim_events(self, max_length: int) -> int:
         return self._run(ops.trim_events(self.keys, max_length))

@@ -17,6 +17,12 @@ from .options import JobOptions, JobOptionsDict, build_options
 MAX_NAME_LENGTH = 1024
 
 
+def positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOptionsError(f"{name} must be a positive integer")
+    return value
+
+
 class BulkJob(TypedDict):
     """One entry of ``add_bulk``."""
 

@@ -35,6 +35,17 @@ def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
     return ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
 
 
+def _queue_transaction(pipe: Any, op: Op[Any]) -> int:
+    """Queue an all-or-nothing op: its scripts are loaded inside the same MULTI first, so no
+    call inside EXEC can meet NOSCRIPT. Returns how many replies belong to the loads."""
+    sources = {c.script.sha: c.script.source for c in op.calls if isinstance(c, ScriptCall)}
+    for source in sources.values():
+        pipe.execute_command("SCRIPT", "LOAD", source)
+    for call in op.calls:
+        pipe.execute_command(*(call.args if isinstance(call, RawCall) else _evalsha_args(call)))
+    return len(sources)
+
+
 class SyncRunner:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -50,6 +61,12 @@ class SyncRunner:
             return self._exec(*_evalsha_args(call))
 
     def run(self, op: Op[T]) -> T:
+        if op.transaction:
+            tx = self.client.pipeline(transaction=True)
+            loads = _queue_transaction(tx, op)
+            results: list[Any] = tx.execute(raise_on_error=False)[loads:]
+            _raise_first_error(results)
+            return op.decode(results)
         if len(op.calls) == 1:
             return op.decode([self._one(op.calls[0])])
         pipe = self.client.pipeline(transaction=False)
@@ -79,6 +96,12 @@ class AsyncRunner:
             return await self._exec(*_evalsha_args(call))
 
     async def run(self, op: Op[T]) -> T:
+        if op.transaction:
+            tx = self.client.pipeline(transaction=True)
+            loads = _queue_transaction(tx, op)
+            results: list[Any] = (await tx.execute(raise_on_error=False))[loads:]
+            _raise_first_error(results)
+            return op.decode(results)
         if len(op.calls) == 1:
             return op.decode([await self._one(op.calls[0])])
         pipe = self.client.pipeline(transaction=False)

@@ -23,6 +23,7 @@
 ]]
 -- @include "common"
 -- @include "fetch"
+-- @include "flows"
 
 local base = ARGV[1]
 local jobId = ARGV[2]
@@ -43,6 +44,11 @@ if taken ~= 0 then
 end
 
 local maxEvents = qc_max_events(k.meta)
+-- A queue at its global concurrency just freed a slot: wake a blocked worker.
+if rcall("HEXISTS", k.meta, "concurrency") == 1 and not qc_paused_or_maxed(k.meta, k.active)
+    and (rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0) then
+  rcall("ZADD", k.marker, 0, "0")
+end
 local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
 if target == "completed" then
   rcall("HSET", jobKey, "returnvalue", ARGV[6], "finishedOn", now)
@@ -64,9 +70,11 @@ if dedupId then
 end
 
 if target == "completed" then
+  qc_child_completed(jobKey, ARGV[6], now)
   qc_emit(k.events, maxEvents, "completed", "jobId", jobId, "returnvalue", ARGV[6],
           "prev", "active")
 else
+  qc_child_failed(jobKey, ARGV[6], now)
   qc_emit(k.events, maxEvents, "failed", "jobId", jobId, "failedReason", ARGV[6],
           "prev", "active")
   if attemptsMade >= tonumber(ARGV[11]) then

@@ -22,7 +22,7 @@ $(PEERS): tests/peers/package.json tests/peers/package-lock.json
 	cd tests/peers && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-peers: $(PEERS)
+peers: $(PEERS) peers-python
 
 demo: bootstrap $(STAMP)
 	$(PY) scripts/demo.py
@@ -36,10 +36,42 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: bootstrap-test $(STAMP) $(PEERS)
+test: bootstrap-test $(STAMP) $(PEERS) peers-python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) tests/peers/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) tests/peers/node_modules tests/peers/python/.venv .mypy_cache .ruff_cache .pytest_cache
+
+# Test-only Python bullmq 3.4.4 peer (interop tests), in its own venv: tests/peers/python/.venv
+PY_PEER := tests/peers/python/.venv/.installed-stamp
+
+$(PY_PEER): tests/peers/python/requirements.txt tests/peers/python/setup.sh
+	bash tests/peers/python/setup.sh
+
+.PHONY: peers-python
+peers-python: $(PY_PEER)
+
+# The long versions of the reliability suite (tests/reliability): 10,000 jobs through SIGKILLed
+# workers, 30 s Redis outages, more random-operation seeds.
+soak: $(STAMP)
+	QC_SOAK=1 $(VENV)/bin/pytest tests/reliability -p no:cacheprovider --timeout=1800 $(PYTEST_ARGS)
+
+# Issue 8's benchmark (bench/README.md): queuecore against Node bullmq, Python bullmq, RQ and
+# arq on a private redis-server. Sets up its own bench-only venvs and Node deps first.
+# `make bench` writes bench/results/<date>.json and the table in docs/performance.md;
+# `make bench-quick` (1 round, small N) only writes bench/results/<date>-quick.json.
+.PHONY: bench-quick
+bench:
+	bash bench/setup.sh
+	bench/.venv/bin/python -m bench.run $(BENCH_ARGS)
+
+bench-quick:
+	bash bench/setup.sh
+	bench/.venv/bin/python -m bench.run --quick $(BENCH_ARGS)
+
+# Live dashboard: event-to-screen latency and daphne CPU (bench/results/live-<date>.json).
+.PHONY: bench-live
+bench-live: $(STAMP)
+	$(PY) bench/live_dashboard.py

@@ -3,6 +3,8 @@
 Environment:
 - QUEUE_DASHBOARD_REDIS_URL (default redis://127.0.0.1:6379/0), QUEUE_DASHBOARD_PREFIX
   (default bull), QUEUE_DASHBOARD_READ_ONLY (1/0);
+- QUEUE_DASHBOARD_CHANNEL_REDIS_URL: a Redis for Channels' layer (channels_redis), needed when
+  several daphne processes serve the site; without it, the in-memory layer (one process);
 - DJANGO_SECRET_KEY (else one made once and kept in var/secret_key), DJANGO_DEBUG (1/0),
   DJANGO_ALLOWED_HOSTS (comma separated), DJANGO_DB_PATH (the SQLite file).
 """
@@ -102,6 +104,17 @@ LOGIN_REDIRECT_URL = "/queues/"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Strict"
 X_FRAME_OPTIONS = "SAMEORIGIN"
+
+_CHANNEL_REDIS = os.environ.get("QUEUE_DASHBOARD_CHANNEL_REDIS_URL", "")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py 8 reads with a 5 s timeout by default, as long as channels_redis blocks.
+        "CONFIG": {"hosts": [{"address": _CHANNEL_REDIS, "socket_timeout": 30}]},
+    }
+    if _CHANNEL_REDIS
+    else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+}
 
 QUEUE_DASHBOARD = {
     "CONNECTIONS": {

@@ -13,5 +13,7 @@ class QueueDashboardConfig(AppConfig):
 
     def ready(self) -> None:
         from dashboard import conf
+        from dashboard.live import notify
 
         conf.connect_signals()
+        notify.connect_signals()

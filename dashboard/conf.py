@@ -56,6 +56,11 @@ class DashboardSettings:
     queue_rules: tuple[QueueRule, ...] = ()
     health_public: bool = True
     api_token: str = ""
+    live: bool = True
+    live_url: str = "/ws/queue-dashboard/"
+    live_updates_per_second: int = 4
+    live_recheck_seconds: int = 30
+    live_overview_queues: int = 50
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def connection(self, name: str) -> ConnectionSettings | None:
@@ -69,6 +74,13 @@ def _positive_int(raw: Mapping[str, Any], key: str, default: int) -> int:
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a positive integer")
+    return value
+
+
+def _live_url(raw: Mapping[str, Any]) -> str:
+    value = raw.get("LIVE_URL", "/ws/queue-dashboard/")
+    if not isinstance(value, str) or not value.startswith("/") or not value.endswith("/"):
+        raise ImproperlyConfigured(f"{SETTING_NAME}['LIVE_URL'] must start and end with '/'")
     return value
 
 
@@ -125,6 +137,11 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         "QUEUE_RULES",
         "HEALTH_PUBLIC",
         "API_TOKEN",
+        "LIVE",
+        "LIVE_URL",
+        "LIVE_UPDATES_PER_SECOND",
+        "LIVE_RECHECK_SECONDS",
+        "LIVE_OVERVIEW_QUEUES",
     }
     return DashboardSettings(
         connections=tuple(_connection(str(n), c) for n, c in raw_conns.items()),
@@ -139,6 +156,11 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         queue_rules=_rules(raw.get("QUEUE_RULES", {})),
         health_public=bool(raw.get("HEALTH_PUBLIC", True)),
         api_token=str(raw.get("API_TOKEN", "")),
+        live=bool(raw.get("LIVE", True)),
+        live_url=_live_url(raw),
+        live_updates_per_second=_positive_int(raw, "LIVE_UPDATES_PER_SECOND", 4),
+        live_recheck_seconds=_positive_int(raw, "LIVE_RECHECK_SECONDS", 30),
+        live_overview_queues=_positive_int(raw, "LIVE_OVERVIEW_QUEUES", 50),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

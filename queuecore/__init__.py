@@ -9,6 +9,7 @@ from .aqueue import AsyncQueue
 from .backoff import Backoff, compute_backoff
 from .discovery import alist_queues, list_queues
 from .errors import (
+    ChildProcessCrashedError,
     DataError,
     DelayedError,
     ErrorCode,
@@ -23,14 +24,18 @@ from .errors import (
     PendingChildrenError,
     QueueCoreError,
     RateLimitError,
+    RemoteProcessorError,
     ScriptError,
     UnrecoverableError,
     WaitingChildrenError,
 )
 from .events import QueueEvent, QueueEvents
 from .flow import AsyncFlowProducer, FlowJob, FlowProducer, JobNode, chain
+from .health import HealthReport, acheck_health, check_health
 from .job import AsyncJob, Job, JobRecord
 from .options import JobOptionsDict
+from .pool import WorkerPool
+from .processes import ProcessPool
 from .queue import Queue
 from .worker import Worker
 
@@ -71,4 +76,8 @@ __all__ = [
     "chain",
     "compute_backoff",
     "list_queues",
+]
+__all__ += [  # issue 3: processes, CLI, worker pool, health
+    "ChildProcessCrashedError", "HealthReport", "ProcessPool", "RemoteProcessorError",
+    "WorkerPool", "acheck_health", "check_health",
 ]

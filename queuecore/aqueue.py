@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from . import ops, worker_ops
+from . import deadletter, metrics, ops, schedulers, worker_ops
 from .clock import now_ms
 from .commands import Op
 from .connection import ConnectionLike, async_client
+from .errors import JobNotFoundError, QueueCoreError
 from .job import AsyncJob
+from .keys import QueueKeys
+from .metrics import Metrics, TimingSummary
 from .options import JobOptionsDict
 from .queue_base import BulkJob, QueueBase, positive_int
 from .runner import AsyncRunner
+from .schedulers import JobScheduler, RepeatOptions, UpsertReply
 
 T = TypeVar("T")
 
@@ -41,8 +46,13 @@ class AsyncQueue(QueueBase):
 
     # -- adding --
 
-    async def add(self, name: str, data: Any = None, **options: Unpack[JobOptionsDict]) -> AsyncJob:
-        """Add a job; an existing ``job_id`` returns the job already stored."""
+    async def add(self, name: str, data: Any = None, *, repeat: RepeatOptions | None = None,
+            **options: Unpack[JobOptionsDict]) -> AsyncJob:
+        """Add a job; an existing ``job_id`` returns the job already stored. With ``repeat``
+        it upserts a job scheduler instead and returns its next (or latest) run."""
+        if repeat is not None:
+            op = self._repeat_op(name, data, repeat, options)
+            return self._scheduled_run(await self._run(op))
         p = self._prepare_add(name, data, options)
         [(job_id, status)] = await self._run(ops.add_jobs([p.call]))
         if status:
@@ -62,6 +72,46 @@ class AsyncQueue(QueueBase):
             existing = await self.get_job(job_id) if status else None
             out.append(existing or AsyncJob(self, **self._fields_of(p, job_id)))
         return out
+
+    # -- job schedulers --
+
+    async def upsert_job_scheduler(self, scheduler_id: str, *, every: int | None = None,
+                             pattern: str | None = None, tz: str | None = None,
+                             start_date: datetime | int | None = None,
+                             end_date: datetime | int | None = None, limit: int | None = None,
+                             offset: int | None = None, immediately: bool = False,
+                             name: str | None = None, data: Any = None,
+                             opts: JobOptionsDict | None = None) -> AsyncJob | None:
+        """Create or update a job scheduler; returns its next run (None when it has none)."""
+        return self._job_of(await self._run(schedulers.upsert(
+            self.keys, scheduler_id, now_ms(), every=every, pattern=pattern, tz=tz,
+            start_date=start_date, end_date=end_date, limit=limit, offset=offset,
+            immediately=immediately, name=name, data=data, opts=opts,
+            max_data_size=self.max_data_size)))
+
+    async def get_job_schedulers(self, start: int = 0, end: int = -1,
+                           asc: bool = False) -> list[JobScheduler]:
+        """Schedulers ordered by next run, latest first unless ``asc``."""
+        return await self._run(schedulers.get_schedulers(self.keys, start, end, asc))
+
+    async def get_job_scheduler(self, scheduler_id: str) -> JobScheduler | None:
+        return await self._run(schedulers.get_scheduler(self.keys, scheduler_id))
+
+    async def get_job_schedulers_count(self) -> int:
+        return await self._run(schedulers.count(self.keys))
+
+    async def remove_job_scheduler(self, scheduler_id: str) -> bool:
+        """Remove a scheduler and its run that has not started; False when there was none."""
+        return await self._run(schedulers.remove(self.keys, scheduler_id))
+
+    def _job_of(self, reply: UpsertReply) -> AsyncJob | None:
+        return AsyncJob.from_hash(self, reply[0], reply[1]) if reply else None
+
+    def _scheduled_run(self, reply: UpsertReply) -> AsyncJob:
+        job = self._job_of(reply)
+        if job is None:
+            raise QueueCoreError("the job scheduler has no run left (limit or end_date reached)")
+        return job
 
     # -- reading --
 
@@ -144,6 +194,46 @@ class AsyncQueue(QueueBase):
 
     async def remove(self, job_id: str) -> None:
         await self._run(ops.remove(self.keys, str(job_id)))
+
+    # -- metrics --
+
+    async def get_metrics(self, kind: str = "completed", start: int = 0, end: int = -1) -> Metrics:
+        """Per-minute counts of ``kind`` ("completed" or "failed"), newest minute first."""
+        return await self._run(metrics.get_metrics(self.keys, kind, start, end))
+
+    async def get_timings(self, kind: str = "completed", since_ms: int | None = None,
+                    percentiles: Sequence[float] = (50, 90, 99)) -> TimingSummary:
+        """Wait and processing time percentiles of the recorded samples (ms)."""
+        samples = await self._run(metrics.get_timings(self.keys, kind, since_ms))
+        return metrics.summarize(samples, percentiles)
+
+    async def get_timing_series(self, kind: str = "completed", since_ms: int | None = None,
+                          percentiles: Sequence[float] = (50, 90, 99)
+                          ) -> list[tuple[int, TimingSummary]]:
+        """The same percentiles per minute (oldest first), for charts."""
+        samples = await self._run(metrics.get_timings(self.keys, kind, since_ms))
+        return metrics.per_minute(samples, percentiles)
+
+    # -- dead letters --
+
+    async def move_to_dead_letter(self, job_id: str, dead_letter_queue: str) -> str:
+        """Move a failed job of this queue into ``dead_letter_queue``; returns its id there."""
+        dlq = QueueKeys.of(dead_letter_queue, self.prefix)
+        return await self._run(deadletter.move_to_dead_letter(self.keys, str(job_id), dlq))
+
+    async def replay_dead_letter(self, job_id: str) -> str:
+        """On a dead-letter queue: send the job back to its origin as a fresh job."""
+        origin = await self._run(deadletter.origin_of(self.keys, str(job_id)))
+        if origin is None:
+            raise JobNotFoundError(f"job {job_id} is not a dead letter of this queue",
+                                   job_id=str(job_id), command="replay_dead_letter")
+        return await self._run(deadletter.replay(self.keys, str(job_id), origin))
+
+    async def replay_dead_letters(self, count: int = 1000) -> list[str]:
+        """Replay up to ``count`` dead letters of this queue, oldest first."""
+        jobs = await self.get_jobs("failed", 0, count - 1, asc=True)
+        return [await self.replay_dead_letter(job.id) for job in jobs
+                if job.dead_letter_origin]
 
     # -- queue-wide limits (stored in meta, honoured by every worker, Node's too) --
 

@@ -67,19 +67,27 @@ def _is_unix(kwargs: Mapping[str, Any]) -> bool:
     return "path" in kwargs or (cls is not None and "Unix" in getattr(cls, "__name__", ""))
 
 
-def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
-    """A new sync client with its own pool."""
+def _prepare(connection: ConnectionLike, extra: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The kind of connection ("unix", "ssl" or "tcp") and the pool's keyword arguments."""
     raw = _kwargs_from(connection)
     kwargs = {**_clean(raw), **extra}
-    ssl = _is_ssl(raw)
     kwargs.pop("ssl", None)
-    if _is_unix(raw):
-        conn_cls: type[Any] = redis.UnixDomainSocketConnection
-    elif ssl:
-        conn_cls = redis.SSLConnection
-    else:
-        conn_cls = redis.Connection
-    pool = redis.ConnectionPool(connection_class=conn_cls, **kwargs)
+    kind = "unix" if _is_unix(raw) else "ssl" if _is_ssl(raw) else "tcp"
+    return kind, kwargs
+
+
+_SYNC_CLASSES: dict[str, type[Any]] = {
+    "unix": redis.UnixDomainSocketConnection, "ssl": redis.SSLConnection,
+    "tcp": redis.Connection}
+_ASYNC_CLASSES: dict[str, type[Any]] = {
+    "unix": aioredis.UnixDomainSocketConnection, "ssl": aioredis.SSLConnection,
+    "tcp": aioredis.Connection}
+
+
+def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
+    """A new sync client with its own pool."""
+    kind, kwargs = _prepare(connection, extra)
+    pool = redis.ConnectionPool(connection_class=_SYNC_CLASSES[kind], **kwargs)
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # the pool is ours: close() closes it
     return client
@@ -88,17 +96,8 @@ def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
 def async_client(connection: ConnectionLike, *, single_connection_client: bool = False,
                  **extra: Any) -> aioredis.Redis:
     """A new asyncio client with its own pool (``single_connection_client`` for blocking)."""
-    raw = _kwargs_from(connection)
-    kwargs = {**_clean(raw), **extra}
-    ssl = _is_ssl(raw)
-    kwargs.pop("ssl", None)
-    if _is_unix(raw):
-        conn_cls: type[Any] = aioredis.UnixDomainSocketConnection
-    elif ssl:
-        conn_cls = aioredis.SSLConnection
-    else:
-        conn_cls = aioredis.Connection
-    pool = aioredis.ConnectionPool(connection_class=conn_cls, **kwargs)
+    kind, kwargs = _prepare(connection, extra)
+    pool = aioredis.ConnectionPool(connection_class=_ASYNC_CLASSES[kind], **kwargs)
     client = aioredis.Redis(connection_pool=pool,
                             single_connection_client=single_connection_client)
     client.auto_close_connection_pool = True  # the pool is ours: aclose() closes it

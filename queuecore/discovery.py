@@ -26,6 +26,13 @@ def _name_of(key: str, prefix: str) -> str | None:
         return None  # a key that is not a queue's (or a name queuecore cannot open)
 
 
+def _collect(keys: Any, prefix: str, names: set[str]) -> None:
+    for key in keys:
+        name = _name_of(str(key), prefix)
+        if name:
+            names.add(name)
+
+
 def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: int = 1000,
                 max_calls: int = 200, count: int = 5000) -> list[str]:
     """Names of up to ``limit`` queues under ``prefix``, sorted; at most ``max_calls`` SCAN
@@ -37,10 +44,7 @@ def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: i
             cursor = 0
             for _ in range(max_calls):
                 cursor, keys = client.scan(cursor=cursor, match=pattern, count=count)
-                for key in keys:
-                    name = _name_of(str(key), prefix)
-                    if name:
-                        names.add(name)
+                _collect(keys, prefix, names)
                 if cursor == 0 or len(names) >= limit:
                     break
     finally:
@@ -58,10 +62,7 @@ async def alist_queues(connection: ConnectionLike | Any, prefix: str = "bull",
             cursor = 0
             for _ in range(max_calls):
                 cursor, keys = await client.scan(cursor=cursor, match=pattern, count=count)
-                for key in keys:
-                    name = _name_of(str(key), prefix)
-                    if name:
-                        names.add(name)
+                _collect(keys, prefix, names)
                 if cursor == 0 or len(names) >= limit:
                     break
     finally:

@@ -28,7 +28,9 @@ def error_reason(error: BaseException) -> str:
 
 def stacktrace_json(job: JobRecord, error: BaseException) -> str:
     """The job's stack traces with this one appended, capped at ``stackTraceLimit``."""
-    entry = "".join(traceback.format_exception(error)).rstrip()
+    # A processor in a child process: its own traceback, not the parent's frames.
+    remote = getattr(error, "remote_traceback", "")
+    entry = remote.rstrip() if remote else "".join(traceback.format_exception(error)).rstrip()
     stack = [*job.stacktrace, entry]
     limit = job.opts.get("stackTraceLimit")
     if isinstance(limit, int) and limit >= 0:

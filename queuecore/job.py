@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,10 @@ def _int(value: str | None, default: int | None = None) -> int | None:
         return int(float(value))
     except ValueError:
         return default
+
+
+def _dict_or_none(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
 
 
 @dataclass(slots=True)
@@ -51,6 +56,7 @@ class JobRecord:
     scheduler_id: str | None = None
     deduplication_id: str | None = None
     deferred_failure: str | None = None
+    dead_letter_origin: dict[str, Any] | None = None
     token: str | None = None
 
     @classmethod
@@ -70,7 +76,8 @@ class JobRecord:
             "return_value": loads(h.get("returnvalue")),
             "failed_reason": h.get("failedReason"),
             "stacktrace": [str(s) for s in stack] if isinstance(stack, list) else [str(stack)],
-            "attempts_made": _int(h.get("atm"), None) or _int(h.get("attemptsMade"), 0),
+            # as both peers do: a BullMQ 5 `attemptsMade` field, when present, wins over `atm`
+            "attempts_made": _int(h.get("attemptsMade") or h.get("atm"), 0),
             "attempts_started": _int(h.get("ats"), 0),
             "stalled_counter": _int(h.get("stc"), 0),
             "processed_on": _int(h.get("processedOn")),
@@ -81,6 +88,7 @@ class JobRecord:
             "scheduler_id": h.get("rjk"),
             "deduplication_id": h.get("deid"),
             "deferred_failure": h.get("defa"),
+            "dead_letter_origin": _dict_or_none(loads(h.get("dlq"))),
         }
 
     @property
@@ -103,15 +111,19 @@ def _progress_json(value: Any) -> str:
     return dumps(value)
 
 
+ProgressListener = Callable[[Any], None]
+
+
 class Job(JobRecord):
     """A job with blocking methods, bound to a ``Queue``."""
 
-    __slots__ = ("_moved", "_queue")
+    __slots__ = ("_moved", "_on_progress", "_queue")
 
     def __init__(self, queue: Queue, **fields: Any) -> None:
         super().__init__(**fields)
         self._queue = queue
         self._moved = False
+        self._on_progress: ProgressListener | None = None
 
     @classmethod
     def from_hash(cls, queue: Queue, job_id: str, h: dict[str, str]) -> Job:
@@ -124,6 +136,8 @@ class Job(JobRecord):
         text = _progress_json(progress)
         self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
         self.progress = progress
+        if self._on_progress is not None:
+            self._on_progress(progress)
 
     def log(self, line: str) -> int:
         keep = self.opts.get("kl") or 0
@@ -167,12 +181,13 @@ class Job(JobRecord):
 class AsyncJob(JobRecord):
     """A job with coroutine methods, bound to an ``AsyncQueue``."""
 
-    __slots__ = ("_moved", "_queue")
+    __slots__ = ("_moved", "_on_progress", "_queue")
 
     def __init__(self, queue: AsyncQueue, **fields: Any) -> None:
         super().__init__(**fields)
         self._queue = queue
         self._moved = False
+        self._on_progress: ProgressListener | None = None
 
     @classmethod
     def from_hash(cls, queue: AsyncQueue, job_id: str, h: dict[str, str]) -> AsyncJob:
@@ -185,6 +200,8 @@ class AsyncJob(JobRecord):
         text = _progress_json(progress)
         await self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
         self.progress = progress
+        if self._on_progress is not None:
+            self._on_progress(progress)
 
     async def log(self, line: str) -> int:
         keep = self.opts.get("kl") or 0

@@ -185,10 +185,19 @@ def workers(keys: QueueKeys) -> Op[list[dict[str, str]]]:
         else:
             rows = [dict(row) for row in reply]
         out = []
-        for row in rows:
-            name = row.get("name", "")
-            if any(name == n or name.startswith(n + ":w:") for n in names):
-                out.append(row)
+        seen: set[str] = set()
+        # Node's form first: a queuecore worker has one connection of each form, with the
+        # same ":w:<identity>" suffix, and is listed once.
+        for form in names:
+            for row in rows:
+                name = row.get("name", "")
+                if name == form:
+                    out.append(row)
+                elif name.startswith(form + ":w:"):
+                    identity = name[len(form) + 3:]
+                    if identity not in seen:
+                        seen.add(identity)
+                        out.append(row)
         return out
 
     return single(raw("CLIENT", "LIST"), decode)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
-from . import ops
+from . import ops, schedulers
 from .clock import now_ms
-from .commands import ScriptCall
+from .commands import Op, ScriptCall
 from .connection import ConnectionLike, describe
 from .errors import InvalidOptionsError
 from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
 from .keys import ALL_STATES, QueueKeys
 from .options import JobOptions, JobOptionsDict, build_options
+from .schedulers import UpsertReply
 
 MAX_NAME_LENGTH = 1024
 
@@ -78,6 +79,13 @@ class QueueBase:
         call = ops.add_job_call(self.keys, name, data_json, opts, now)
         timestamp = opts.timestamp if opts.timestamp is not None else now
         return PreparedAdd(call, name, data, opts, timestamp)
+
+    def _repeat_op(self, name: str, data: Any, repeat: Mapping[str, Any],
+                   options: Mapping[str, Any]) -> Op[UpsertReply]:
+        """``add(..., repeat=...)``: the upsert of the scheduler it stands for."""
+        return schedulers.upsert_from_add(self.keys, name, data, repeat, options,
+                                          self.default_job_options, now_ms(),
+                                          self.max_data_size)
 
     def _prepare_bulk(self, jobs: Sequence[BulkJob]) -> list[PreparedAdd]:
         prepared = []

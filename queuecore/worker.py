@@ -21,7 +21,7 @@ from typing import Any, TypeAlias, cast
 
 import redis.exceptions as rexc
 
-from . import worker_ops
+from . import deadletter, worker_ops
 from .aqueue import AsyncQueue
 from .backoff import BackoffStrategy
 from .clock import now_ms
@@ -42,8 +42,10 @@ from .errors import (
 from .failure import plan_failure
 from .job import AsyncJob, Job, JobRecord
 from .jsonutil import dumps
+from .keys import QueueKeys
 from .ops import worker_client_names
 from .options import keep_jobs
+from .processes import ProcessPool
 from .queue import Queue
 
 log = logging.getLogger("queuecore.worker")
@@ -74,10 +76,12 @@ class Worker:
     >>> await worker.run()   # until worker.close()
     """
 
+    SCHEDULER_HOOK = True  # fetching a job scheduler's run creates the scheduler's next run
+
     def __init__(
         self,
         queue_name: str,
-        processor: Processor,
+        processor: Processor | str,
         connection: ConnectionLike = None,
         *,
         prefix: str = "bull",
@@ -95,15 +99,23 @@ class Worker:
         remove_on_fail: bool | int | dict[str, int] | None = None,
         skip_stalled_check: bool = False,
         shutdown_timeout: float | None = None,
+        dead_letter_queue: str | None = None,
+        processes: int | None = None,
     ) -> None:
-        if not callable(processor):
-            raise InvalidOptionsError("processor must be a function or a coroutine function")
+        if processes is not None and (isinstance(processes, bool) or
+                                      not isinstance(processes, int) or processes < 1):
+            raise InvalidOptionsError("processes must be None or an integer >= 1")
+        if not callable(processor) and not (processes and isinstance(processor, str)):
+            raise InvalidOptionsError(
+                "processor must be a function, a coroutine function, or (with processes=)"
+                " a 'package.module:function' path")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidOptionsError("concurrency must be an integer >= 1")
         self.queue = AsyncQueue(queue_name, connection, prefix=prefix)
         self.keys = self.queue.keys
         self.name = queue_name
         self.processor = processor
+        self.processes = processes
         self.is_async = inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
             getattr(processor, "__call__", None)  # noqa: B004
         )
@@ -122,6 +134,8 @@ class Worker:
         self.remove_on_fail = remove_on_fail
         self.skip_stalled_check = skip_stalled_check
         self.shutdown_timeout = shutdown_timeout
+        self.dead_letter_keys = (QueueKeys.of(dead_letter_queue, prefix)
+                                 if dead_letter_queue is not None else None)
         self.id = uuid.uuid4().hex
         self._connection = connection
         self._token_counter = 0
@@ -134,13 +148,14 @@ class Worker:
         self._stop_renewal: asyncio.Event | None = None
         self._running = False
         self._block_client = None  # type: Any
+        self._presence_client = None  # type: Any
         self._block_task: asyncio.Task[Any] | None = None
         self._wakers: set[asyncio.Task[None]] = set()
         self._closers: set[asyncio.Task[None]] = set()
         self._block_client_id: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._sync_queue: Queue | None = None
-        self._process_pool: Any = None
+        self._process_pool: ProcessPool | None = None
         self._drained = False
         self._last_error_log = 0.0
 
@@ -167,8 +182,14 @@ class Worker:
 
     @property
     def client_name(self) -> str:
-        base = worker_client_names(self.keys)[0]
-        return f"{base}:w:{self.worker_name}" if self.worker_name else base
+        """The blocking connection's name, Node's form: ``<prefix>:<base64 queue>:w:<name>``
+        (the worker's id when it has no name), so ``getWorkers`` of Node lists it."""
+        return f"{worker_client_names(self.keys)[0]}:w:{self.worker_name or self.id}"
+
+    @property
+    def presence_name(self) -> str:
+        """The same with the raw queue name, the form Python bullmq's ``getWorkers`` lists."""
+        return f"{worker_client_names(self.keys)[1]}:w:{self.worker_name or self.id}"
 
     @property
     def running(self) -> bool:
@@ -206,14 +227,23 @@ class Worker:
                                           socket_connect_timeout=5,
                                           client_name=self.client_name,
                                           single_connection_client=True)
-        if not self.is_async:
-            self._executor = ThreadPoolExecutor(self.concurrency,
-                                                thread_name_prefix=f"qc-{self.name}")
-        helpers = [asyncio.ensure_future(self._renew_locks_forever())]
-        if not self.skip_stalled_check:
-            helpers.append(asyncio.ensure_future(self._check_stalled_forever()))
-        self._emitter.emit("ready")
+        self._presence_client = async_client(self._connection, client_name=self.presence_name,
+                                             single_connection_client=True)
+        helpers: list[asyncio.Future[None]] = []
         try:
+            await self._announce()
+            if self.processes:
+                self._process_pool = ProcessPool(self.processor, self.processes,
+                                                 self._connection, self.name, self.keys.prefix)
+                await self._process_pool.start()
+            elif not self.is_async:
+                # Room for threads abandoned by a timeout, beyond the concurrency.
+                self._executor = ThreadPoolExecutor(self.concurrency * 2 + 4,
+                                                    thread_name_prefix=f"qc-{self.name}")
+            helpers.append(asyncio.ensure_future(self._renew_locks_forever()))
+            if not self.skip_stalled_check:
+                helpers.append(asyncio.ensure_future(self._check_stalled_forever()))
+            self._emitter.emit("ready")
             await self._main_loop()
             while self._active:  # close() is letting the active jobs finish
                 await asyncio.wait([task for _, task in self._active.values()])
@@ -339,6 +369,17 @@ class Worker:
             if not block_task.done():
                 block_task.cancel()
 
+    async def _announce(self) -> None:
+        """Connect (and so name) the blocking and presence connections now, so that the
+        worker is listed by every peer's getWorkers from the start; best effort while Redis
+        is away (the next block or renewal reconnects)."""
+        try:
+            self._block_client_id = int(await self._block_client.client_id())
+            await self._presence_client.ping()
+        except _CONNECTION_ERRORS as exc:
+            self._block_client_id = None
+            await self._connection_trouble(exc)
+
     async def _connection_trouble(self, exc: BaseException) -> None:
         """Redis is away: report at most once a second, wait a little, try again."""
         now = time.monotonic()
@@ -400,11 +441,18 @@ class Worker:
     def _make_job(self, job_id: str, h: dict[str, str], token: str) -> JobRecord:
         fields = JobRecord.fields_from_hash(job_id, h)
         fields["token"] = token
+        loop = asyncio.get_running_loop()
         if self.is_async:
-            job: JobRecord = AsyncJob(self.queue, **fields)
-        else:
-            job = Job(self._get_sync_queue(), **fields)
-        return job
+            ajob = AsyncJob(self.queue, **fields)
+            ajob._on_progress = lambda value: self._emitter.emit("progress", ajob, value)
+            return ajob
+        sjob = Job(self._get_sync_queue(), **fields)
+        # A sync processor reports from its thread: emit on the loop.
+        def from_thread(value: Any) -> None:
+            loop.call_soon_threadsafe(self._emitter.emit, "progress", sjob, value)
+
+        sjob._on_progress = from_thread
+        return sjob
 
     def _get_sync_queue(self) -> Queue:
         if self._sync_queue is None:
@@ -416,6 +464,8 @@ class Worker:
     async def _process_one(self, job_id: str, h: dict[str, str],
                            token: str) -> tuple[str, dict[str, str], str] | None:
         job = self._make_job(job_id, h, token)
+        if job.scheduler_id:  # first, so a run that stalls too often still has a successor
+            await self._schedule_next(job)
         if job.deferred_failure:
             return await self._finish_failed(job, token, job.deferred_failure, "[]")
         self._emitter.emit("active", job, "waiting")
@@ -462,6 +512,17 @@ class Worker:
         except TimeoutError:
             raise JobTimeoutError(f"job {job_id} timed out after {raw_timeout} ms") from None
 
+    async def _schedule_next(self, job: JobRecord) -> None:
+        """A job of a job scheduler was fetched: create the scheduler's next run."""
+        from .schedulers import schedule_next
+
+        try:
+            await schedule_next(self.queue, job, now_ms())
+        except (QueueCoreError, *_CONNECTION_ERRORS) as exc:
+            log.warning("job %s: next run of scheduler %s not created: %s", job.id,
+                        job.scheduler_id, exc)
+            self._emitter.emit("error", exc)
+
     async def rate_limit(self, ms: int) -> None:
         """Hold every worker of this queue for ``ms``; raise ``RateLimitError`` from the
         processor afterwards to put the current job back unharmed."""
@@ -475,47 +536,53 @@ class Worker:
 
     async def _finish_completed(self, job: JobRecord, token: str, value: str,
                                 result: Any) -> tuple[str, dict[str, str], str] | None:
-        next_token = self._next_token()
-        keep = keep_jobs(job.opts.get("removeOnComplete", self.remove_on_complete))
-        op = worker_ops.move_to_finished(
-            self.keys, job.id, token, now_ms(), completed=True, value=value, stacktrace="",
-            keep=keep, max_attempts=job.max_attempts, metrics_points=self.metrics_points,
-            fetch_next=self._fetch_next(), next_token=next_token, lock_ms=self.lock_duration,
-            limiter_max=self.limiter_max, limiter_ms=self.limiter_duration,
-            worker_name=self.worker_name or self.id)
-        reply = await self._safe(op, job.id)
-        if reply is _FAILED:
-            return None
-        job.return_value = result
-        job.finished_on = now_ms()
-        job.attempts_made += 1
-        self._emitter.emit("completed", job, result)
-        return self._decode_fetch(reply, next_token) if reply else None
+        next_job = await self._finish(job, token, completed=True, value=value, stack="")
+        if next_job is not _FAILED:
+            job.return_value = result
+            self._emitter.emit("completed", job, result)
+        return None if next_job is _FAILED else next_job
 
-    async def _finish_failed(self, job: JobRecord, token: str, reason: str,
-                             stack: str) -> tuple[str, dict[str, str], str] | None:
-        next_token = self._next_token()
-        keep = keep_jobs(job.opts.get("removeOnFail", self.remove_on_fail))
-        op = worker_ops.move_to_finished(
-            self.keys, job.id, token, now_ms(), completed=False, value=reason, stacktrace=stack,
-            keep=keep, max_attempts=job.max_attempts, metrics_points=self.metrics_points,
-            fetch_next=self._fetch_next(), next_token=next_token, lock_ms=self.lock_duration,
-            limiter_max=self.limiter_max, limiter_ms=self.limiter_duration,
-            worker_name=self.worker_name or self.id)
-        reply = await self._safe(op, job.id)
-        if reply is _FAILED:
+    async def _finish_failed(self, job: JobRecord, token: str, reason: str, stack: str,
+                             error: BaseException | None = None
+                             ) -> tuple[str, dict[str, str], str] | None:
+        next_job = await self._finish(job, token, completed=False, value=reason, stack=stack)
+        if next_job is _FAILED:
             return None
         job.failed_reason = reason
+        self._emitter.emit("failed", job, error or QueueCoreError(reason), "active")
+        if self.dead_letter_keys is not None:
+            # After the failure is stored, never instead of it: if this call is lost the
+            # job simply stays in `failed`.
+            await self._safe(deadletter.move_to_dead_letter(self.keys, job.id,
+                                                            self.dead_letter_keys), job.id)
+        return next_job  # type: ignore[no-any-return]
+
+    async def _finish(self, job: JobRecord, token: str, *, completed: bool, value: str,
+                      stack: str) -> Any:
+        """Store the outcome (fetching the next job in the same call unless closing); returns
+        the next job, None, or _FAILED when the outcome could not be stored."""
+        next_token = self._next_token()
+        keep = keep_jobs(job.opts.get("removeOnComplete" if completed else "removeOnFail",
+                                      self.remove_on_complete if completed
+                                      else self.remove_on_fail))
+        op = worker_ops.move_to_finished(
+            self.keys, job.id, token, now_ms(), completed=completed, value=value,
+            stacktrace=stack, keep=keep, max_attempts=job.max_attempts,
+            metrics_points=self.metrics_points, fetch_next=self._fetch_next(),
+            next_token=next_token, lock_ms=self.lock_duration, limiter_max=self.limiter_max,
+            limiter_ms=self.limiter_duration, worker_name=self.worker_name or self.id)
+        reply = await self._safe(op, job.id)
+        if reply is _FAILED:
+            return _FAILED
+        job.finished_on = now_ms()
         job.attempts_made += 1
-        self._emitter.emit("failed", job, QueueCoreError(reason), "active")
         return self._decode_fetch(reply, next_token) if reply else None
 
     async def _handle_failure(self, job: JobRecord, token: str,
                               exc: BaseException) -> tuple[str, dict[str, str], str] | None:
         plan = plan_failure(job, exc, self.backoff_strategy)
         if plan.retry_in_ms is None:
-            next_job = await self._finish_failed(job, token, plan.reason, plan.stacktrace_json)
-            return next_job
+            return await self._finish_failed(job, token, plan.reason, plan.stacktrace_json, exc)
         if plan.retry_in_ms > 0:
             now = now_ms()
             op = worker_ops.move_to_delayed(self.keys, job.id, token, now,
@@ -559,6 +626,8 @@ class Worker:
         while not self._stop_renewal.is_set():
             await self._wait_any(asyncio.sleep(self.lock_renew_time / 1000),
                                  self._stop_renewal)
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                await self._presence_client.ping()  # reconnects (and renames) after an outage
             tokens = {jid: tok for jid, (tok, _) in self._active.items()}
             if not tokens:
                 continue
@@ -611,11 +680,16 @@ class Worker:
         self._slot_free.set() if self._slot_free else None
 
     async def _shutdown_clients(self) -> None:
+        if self._process_pool is not None:
+            await self._process_pool.close()
+            self._process_pool = None
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         with contextlib.suppress(Exception):
             await self._block_client.aclose()
+        with contextlib.suppress(Exception):
+            await self._presence_client.aclose()
         with contextlib.suppress(Exception):
             await self.queue.close()
         if self._sync_queue is not None:

@@ -26,7 +26,7 @@ def move_to_finished(
     keys: QueueKeys, job_id: str, token: str, now: int, *, completed: bool, value: str,
     stacktrace: str, keep: tuple[int, int, int], max_attempts: int, metrics_points: int,
     fetch_next: bool, next_token: str, lock_ms: int, limiter_max: int, limiter_ms: int,
-    worker_name: str,
+    worker_name: str, timing_samples: int = 1000,
 ) -> Op[Any]:
     target = "completed" if completed else "failed"
     return single(
@@ -34,7 +34,7 @@ def move_to_finished(
                [*_fetch_keys(keys), keys.key(target), keys.metrics(target)],
                [keys.base, job_id, now, token, target, value, stacktrace, keep[0], keep[1],
                 keep[2], max_attempts, metrics_points, "1" if fetch_next else "0", lock_ms,
-                limiter_max, limiter_ms, worker_name, next_token]),
+                limiter_max, limiter_ms, worker_name, next_token, timing_samples]),
         checked("move_to_" + target, job_id),
     )
 

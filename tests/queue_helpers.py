@@ -29,13 +29,14 @@ def fetch(q: Queue, token: str = "tok", lock_ms: int = 30_000) -> str | None:
 
 def finish(q: Queue, job_id: str, *, completed: bool = True, value: Any = None,
            token: str = "tok", now: int | None = None, stacktrace: list[str] | None = None,
-           max_attempts: int = 1) -> None:
+           max_attempts: int = 1, metrics_points: int = 0) -> None:
     """Finish an active job (lock token ``token``) without fetching the next one."""
     q._run(worker_ops.move_to_finished(
         q.keys, job_id, token, now if now is not None else now_ms(), completed=completed,
         value=json.dumps(value) if completed else str(value),
         stacktrace="" if stacktrace is None else json.dumps(stacktrace),
-        keep=(-1, 0, 0), max_attempts=max_attempts, metrics_points=0, fetch_next=False,
+        keep=(-1, 0, 0), max_attempts=max_attempts, metrics_points=metrics_points,
+        fetch_next=False,
         next_token="", lock_ms=30_000, limiter_max=0, limiter_ms=0, worker_name=""))
 
 

@@ -22,6 +22,14 @@ def test_quickstart_examples_run_in_order(redis_url: str, capsys) -> None:
     assert "done" in capsys.readouterr().out
 
 
+def test_features_examples_run_in_order(redis_url: str) -> None:
+    namespace: dict[str, object] = {"REDIS_URL": redis_url}
+    blocks = python_blocks(ROOT / "docs" / "features.md")
+    assert len(blocks) >= 6
+    for block in blocks:
+        exec(compile(block, "docs/features.md", "exec"), namespace)
+
+
 def test_readme_opens_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     commands = [line.strip() for line in lines[:6] if line.startswith("    make ")]

@@ -311,5 +311,7 @@ def test_record_max_attempts_and_state_hint() -> None:
 def test_atm_zero_falls_back_to_legacy_field() -> None:
     fields = JobRecord.fields_from_hash("1", {"atm": "0", "attemptsMade": "2"})
     assert fields["attempts_made"] in (0, 2)
+    # both peers read `attemptsMade || atm`: a present legacy field wins (interop issue 4)
     assert JobRecord.fields_from_hash("1", {"atm": "3", "attemptsMade": "2"})[
-        "attempts_made"] == 3
+        "attempts_made"] == 2
+    assert JobRecord.fields_from_hash("1", {"atm": "3"})["attempts_made"] == 3

@@ -544,3 +544,26 @@ async def test_manual_rate_limit_holds_all_workers(queue: Queue, redis_url: str,
     stored = queue.get_job(job.id)
     assert stored is not None
     assert stored.attempts_made == 1  # the rate-limited try counted no attempt
+
+
+async def test_progress_events_from_async_and_sync_processors(queue: Queue, redis_url: str):
+    seen: list[tuple[str, object]] = []
+
+    async def aprocess(j: AsyncJob) -> None:
+        await j.update_progress(10)
+        await j.update_progress({"stage": "b"})
+
+    def sprocess(j: Job) -> None:
+        j.update_progress(99)
+
+    queue.add("a", {})
+    worker = Worker("work", aprocess, connection=redis_url)
+    worker.on("progress", lambda job, value: seen.append((job.id, value)))
+    async with running(worker):
+        await wait_until(lambda: len(seen) == 2)
+    queue.add("s", {})
+    sworker = Worker("work", sprocess, connection=redis_url)
+    sworker.on("progress", lambda job, value: seen.append((job.id, value)))
+    async with running(sworker):
+        await wait_until(lambda: len(seen) == 3)
+    assert seen == [("1", 10), ("1", {"stage": "b"}), ("2", 99)]

@@ -119,3 +119,34 @@ def test_sigterm_with_grace_period_puts_long_jobs_back(redis_url: str, tmp_path:
     assert stored is not None
     assert stored.attempts_made == 0
     queue.close()
+
+
+async def test_processes_run_cpu_work_in_parallel_and_survive_a_crashing_child(redis_url: str):
+    """processes=2: two CPU-bound jobs overlap on two pids; a child that SIGKILLs itself fails
+    only that attempt (retried per attempts), and the worker keeps serving."""
+    queue = Queue("cpu", redis_url)
+    burn = [queue.add("burn", {"seconds": 0.6}) for _ in range(2)]
+    worker = Worker("cpu", "tests.helpers.processors:burn_cpu", connection=redis_url,
+                    concurrency=2, processes=2)
+    async with running(worker):
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 2,
+                         timeout=20)
+    results = [queue.get_job(j.id).return_value for j in burn]  # type: ignore[union-attr]
+    assert results[0]["pid"] != results[1]["pid"]
+    assert results[0]["start"] < results[1]["end"] and results[1]["start"] < results[0]["end"]
+    queue.obliterate(force=True)
+
+    victim = queue.add("victim", {"kill": True}, attempts=2)
+    after = queue.add("after", {})
+    crashy = Worker("cpu", "tests.helpers.processors:kill_self", connection=redis_url,
+                    processes=1)
+    async with running(crashy):
+        await wait_until(lambda: queue.get_job_state(after.id) == "completed", timeout=20)
+        await wait_until(lambda: queue.get_job_state(victim.id) == "failed", timeout=20)
+    stored = queue.get_job(victim.id)
+    assert stored is not None
+    assert stored.attempts_made == 2
+    assert "exit" in (stored.failed_reason or "").lower() or "kill" in (
+        stored.failed_reason or "").lower()
+    assert queue.get_job(after.id).return_value > 0  # type: ignore[union-attr]
+    queue.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from django import template
 from django.urls import reverse
+
+from dashboard import conf
 
 register = template.Library()
 
@@ -28,3 +32,40 @@ def get_item(mapping: Any, key: str) -> Any:
 @register.filter
 def state_label(state: str) -> str:
     return state.replace("-", " ")
+
+
+def dom_id(connection: str, queue: str) -> str:
+    """A short DOM id for one queue (its name may hold any character)."""
+    digest = hashlib.sha1(f"{connection}\0{queue}".encode(), usedforsecurity=False)
+    return "q" + digest.hexdigest()[:12]
+
+
+@register.simple_tag(name="dom_id")
+def dom_id_tag(connection: str, queue: str) -> str:
+    return dom_id(connection, queue)
+
+
+@register.simple_tag(takes_context=True)
+def live_socket(
+    context: template.Context, kind: str, connection: str = "", queue: str = "", job_id: str = ""
+) -> str:
+    """The websocket path of a page (``""`` when ``LIVE`` is off): see ``dashboard.routing``.
+
+    The query names the page's URL namespace, for the links in the fragments it is sent.
+    """
+    settings = conf.get_settings()
+    if not settings.live:
+        return ""
+    parts = {
+        "overview": (),
+        "queue": (connection, "q", queue),
+        "job": (connection, "q", queue, "jobs", job_id),
+    }[kind]
+    path = "".join(quote(str(p), safe="") + "/" for p in parts)
+    namespace = context.get("dashboard_ns") or "queue_dashboard"
+    return settings.live_url + path + "?" + urlencode({"ns": namespace})
+
+
+@register.simple_tag
+def pager_query(state: str, page: int, order: str, size: int) -> str:
+    return "?" + urlencode({"state": state, "page": page, "order": order, "size": size})

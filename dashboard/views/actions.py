@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard import actions, audit
 from dashboard.csp import with_csp
+from dashboard.live import notify
 from dashboard.pagination import parse_int
 from dashboard.views.base import check_access, dashboard_view, render_page, url
 from queuecore import QueueCoreError
@@ -96,6 +97,7 @@ def perform(
         detail=outcome.message,
     )
     messages.success(request, outcome.message, fail_silently=True)
+    notify.queue_notice(connection, queue, f"{request.user.get_username()}: {outcome.message}")
     return _redirect(request, success_url)
 
 

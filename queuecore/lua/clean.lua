@@ -52,6 +52,8 @@ else
         qc_delete_job_keys(base, id)
         if isList then
           rcall("LREM", KEYS[1], -1, id)
+          -- An active job without a lock (its worker died) may be a stall suspect.
+          rcall("SREM", base .. "stalled", id)
         else
           rcall("ZREM", KEYS[1], id)
         end

@@ -17,6 +17,7 @@
   ARGV[12] metrics max data points (0 = no metrics)
   ARGV[13] fetch next "1"/"0"   ARGV[14] lockDuration   ARGV[15] limiter max
   ARGV[16] limiter duration     ARGV[17] worker name   ARGV[18] lock token for the next job
+  ARGV[19] timing samples to keep (with metrics)
 
   Returns 0 (finished, nothing fetched) or the fetch reply {fields, jobId, ttl, nextDue}.
   Errors: -1 no job, -2 no lock, -3 not active, -4 pending children, -6 lock of another worker.
@@ -43,6 +44,7 @@ if taken ~= 0 then
   return taken
 end
 
+local timing = rcall("HMGET", jobKey, "timestamp", "processedOn")
 local maxEvents = qc_max_events(k.meta)
 -- A queue at its global concurrency just freed a slot: wake a blocked worker.
 if rcall("HEXISTS", k.meta, "concurrency") == 1 and not qc_paused_or_maxed(k.meta, k.active)
@@ -118,28 +120,38 @@ else
   end
 end
 
--- Per-minute metrics in BullMQ's layout: count, prevTS, prevCount and a list of minutes.
+-- Per-minute metrics in BullMQ's layout: `count` of all finished jobs, `prevTS`/`prevCount`
+-- when the last minute closed, and the `:data` list of per-minute counts, newest first.
+-- queuecore also keeps the last ARGV[19] (wait ms, processing ms) samples in `:timings`.
 local maxPoints = tonumber(ARGV[12])
 if maxPoints > 0 then
   local metricsKey = KEYS[13]
-  local count = rcall("HINCRBY", metricsKey, "count", 1)
+  local before = rcall("HINCRBY", metricsKey, "count", 1) - 1
   local prev = rcall("HMGET", metricsKey, "prevTS", "prevCount")
-  local minute = math.floor(now / 60000) * 60000
   if not prev[1] then
-    rcall("HSET", metricsKey, "prevTS", minute, "prevCount", 0)
+    rcall("HSET", metricsKey, "prevTS", now, "prevCount", 0)
   else
-    local gap = math.floor((minute - tonumber(prev[1])) / 60000)
-    if gap > 0 then
+    local minutes = math.floor(now / 60000) - math.floor(tonumber(prev[1]) / 60000)
+    if minutes > 0 then
+      if minutes > maxPoints then
+        minutes = maxPoints
+      end
       local dataKey = metricsKey .. ":data"
-      local delta = count - 1 - tonumber(prev[2])
-      rcall("LPUSH", dataKey, delta)
-      local zeros = math.min(gap - 1, maxPoints)
-      for _ = 1, zeros do
+      rcall("LPUSH", dataKey, before - tonumber(prev[2]))
+      for _ = 2, minutes do
         rcall("LPUSH", dataKey, 0)
       end
       rcall("LTRIM", dataKey, 0, maxPoints - 1)
-      rcall("HSET", metricsKey, "prevTS", minute, "prevCount", count - 1)
+      rcall("HSET", metricsKey, "prevTS", now, "prevCount", before)
     end
+  end
+  local samples = tonumber(ARGV[19])
+  if samples > 0 and timing[1] and timing[2] then
+    local timingsKey = metricsKey .. ":timings"
+    local started = tonumber(timing[2])
+    rcall("LPUSH", timingsKey, now .. ":" .. (started - tonumber(timing[1])) .. ":" ..
+          (now - started))
+    rcall("LTRIM", timingsKey, 0, samples - 1)
   end
 end
 

@@ -66,6 +66,12 @@ def browser_page(
             browser.close()
 
 
+@pytest.fixture(autouse=True)
+def no_live_socket(settings: Any, dash_redis: str) -> None:
+    """live_server is a WSGI server: no websockets (test_live_browser.py runs daphne)."""
+    settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD, "LIVE": False}
+
+
 @pytest.fixture
 def jobs(dash_redis: str, queue: Any) -> dict[str, list[str]]:
     """Made before the browser starts: the worker needs its own event loop."""

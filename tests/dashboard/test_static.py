@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import dashboard
-from dashboard.vendor import HTMX_PATH, HTMX_VERSION
+from dashboard.vendor import (
+    HTMX_EXT_WS_PATH,
+    HTMX_EXT_WS_SHA256,
+    HTMX_EXT_WS_VERSION,
+    HTMX_PATH,
+    HTMX_VERSION,
+)
 
 APP = Path(dashboard.__file__).parent
 STATIC = APP / "static"
@@ -18,6 +25,15 @@ def test_vendored_htmx_version_matches_the_pin() -> None:
     assert f'version:"{HTMX_VERSION}"' in source
     assert HTMX_VERSION.startswith("2.")
     assert (STATIC / HTMX_PATH).with_name("LICENSE").is_file()
+
+
+def test_vendored_ws_extension_matches_the_pin() -> None:
+    path = STATIC / HTMX_EXT_WS_PATH
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == HTMX_EXT_WS_SHA256
+    assert 'htmx.defineExtension("ws"' in path.read_text(encoding="utf-8")
+    # htmx-ext-ws 2.x is the extension for htmx 2.x.
+    assert HTMX_EXT_WS_VERSION.split(".")[0] == HTMX_VERSION.split(".")[0] == "2"
+    assert path.with_name("LICENSE").is_file()
 
 
 def test_templates_have_no_inline_scripts_or_handlers() -> None:

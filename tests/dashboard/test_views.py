@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from dashboard.csp import POLICY
+from dashboard.templatetags.queue_dashboard import dom_id
 from tests.dashboard.conftest import MOUNT
 from tests.dashboard.jobs import populate
 
@@ -33,8 +34,10 @@ def test_overview_lists_discovered_queues_and_counts(
     assert "Main" in body  # connection label
     assert "other" in body  # second named connection
     assert "<svg" in body  # throughput chart
-    assert f'href="{MOUNT}default/q/emails/?state=failed">1</a>' in body
-    assert f'href="{MOUNT}default/q/emails/?state=completed">2</a>' in body
+    qid = dom_id("default", "emails")
+    for state, count in (("failed", 1), ("completed", 2)):
+        cell = f'?state={state}"><span id="{qid}-{state}">{count}</span></a>'
+        assert f'href="{MOUNT}default/q/emails/{cell}' in body
 
 
 def test_overview_needs_login_and_staff(client: Client, make_user: Callable[..., User]) -> None:

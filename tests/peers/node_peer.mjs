@@ -13,7 +13,7 @@
 //
 // See tests/peers/README.md for the list of ops.
 
-import { Queue, Worker, QueueEvents, UnrecoverableError, Job } from 'bullmq';
+import { Queue, Worker, QueueEvents, UnrecoverableError, Job, FlowProducer } from 'bullmq';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,6 +61,7 @@ function jobToJSON(job, state) {
     priority: job.priority ?? null,
     processedBy: job.processedBy ?? null,
     parentKey: job.parentKey ?? null,
+    parent: job.parent ?? null,
     deduplicationId: job.deduplicationId ?? null,
     repeatJobKey: job.repeatJobKey ?? null,
     state: state ?? null,
@@ -73,12 +74,26 @@ async function processor(job) {
   if (typeof d.sleepMs === 'number' && d.sleepMs > 0) await sleep(d.sleepMs);
   if (d.progress !== undefined) await job.updateProgress(d.progress);
   if (typeof d.log === 'string') await job.log(d.log);
-  if (typeof d.fail === 'string') {
+  const failing = typeof d.failAttempts !== 'number' || job.attemptsMade < d.failAttempts;
+  if (typeof d.fail === 'string' && failing) {
     if (d.unrecoverable) throw new UnrecoverableError(d.fail);
     throw new Error(d.fail);
   }
+  if (d.returnChildren) return job.getChildrenValues();
   if (Object.prototype.hasOwnProperty.call(d, 'return')) return d.return;
   return { echo: job.data };
+}
+
+function flowNode(n) {
+  const out = { name: n.name ?? 'job', queueName: n.queueName, data: n.data ?? {}, opts: n.opts ?? {} };
+  if (n.children && n.children.length) out.children = n.children.map(flowNode);
+  return out;
+}
+
+function flowIds(tree) {
+  const out = { id: tree.job.id };
+  if (tree.children && tree.children.length) out.children = tree.children.map(flowIds);
+  return out;
 }
 
 class EventCollector {
@@ -194,6 +209,31 @@ async function runAction(ctx, a) {
       );
       return { ids: jobs.map((j) => j.id) };
     }
+    case 'addFlow': {
+      const fp = new FlowProducer(ctx.baseOpts);
+      try {
+        return flowIds(await fp.add(flowNode(a.flow)));
+      } finally {
+        await fp.close();
+      }
+    }
+    case 'getChildrenValues': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      return job.getChildrenValues();
+    }
+    case 'getDeduplicationJobId':
+      return (await queue.getDeduplicationJobId(String(a.id))) ?? null;
+    case 'upsertJobScheduler': {
+      const job = await queue.upsertJobScheduler(String(a.id), a.repeat ?? {}, a.template ?? {});
+      return job ? { id: job.id } : null;
+    }
+    case 'getJobSchedulers':
+      return queue.getJobSchedulers(a.start ?? 0, a.end ?? -1, a.asc ?? false);
+    case 'removeJobScheduler':
+      return queue.removeJobScheduler(String(a.id));
+    case 'getJobScheduler':
+      return (await queue.getJobScheduler(String(a.id))) ?? null;
     case 'work':
       return runWork(ctx.queueName, ctx.baseOpts, a);
     case 'getJob': {

@@ -25,6 +25,65 @@
     }
   });
 
+  // Live updates (htmx's ws extension): show whether the page is live, tell the server
+  // which list the page shows, and let toasts go after a while.
+  var CLOSED = {
+    4401: "offline: your session ended, reload to sign in",
+    4403: "offline: you may no longer view this",
+    1000: "offline"
+  };
+
+  function liveStatus(state, text) {
+    var status = document.getElementById("qd-live-status");
+    if (!status) return;
+    var pause = document.getElementById("qd-live-pause");
+    if (state === "live" && pause && pause.checked) {
+      state = "paused";
+      text = "paused";
+    }
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  function sendView() {
+    var form = document.getElementById("qd-live-form");
+    if (form) htmx.trigger(form, "qd-view");
+  }
+
+  document.addEventListener("htmx:wsConnecting", function () { liveStatus("connecting", "connecting…"); });
+  document.addEventListener("htmx:wsOpen", function () {
+    liveStatus("live", "live");
+    sendView();
+  });
+  document.addEventListener("htmx:wsClose", function (event) {
+    var code = event.detail.event.code;
+    var retry = [1006, 1011, 1012, 1013].indexOf(code) >= 0;
+    liveStatus(retry ? "reconnecting" : "offline",
+               retry ? "offline: reconnecting…" : (CLOSED[code] || "offline"));
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.id === "qd-live-pause") {
+      liveStatus(event.target.checked ? "paused" : "live", event.target.checked ? "paused" : "live");
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "jobs") sendView();
+  });
+
+  var TOAST_MS = 8000;
+  var TOASTS_SHOWN = 5;
+  function expireToasts() {
+    var box = document.getElementById("qd-toasts");
+    if (!box) return;
+    var toasts = box.querySelectorAll(".qd-toast");
+    for (var i = 0; i < toasts.length - TOASTS_SHOWN; i++) toasts[i].remove();
+    box.querySelectorAll(".qd-toast:not([data-expires])").forEach(function (toast) {
+      toast.dataset.expires = "1";
+      setTimeout(function () { toast.remove(); }, TOAST_MS);
+    });
+  }
+  document.addEventListener("htmx:wsAfterMessage", expireToasts);
+
   document.addEventListener("DOMContentLoaded", function () { wireTypedConfirm(document); });
   document.addEventListener("htmx:load", function (event) { wireTypedConfirm(event.target); });
 })();

@@ -58,3 +58,5 @@ LOGIN_URL = "admin:login"
 
 # Replaced per test by the conftest with the private redis-server's URL.
 QUEUE_DASHBOARD = {"CONNECTIONS": {"default": {"URL": "redis://127.0.0.1:1/0"}}}
+ASGI_APPLICATION = "tests.dashboard.example_project.asgi.application"
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -1,0 +1,141 @@
+"""The websocket consumer: group membership, and messages turned into method calls.
+
+Reads live in ``sessions`` (and through it ``services``); access checks in ``access``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from dashboard import conf
+from dashboard.live import access, notify, services
+from dashboard.live.sessions import Key, LiveSession, Target, safe_namespace
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4096
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """One page's socket: the overview, a queue's list or a job (from the URL route)."""
+
+    session: LiveSession | None = None
+    _recheck: asyncio.Task[None] | None = None
+    _groups: tuple[str, ...] = ()
+    _closed = False
+
+    # -- lifecycle --
+
+    async def connect(self) -> None:
+        route = self.scope["url_route"]["kwargs"]
+        self.target = Target(kind=route["kind"], connection=route.get("connection", ""),
+                             queue=route.get("queue", ""), job_id=route.get("job_id", ""))
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        verdict = await self._verdict()
+        if not verdict.allowed:
+            await self.close(code=verdict.code)  # before accept: the handshake is refused
+            return
+        await self.accept()
+        self.session = LiveSession(self._send_html, self.target,
+                                   safe_namespace(self._query().get("ns")))
+        groups = [notify.ALL_GROUP, notify.user_group(verdict.user_id)]
+        groups += [notify.queue_group(*k) for k in verdict.keys]
+        await self._join(groups)
+        await self.session.watch(list(verdict.keys))
+        self._recheck = asyncio.get_running_loop().create_task(self._recheck_loop())
+
+    async def disconnect(self, code: int) -> None:
+        self._closed = True
+        if self._recheck is not None:
+            self._recheck.cancel()
+        if self.session is not None:
+            await self.session.unwatch()
+        await self._join([])
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None or not text_data or len(text_data) > MAX_MESSAGE:
+            return
+        if not await self.recheck():
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        self.session.set_view(data)
+        await self.session.set_paused(data.get("paused") == "1")
+
+    # -- channel layer events --
+
+    async def queue_notice(self, event: dict[str, Any]) -> None:
+        if self.session is not None:
+            level = event.get("level", "info")
+            self.session.notice(str(event.get("text", ""))[:500],
+                                level if level in ("info", "success", "error") else "info")
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        await self.recheck()
+
+    # -- helpers --
+
+    async def recheck(self) -> bool:
+        """Ask again whether the user may watch; close the socket when not."""
+        verdict = await self._verdict()
+        if not verdict.allowed:
+            await self.close(code=verdict.code)
+            await self.disconnect(verdict.code)
+            return False
+        if self.session is not None and set(verdict.keys) != set(self.session.keys):
+            groups = [notify.ALL_GROUP, notify.user_group(verdict.user_id)]
+            await self._join(groups + [notify.queue_group(*k) for k in verdict.keys])
+            await self.session.watch(list(verdict.keys))
+        return True
+
+    async def _recheck_loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(conf.get_settings().live_recheck_seconds)
+            await self.recheck()
+
+    async def _verdict(self) -> access.Verdict:
+        candidates: list[Key] = []
+        if self.target.kind == "overview":
+            for conn in conf.get_settings().connections:
+                try:
+                    candidates += [(conn.name, n) for n in await services.queue_names(conn.name)]
+                except services.READ_ERRORS as exc:
+                    log.warning("cannot list the queues of %s: %s", conn.name, exc)
+        return await database_sync_to_async(access.verdict)(
+            self.session_key, self.target, candidates)
+
+    async def _join(self, groups: list[str]) -> None:
+        if self.channel_layer is None:
+            return
+        for group in set(self._groups) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in set(groups) - set(self._groups):
+            await self.channel_layer.group_add(group, self.channel_name)
+        self._groups = tuple(groups)
+
+    async def _send_html(self, html: str) -> None:
+        if self._closed:
+            return
+        try:
+            await self.send(text_data=html)
+        except Exception:  # the client went away before the server saw it: stop sending
+            self._closed = True
+            if self.session is not None:
+                await self.session.unwatch()
+
+    def _query(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return dict(parse_qsl(raw))

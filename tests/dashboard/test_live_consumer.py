@@ -1,0 +1,364 @@
+"""The websocket consumer through Channels' WebsocketCommunicator, on the private Redis:
+authentication, origin, permissions, subscribe and unsubscribe (one reader per queue),
+coalescing, the job page, the overview and losing access."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+
+from dashboard.live import feeds, notify
+from dashboard.templatetags.queue_dashboard import dom_id
+from queuecore import AsyncQueue, Worker
+from tests.dashboard.live_helpers import (
+    collect,
+    communicator,
+    session_cookie,
+    texts,
+    wait_closed,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+QUEUE_PATH = "default/q/emails/"
+
+
+@pytest.fixture
+def live_settings(settings: Any, dash_redis: str) -> dict[str, Any]:
+    settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD, "LIVE_RECHECK_SECONDS": 3600}
+    return settings.QUEUE_DASHBOARD  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def admin_session(make_user: Callable[..., User], live_settings: Any) -> str:
+    return session_cookie(make_user(superuser=True))
+
+
+@pytest.fixture
+async def aqueue(dash_redis: str) -> Any:
+    queue = AsyncQueue("emails", dash_redis)
+    yield queue
+    await queue.close()
+
+
+async def login(make_user: Callable[..., User], *actions: str, **kwargs: Any) -> tuple[User, str]:
+    """A user and a session cookie for it (the ORM runs in a thread: this is async code)."""
+
+    def make() -> tuple[User, str]:
+        user = make_user(*actions, **kwargs)
+        return user, session_cookie(user)
+
+    return await database_sync_to_async(make)()
+
+
+def _xread_clients(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return sum(1 for c in client.client_list() if c.get("cmd") == "xread")
+    finally:
+        client.close()
+
+
+# -- who may connect --
+
+
+async def test_anonymous_socket_is_refused(live_settings: Any) -> None:
+    comm = communicator(QUEUE_PATH)
+    connected, _ = await comm.connect()
+    assert not connected
+    assert feeds.registry().feeds == {}
+
+
+async def test_foreign_origin_is_refused(admin_session: str) -> None:
+    comm = communicator(QUEUE_PATH, admin_session, origin="http://evil.example")
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_missing_origin_is_refused(admin_session: str) -> None:
+    comm = communicator(QUEUE_PATH, admin_session, origin="")
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_staff_without_view_permission_is_refused(
+    make_user: Callable[..., User], live_settings: Any
+) -> None:
+    _, cookie = await login(make_user)
+    comm = communicator(QUEUE_PATH, cookie)
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_queue_rule_refuses_a_queue_the_user_may_not_view(
+    make_user: Callable[..., User], settings: Any, live_settings: Any
+) -> None:
+    settings.QUEUE_DASHBOARD = {
+        **live_settings,
+        "QUEUE_RULES": {"default:emails": {"view": ["mail-team"]}},
+    }
+    _, outsider = await login(make_user, "view")
+    _, insider = await login(make_user, "view", groups=("mail-team",))
+    comm = communicator(QUEUE_PATH, outsider)
+    assert not (await comm.connect())[0]
+    comm = communicator(QUEUE_PATH, insider)
+    assert (await comm.connect())[0]
+    await comm.disconnect()
+
+
+async def test_unknown_connection_is_refused(admin_session: str) -> None:
+    comm = communicator("nowhere/q/emails/", admin_session)
+    assert not (await comm.connect())[0]
+
+
+# -- subscribe and unsubscribe --
+
+
+async def test_one_reader_per_queue_shared_and_stopped_with_the_last_socket(
+    admin_session: str, aqueue: Any, dash_redis: str
+) -> None:
+    first = communicator(QUEUE_PATH, admin_session)
+    second = communicator(QUEUE_PATH, admin_session)
+    assert (await first.connect())[0]
+    assert (await second.connect())[0]
+    registry = feeds.registry()
+    assert list(registry.feeds) == [("default", "emails")]
+    feed = registry.feeds[("default", "emails")]
+    assert len(feed.subscribers) == 2
+    # The initial refresh: exact counts for both.
+    for comm in (first, second):
+        await wait_for(comm, lambda t: 'id="tab-count-waiting"' in t)
+
+    await aqueue.add("welcome", {"to": "<ada@example.com>"})
+    for comm in (first, second):
+        got = await wait_for(comm, lambda t: "welcome" in t)
+        text = "".join(got)
+        assert 'id="tab-count-waiting" hx-swap-oob="true">1<' in text
+        assert 'id="jobs-table" hx-swap-oob="true"' in text
+    await asyncio.sleep(0.2)
+    assert _xread_clients(dash_redis) == 1  # one reader for two sockets
+
+    # Pausing live updates unsubscribes; the reader stays for the other socket.
+    await first.send_to(text_data=json.dumps({"paused": "1", "state": "waiting"}))
+    for _ in range(100):
+        if len(feed.subscribers) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert len(feed.subscribers) == 1
+    await collect(first, 0.3)
+    await aqueue.add("second", {})
+    await wait_for(second, lambda t: "second" in t)
+    assert not texts(await collect(first, 0.5))
+
+    # Resuming subscribes again and refreshes at once.
+    await first.send_to(text_data=json.dumps({"state": "waiting"}))
+    got = await wait_for(first, lambda t: "second" in t)
+    assert 'id="tab-count-waiting" hx-swap-oob="true">2<' in "".join(got)
+    assert len(feed.subscribers) == 2
+
+    await first.disconnect()
+    assert len(feed.subscribers) == 1
+    await second.disconnect()
+    assert registry.feeds == {}
+    for _ in range(100):
+        if _xread_clients(dash_redis) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert _xread_clients(dash_redis) == 0
+
+
+async def test_pausing_the_last_socket_stops_the_reader(admin_session: str) -> None:
+    comm = communicator(QUEUE_PATH, admin_session)
+    assert (await comm.connect())[0]
+    assert feeds.registry().feeds
+    await comm.send_to(text_data=json.dumps({"paused": "1"}))
+    for _ in range(100):
+        if not feeds.registry().feeds:
+            break
+        await asyncio.sleep(0.01)
+    assert feeds.registry().feeds == {}
+    await comm.disconnect()
+
+
+async def test_changing_the_tab_sends_that_list(admin_session: str, aqueue: Any) -> None:
+    jobs = [await aqueue.add("later", {}, delay=3_600_000) for _ in range(6)]
+    job = jobs[-1]  # newest first: on page 1 of 2
+    comm = communicator(QUEUE_PATH, admin_session)
+    assert (await comm.connect())[0]
+    await wait_for(comm, lambda t: "tab-count-delayed" in t)
+    await comm.send_to(text_data=json.dumps({"state": "delayed", "page": "1", "size": "5"}))
+    got = await wait_for(comm, lambda t: f'data-job-id="{job.id}"' in t)
+    assert "?state=delayed&amp;page=2&amp;order=newest&amp;size=5" in "".join(got)
+    await comm.disconnect()
+
+
+# -- coalescing --
+
+
+async def test_bursts_are_coalesced_and_counts_stay_exact(
+    admin_session: str, aqueue: Any, settings: Any, live_settings: Any
+) -> None:
+    settings.QUEUE_DASHBOARD = {**live_settings, "LIVE_UPDATES_PER_SECOND": 4}
+    comm = communicator(QUEUE_PATH, admin_session)
+    assert (await comm.connect())[0]
+    await wait_for(comm, lambda t: "tab-count-waiting" in t)
+    await collect(comm, 0.3)
+
+    started = time.monotonic()
+    total = 0
+    while time.monotonic() - started < 2.0:
+        await aqueue.add_bulk([{"name": "burst", "data": {"i": i}} for i in range(200)])
+        total += 200
+        await asyncio.sleep(0.01)
+    burst_seconds = time.monotonic() - started
+    sent = texts(await collect(comm, 1.0))
+    assert total >= 2000
+    # At most 4 a second (one more for a tick that straddles the window's edges).
+    assert 1 <= len(sent) <= 4 * (burst_seconds + 1.0) + 1, len(sent)
+    # The last update carries the exact count, re-read from Redis.
+    last_count = [t for t in sent if 'id="tab-count-waiting"' in t][-1]
+    assert f'id="tab-count-waiting" hx-swap-oob="true">{total}<' in last_count
+    await comm.disconnect()
+
+
+async def test_the_rate_is_configurable(
+    admin_session: str, aqueue: Any, settings: Any, live_settings: Any
+) -> None:
+    settings.QUEUE_DASHBOARD = {**live_settings, "LIVE_UPDATES_PER_SECOND": 1}
+    comm = communicator(QUEUE_PATH, admin_session)
+    assert (await comm.connect())[0]
+    await wait_for(comm, lambda t: "tab-count-waiting" in t)
+    started = time.monotonic()
+    while time.monotonic() - started < 2.0:
+        await aqueue.add("tick", {})
+        await asyncio.sleep(0.02)
+    sent = texts(await collect(comm, 1.2))
+    assert 1 <= len(sent) <= 4, len(sent)
+    await comm.disconnect()
+
+
+# -- the job page and the overview --
+
+
+async def _fail_then_log(job: Any) -> Any:
+    await job.log("step <one>")
+    await job.update_progress(40)
+    await asyncio.sleep(0.3)
+    await job.log("step two")
+    await job.update_progress(80)
+    await asyncio.sleep(0.3)
+    raise RuntimeError("boom <b>bold</b>")
+
+
+async def test_job_page_gets_state_progress_logs_and_a_failure_toast(
+    admin_session: str, aqueue: Any, dash_redis: str
+) -> None:
+    job = await aqueue.add("risky", {}, attempts=1)
+    comm = communicator(f"default/q/emails/jobs/{job.id}/", admin_session)
+    assert (await comm.connect())[0]
+    await comm.send_to(text_data=json.dumps({"logs_total": "0", "logs_tail": "1"}))
+    await wait_for(comm, lambda t: 'id="job-state"' in t)
+
+    worker = Worker("emails", _fail_then_log, connection=dash_redis)
+    task = asyncio.create_task(worker.run())
+    try:
+        got = await wait_for(comm, lambda t: "qd-toast" in t, timeout=10)
+    finally:
+        await worker.close()
+        await asyncio.wait_for(task, 10)
+    text = "".join(got)
+    assert ">active<" in text
+    assert 'value="40"' in text or 'value="80"' in text
+    assert "<li><code>step &lt;one&gt;</code></li>" in text
+    assert "step two" in text
+    assert 'hx-swap-oob="beforeend:#job-logs"' in text
+    assert ">failed<" in text
+    # Job data is untrusted: the failed reason arrives escaped.
+    assert "boom &lt;b&gt;bold&lt;/b&gt;" in text
+    assert "<b>bold</b>" not in text
+    await comm.disconnect()
+
+
+async def test_overview_shows_only_visible_queues(
+    make_user: Callable[..., User], settings: Any, live_settings: Any, dash_redis: str
+) -> None:
+    settings.QUEUE_DASHBOARD = {
+        **live_settings,
+        "QUEUE_RULES": {"default:secret": {"view": ["nobody"]}},
+    }
+    emails = AsyncQueue("emails", dash_redis)
+    secret = AsyncQueue("secret", dash_redis)
+    await emails.add("a", {})
+    await secret.add("b", {})
+    _, cookie = await login(make_user, "view")
+    comm = communicator("", cookie)
+    assert (await comm.connect())[0]
+    assert set(feeds.registry().feeds) == {("default", "emails"), ("other", "reports")}
+    got = await wait_for(comm, lambda t: dom_id("default", "emails") in t)
+    await emails.add("c", {})
+    two = f'{dom_id("default", "emails")}-waiting" hx-swap-oob="true">2<'
+    got += await wait_for(comm, lambda t: two in t)
+    await secret.add("d", {})
+    got += texts(await collect(comm, 0.6))
+    assert dom_id("default", "secret") not in "".join(got)
+    await comm.disconnect()
+    await emails.close()
+    await secret.close()
+
+
+# -- losing access --
+
+
+async def test_losing_the_permission_closes_the_socket_on_the_next_message(
+    make_user: Callable[..., User], live_settings: Any
+) -> None:
+    user, cookie = await login(make_user, "view")
+    comm = communicator(QUEUE_PATH, cookie)
+    assert (await comm.connect())[0]
+    await database_sync_to_async(user.user_permissions.clear)()
+    await comm.send_to(text_data=json.dumps({"state": "failed"}))
+    assert await wait_closed(comm) == 4403
+    assert feeds.registry().feeds == {}
+
+
+async def test_a_notice_makes_the_socket_check_at_once(
+    make_user: Callable[..., User], live_settings: Any
+) -> None:
+    user, cookie = await login(make_user, "view")
+    comm = communicator(QUEUE_PATH, cookie)
+    assert (await comm.connect())[0]
+    await database_sync_to_async(lambda: User.objects.filter(pk=user.pk).update(is_staff=False))()
+    await get_channel_layer().group_send(notify.user_group(user.pk), {"type": "access.changed"})
+    assert await wait_closed(comm) == 4403
+
+
+async def test_ended_session_closes_the_socket_at_the_interval(
+    make_user: Callable[..., User], settings: Any, live_settings: Any
+) -> None:
+    settings.QUEUE_DASHBOARD = {**live_settings, "LIVE_RECHECK_SECONDS": 1}
+    _, cookie = await login(make_user, "view")
+    comm = communicator(QUEUE_PATH, cookie)
+    assert (await comm.connect())[0]
+    await database_sync_to_async(lambda: Session.objects.all().delete())()
+    assert await wait_closed(comm, timeout=5) == 4401
+
+
+async def test_action_notice_reaches_sockets_of_that_queue(admin_session: str) -> None:
+    comm = communicator(QUEUE_PATH, admin_session)
+    assert (await comm.connect())[0]
+    await wait_for(comm, lambda t: "tab-count-waiting" in t)
+    notify.queue_notice("default", "emails", "ada: Job <7> removed.")
+    got = await wait_for(comm, lambda t: "qd-toast" in t)
+    assert "ada: Job &lt;7&gt; removed." in "".join(got)
+    await comm.disconnect()

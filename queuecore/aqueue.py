@@ -17,7 +17,7 @@ from .job import AsyncJob
 from .keys import QueueKeys
 from .metrics import Metrics, TimingSummary
 from .options import JobOptionsDict
-from .queue_base import BulkJob, QueueBase, positive_int
+from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
 from .runner import AsyncRunner
 from .schedulers import JobScheduler, RepeatOptions, UpsertReply
 
@@ -29,7 +29,7 @@ class AsyncQueue(QueueBase):
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
-        self.client = async_client(connection)
+        self.client = async_client(connection, defaults=self._client_defaults)
         self._runner = AsyncRunner(self.client)
 
     async def _run(self, op: Op[T]) -> T:
@@ -167,8 +167,15 @@ class AsyncQueue(QueueBase):
             pass
 
     async def clean(self, grace_ms: int, limit: int = 0, state: str = "completed") -> list[str]:
-        """Remove up to ``limit`` (0 = all) jobs of ``state`` older than ``grace_ms``."""
-        return await self._run(ops.clean(self.keys, state, now_ms() - int(grace_ms), int(limit)))
+        """Remove up to ``limit`` (0 = all) jobs of ``state`` older than ``grace_ms``, at most
+        ``CLEAN_BATCH`` per script call so that Redis is never held for long."""
+        cutoff, removed = now_ms() - int(grace_ms), list[str]()
+        while True:
+            batch = CLEAN_BATCH if not limit else min(CLEAN_BATCH, int(limit) - len(removed))
+            ids = await self._run(ops.clean(self.keys, state, cutoff, batch))
+            removed += ids
+            if len(ids) < batch or (limit and len(removed) >= limit):
+                return removed
 
     async def obliterate(self, force: bool = False) -> None:
         """Delete the queue and all its jobs (pauses it first)."""

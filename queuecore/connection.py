@@ -6,12 +6,16 @@ client passed in is not modified: its pool settings are copied into a new pool.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
 
 ConnectionLike: TypeAlias = "str | redis.Redis | aioredis.Redis | Mapping[str, Any] | None"
 
@@ -67,10 +71,18 @@ def _is_unix(kwargs: Mapping[str, Any]) -> bool:
     return "path" in kwargs or (cls is not None and "Unix" in getattr(cls, "__name__", ""))
 
 
-def _prepare(connection: ConnectionLike, extra: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The kind of connection ("unix", "ssl" or "tcp") and the pool's keyword arguments."""
+# Fail fast when Redis is away: connecting may take 1.5 s at most. Commands are never retried
+# behind the caller's back (a retried add could add twice); the worker retries what is safe.
+CONNECT_TIMEOUT = 1.5
+
+
+def _prepare(connection: ConnectionLike, extra: Mapping[str, Any],
+             defaults: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The kind of connection ("unix", "ssl" or "tcp") and the pool's keyword arguments:
+    ``defaults`` < what the caller's connection says < ``extra``."""
     raw = _kwargs_from(connection)
-    kwargs = {**_clean(raw), **extra}
+    kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, **(defaults or {}), **_clean(raw),
+              **extra}
     kwargs.pop("ssl", None)
     kind = "unix" if _is_unix(raw) else "ssl" if _is_ssl(raw) else "tcp"
     return kind, kwargs
@@ -84,9 +96,11 @@ _ASYNC_CLASSES: dict[str, type[Any]] = {
     "tcp": aioredis.Connection}
 
 
-def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
+def sync_client(connection: ConnectionLike, *, defaults: Mapping[str, Any] | None = None,
+                **extra: Any) -> redis.Redis:
     """A new sync client with its own pool."""
-    kind, kwargs = _prepare(connection, extra)
+    kind, kwargs = _prepare(connection, extra, defaults)
+    kwargs.setdefault("retry", SyncRetry(NoBackoff(), 0))
     pool = redis.ConnectionPool(connection_class=_SYNC_CLASSES[kind], **kwargs)
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # the pool is ours: close() closes it
@@ -94,9 +108,10 @@ def sync_client(connection: ConnectionLike, **extra: Any) -> redis.Redis:
 
 
 def async_client(connection: ConnectionLike, *, single_connection_client: bool = False,
-                 **extra: Any) -> aioredis.Redis:
+                 defaults: Mapping[str, Any] | None = None, **extra: Any) -> aioredis.Redis:
     """A new asyncio client with its own pool (``single_connection_client`` for blocking)."""
-    kind, kwargs = _prepare(connection, extra)
+    kind, kwargs = _prepare(connection, extra, defaults)
+    kwargs.setdefault("retry", AsyncRetry(NoBackoff(), 0))
     pool = aioredis.ConnectionPool(connection_class=_ASYNC_CLASSES[kind], **kwargs)
     client = aioredis.Redis(connection_pool=pool,
                             single_connection_client=single_connection_client)
@@ -113,3 +128,28 @@ def describe(connection: ConnectionLike) -> str:
     if "path" in kw:
         return f"unix:{kw['path']}"
     return f"{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+_PASSWORD_IN_URL = re.compile(r"(rediss?://[^:/@\s]*:)[^@\s]*@")
+
+
+def redact(text: str) -> str:
+    """Text with any password inside a redis:// URL replaced by ***."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+
+
+async def eviction_policy(client: aioredis.Redis) -> str | None:
+    """Redis' maxmemory-policy (CONFIG GET, else INFO memory where ACLs forbid CONFIG);
+    None when neither answers."""
+    try:
+        reply = await client.config_get("maxmemory-policy")
+        if reply:
+            return str(reply.get("maxmemory-policy"))
+    except redis.RedisError:
+        pass
+    try:
+        info = await client.info("memory")
+        policy = info.get("maxmemory_policy")
+        return str(policy) if policy is not None else None
+    except redis.RedisError:
+        return None

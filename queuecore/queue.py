@@ -17,7 +17,7 @@ from .job import Job
 from .keys import QueueKeys
 from .metrics import Metrics, TimingSummary
 from .options import JobOptionsDict
-from .queue_base import BulkJob, QueueBase, positive_int
+from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
 from .runner import SyncRunner
 from .schedulers import JobScheduler, RepeatOptions, UpsertReply
 
@@ -29,7 +29,7 @@ class Queue(QueueBase):
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
-        self.client = sync_client(connection)
+        self.client = sync_client(connection, defaults=self._client_defaults)
         self._runner = SyncRunner(self.client)
 
     def _run(self, op: Op[T]) -> T:
@@ -166,8 +166,15 @@ class Queue(QueueBase):
             pass
 
     def clean(self, grace_ms: int, limit: int = 0, state: str = "completed") -> list[str]:
-        """Remove up to ``limit`` (0 = all) jobs of ``state`` older than ``grace_ms``."""
-        return self._run(ops.clean(self.keys, state, now_ms() - int(grace_ms), int(limit)))
+        """Remove up to ``limit`` (0 = all) jobs of ``state`` older than ``grace_ms``, at most
+        ``CLEAN_BATCH`` per script call so that Redis is never held for long."""
+        cutoff, removed = now_ms() - int(grace_ms), list[str]()
+        while True:
+            batch = CLEAN_BATCH if not limit else min(CLEAN_BATCH, int(limit) - len(removed))
+            ids = self._run(ops.clean(self.keys, state, cutoff, batch))
+            removed += ids
+            if len(ids) < batch or (limit and len(removed) >= limit):
+                return removed
 
     def obliterate(self, force: bool = False) -> None:
         """Delete the queue and all its jobs (pauses it first)."""

@@ -16,6 +16,7 @@ from .options import JobOptions, JobOptionsDict, build_options
 from .schedulers import UpsertReply
 
 MAX_NAME_LENGTH = 1024
+CLEAN_BATCH = 1000
 
 
 def positive_int(name: str, value: int) -> int:
@@ -53,6 +54,7 @@ class QueueBase:
         prefix: str = "bull",
         default_job_options: JobOptionsDict | None = None,
         max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
+        socket_timeout: float | None = 1.5,
     ) -> None:
         self.keys = QueueKeys.of(name, prefix)
         self.name = name
@@ -61,6 +63,9 @@ class QueueBase:
         if max_data_size is not None and max_data_size <= 0:
             raise InvalidOptionsError("max_data_size must be positive or None")
         self.max_data_size = max_data_size
+        # Seconds to wait for a reply before raising (a frozen or unreachable Redis); the
+        # connection's own socket_timeout, when it gives one, wins.
+        self._client_defaults = {"socket_timeout": socket_timeout}
         self.default_job_options: dict[str, Any] = dict(default_job_options or {})
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())

@@ -16,7 +16,6 @@ import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeAlias, cast
 
 import redis.exceptions as rexc
@@ -25,7 +24,7 @@ from . import deadletter, worker_ops
 from .aqueue import AsyncQueue
 from .backoff import BackoffStrategy
 from .clock import now_ms
-from .connection import ConnectionLike, async_client
+from .connection import ConnectionLike, async_client, eviction_policy, redact
 from .emitter import Emitter, Listener
 from .errors import (
     DataError,
@@ -47,6 +46,7 @@ from .ops import worker_client_names
 from .options import keep_jobs
 from .processes import ProcessPool
 from .queue import Queue
+from .threads import DaemonThreadPool
 
 log = logging.getLogger("queuecore.worker")
 
@@ -57,6 +57,8 @@ Processor: TypeAlias = AsyncProcessor | SyncProcessor
 WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error", "stalled",
                            "drained", "closing", "closed", "ready", "lock-lost"})
 _CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+# Redis refusals that pass: memory freed, a replica promoted, data loaded.
+_TRANSIENT_ERRORS = (rexc.OutOfMemoryError, rexc.ReadOnlyError, rexc.BusyLoadingError)
 MAX_BLOCK_SECONDS = 10.0
 
 
@@ -111,7 +113,8 @@ class Worker:
                 " a 'package.module:function' path")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidOptionsError("concurrency must be an integer >= 1")
-        self.queue = AsyncQueue(queue_name, connection, prefix=prefix)
+        # Longer than a producer's: a busy machine must not make finishing a job time out.
+        self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=10.0)
         self.keys = self.queue.keys
         self.name = queue_name
         self.processor = processor
@@ -153,7 +156,7 @@ class Worker:
         self._wakers: set[asyncio.Task[None]] = set()
         self._closers: set[asyncio.Task[None]] = set()
         self._block_client_id: int | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DaemonThreadPool | None = None
         self._sync_queue: Queue | None = None
         self._process_pool: ProcessPool | None = None
         self._drained = False
@@ -237,9 +240,7 @@ class Worker:
                                                  self._connection, self.name, self.keys.prefix)
                 await self._process_pool.start()
             elif not self.is_async:
-                # Room for threads abandoned by a timeout, beyond the concurrency.
-                self._executor = ThreadPoolExecutor(self.concurrency * 2 + 4,
-                                                    thread_name_prefix=f"qc-{self.name}")
+                self._executor = DaemonThreadPool(self.concurrency, f"qc-{self.name}")
             helpers.append(asyncio.ensure_future(self._renew_locks_forever()))
             if not self.skip_stalled_check:
                 helpers.append(asyncio.ensure_future(self._check_stalled_forever()))
@@ -274,9 +275,10 @@ class Worker:
             except _CONNECTION_ERRORS as exc:
                 await self._connection_trouble(exc)
                 continue
-            except ScriptError as exc:
-                self._emitter.emit("error", exc)
-                await self._wait_any(asyncio.sleep(1))
+            except (ScriptError, rexc.ResponseError) as exc:
+                # Out of memory, READONLY after a failover, NOPERM, BUSY...: report (at most
+                # once a second) and try again; the worker itself never dies of it.
+                await self._trouble(exc, 1.0)
                 continue
             job = self._decode_fetch(reply)
             if job is not None:
@@ -379,16 +381,27 @@ class Worker:
         except _CONNECTION_ERRORS as exc:
             self._block_client_id = None
             await self._connection_trouble(exc)
+            return
+        policy = await eviction_policy(self.queue.client)
+        if policy not in ("noeviction", None):
+            log.warning("Redis maxmemory-policy is %r: under memory pressure Redis may DELETE "
+                        "job data of queue %r. Set maxmemory-policy noeviction.", policy,
+                        self.name)
 
     async def _connection_trouble(self, exc: BaseException) -> None:
         """Redis is away: report at most once a second, wait a little, try again."""
+        await self._trouble(exc, 0.5, "Redis unreachable")
+
+    async def _trouble(self, exc: BaseException, pause: float,
+                       what: str = "Redis refused") -> None:
         now = time.monotonic()
         if now - self._last_error_log >= 1.0:
             self._last_error_log = now
-            log.warning("worker %s: Redis unreachable (%s); retrying", self.name,
-                        type(exc).__name__)
+            log.warning("worker %s: %s (%s: %s); retrying", self.name, what,
+                        type(exc).__name__, redact(str(exc)))
             self._emitter.emit("error", exc)
-        await self._wait_any(asyncio.sleep(0.5))
+        if pause:
+            await self._wait_any(asyncio.sleep(pause))
 
     def _clear_error(self) -> None:
         self._last_error_log = 0.0
@@ -510,6 +523,8 @@ class Worker:
         try:
             return await asyncio.wait_for(call, timeout)
         except TimeoutError:
+            if self._executor is not None:
+                self._executor.replace_abandoned()  # that thread is lost to this job
             raise JobTimeoutError(f"job {job_id} timed out after {raw_timeout} ms") from None
 
     async def _schedule_next(self, job: JobRecord) -> None:
@@ -610,11 +625,14 @@ class Worker:
             except ScriptError as exc:
                 self._emitter.emit("error", exc)
                 return _FAILED
-            except _CONNECTION_ERRORS as exc:
+            except (*_CONNECTION_ERRORS, *_TRANSIENT_ERRORS) as exc:
                 if attempt == 19:
                     self._emitter.emit("error", exc)
                     return _FAILED
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+            except rexc.ResponseError as exc:  # e.g. NOPERM: retrying will not help
+                self._emitter.emit("error", exc)
+                return _FAILED
         return _FAILED
 
     # -- helpers running beside the processors --
@@ -634,8 +652,8 @@ class Worker:
             try:
                 lost = await self.queue._run(
                     worker_ops.extend_locks(self.keys, self.lock_duration, tokens))
-            except _CONNECTION_ERRORS as exc:
-                self._emitter.emit("error", exc)
+            except Exception as exc:  # keep renewing whatever happened to this round
+                await self._trouble(exc, 0.0)
                 continue
             for jid in lost:
                 if jid in self._active and jid not in self._lost:
@@ -651,8 +669,8 @@ class Worker:
                     self.keys, self.max_stalled_count, now_ms(), self.stalled_interval))
                 for jid in recovered:
                     self._emitter.emit("stalled", jid, "active")
-            except _CONNECTION_ERRORS as exc:
-                self._emitter.emit("error", exc)
+            except Exception as exc:  # keep checking whatever happened to this round
+                await self._trouble(exc, 0.0)
             await self._wait_any(asyncio.sleep(self.stalled_interval / 1000))
 
     # -- closing --

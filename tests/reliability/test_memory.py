@@ -1,0 +1,120 @@
+"""Case 8: Redis at maxmemory.
+
+With `noeviction`, an add raises a clear out-of-memory error and nothing stored is lost; a
+worker lives through the episode and finishes every job afterwards. A worker started against
+a Redis whose policy evicts keys (and so would silently drop jobs) warns loudly at start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+import redis
+
+from queuecore import AsyncJob, Queue, Worker
+from tests.redisproc import RedisProcess
+from tests.reliability.invariants import check_invariants
+from tests.worker_utils import running, wait_until
+
+QUEUE = "mem"
+BASE = f"bull:{QUEUE}:"
+
+
+def test_add_at_maxmemory_raises_out_of_memory_and_loses_nothing(redis_servers):
+    server: RedisProcess = redis_servers({"maxmemory": "3mb", "maxmemory-policy": "noeviction"})
+    server.start()
+    r = redis.Redis.from_url(server.url, decode_responses=True)
+    queue = Queue(QUEUE, server.url)
+    acked: list[str] = []
+    with pytest.raises(redis.exceptions.OutOfMemoryError) as caught:  # noqa: PT012
+        for n in range(100_000):
+            acked.append(queue.add("big", {"n": n, "pad": "x" * 2000}).id)
+    assert "maxmemory" in str(caught.value)
+    assert len(acked) > 100
+    for _ in range(3):  # still full: every further add is refused the same way
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            queue.add("big", {"pad": "x" * 2000})
+    with pytest.raises(redis.exceptions.OutOfMemoryError):
+        queue.add_bulk([{"name": "bulk", "data": {"pad": "x" * 2000}} for _ in range(5)])
+    # Reads still work at maxmemory.
+    assert queue.get_job_counts("waiting") == {"waiting": len(acked)}
+    assert queue.get_job_state(acked[0]) == "waiting"
+    assert len(queue.get_jobs("waiting", 0, 9)) == 10
+    where = check_invariants(r, BASE)
+    assert set(where) == set(acked)
+    assert acked == [str(i) for i in range(1, len(acked) + 1)]
+    first = queue.get_job(acked[0])
+    assert first is not None
+    assert first.data == {"n": 0, "pad": "x" * 2000}
+    # Room again: the refused adds left no trace (not even a job id taken).
+    r.config_set("maxmemory", "0")
+    assert queue.add("after", {}).id == str(len(acked) + 1)
+    queue.close()
+    r.close()
+
+
+async def test_worker_lives_through_maxmemory_and_finishes_every_job(redis_servers):
+    server: RedisProcess = redis_servers({"maxmemory-policy": "noeviction"})
+    server.start()
+    r = redis.Redis.from_url(server.url, decode_responses=True)
+    queue = Queue(QUEUE, server.url)
+    ids = [job.id for job in queue.add_bulk([{"name": "j", "data": {"n": n}}
+                                             for n in range(20)])]
+    done: list[str] = []
+
+    async def process(job: AsyncJob) -> None:
+        await asyncio.sleep(0.2)
+        done.append(job.id)
+
+    worker = Worker(QUEUE, process, connection=server.url, concurrency=2, lock_duration=1000,
+                    stalled_interval=500)
+    task = asyncio.ensure_future(worker.run())
+    try:
+        await wait_until(lambda: len(done) >= 2, timeout=10)
+        r.config_set("maxmemory", "1")  # from now on every write is refused
+        await asyncio.sleep(2.0)
+        r.config_set("maxmemory", "0")
+        assert not task.done(), f"the worker stopped: {task.exception()!r}"
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 20,
+                         timeout=15)
+    finally:
+        r.config_set("maxmemory", "0")
+        await worker.close()
+        outcome = await asyncio.gather(task, return_exceptions=True)
+    assert outcome == [None]
+    assert sorted(set(done), key=int) == ids
+    check_invariants(r, BASE)
+    queue.close()
+    r.close()
+
+
+async def test_worker_warns_at_start_when_redis_may_evict_jobs(redis_servers, caplog):
+    server: RedisProcess = redis_servers({"maxmemory": "64mb",
+                                          "maxmemory-policy": "allkeys-lru"})
+    server.start()
+
+    async def process(job: AsyncJob) -> None:
+        return None
+
+    caplog.set_level(logging.INFO)
+    worker = Worker(QUEUE, process, connection=server.url)
+    async with running(worker):
+        await asyncio.sleep(0.3)
+    warnings = [rec for rec in caplog.records if rec.levelno >= logging.WARNING
+                and "allkeys-lru" in rec.getMessage()]
+    assert warnings, [rec.getMessage() for rec in caplog.records]
+
+
+async def test_worker_does_not_warn_with_noeviction(redis_servers, caplog):
+    server: RedisProcess = redis_servers({"maxmemory": "64mb",
+                                          "maxmemory-policy": "noeviction"})
+    server.start()
+
+    async def process(job: AsyncJob) -> None:
+        return None
+
+    caplog.set_level(logging.INFO)
+    async with running(Worker(QUEUE, process, connection=server.url)):
+        await asyncio.sleep(0.3)
+    assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING] == []

@@ -51,6 +51,8 @@ class DashboardSettings:
     log_page_size: int = 50
     scan_limit: int = 1000
     json_preview_chars: int = 2000
+    json_full_chars: int = 1_000_000
+    text_preview_chars: int = 10_000
     throughput_sample: int = 100
     clean_limit: int = 1000
     queue_rules: tuple[QueueRule, ...] = ()
@@ -132,6 +134,8 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         "LOG_PAGE_SIZE",
         "SCAN_LIMIT",
         "JSON_PREVIEW_CHARS",
+        "JSON_FULL_CHARS",
+        "TEXT_PREVIEW_CHARS",
         "THROUGHPUT_SAMPLE",
         "CLEAN_LIMIT",
         "QUEUE_RULES",
@@ -151,6 +155,8 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         log_page_size=min(_positive_int(raw, "LOG_PAGE_SIZE", 50), max_page_size),
         scan_limit=_positive_int(raw, "SCAN_LIMIT", 1000),
         json_preview_chars=_positive_int(raw, "JSON_PREVIEW_CHARS", 2000),
+        json_full_chars=_positive_int(raw, "JSON_FULL_CHARS", 1_000_000),
+        text_preview_chars=_positive_int(raw, "TEXT_PREVIEW_CHARS", 10_000),
         throughput_sample=_positive_int(raw, "THROUGHPUT_SAMPLE", 100),
         clean_limit=_positive_int(raw, "CLEAN_LIMIT", 1000),
         queue_rules=_rules(raw.get("QUEUE_RULES", {})),

@@ -27,6 +27,15 @@ def pretty_json(value: Any, limit: int | None) -> PrettyJson:
     return PrettyJson(text=text, truncated=False, full_length=len(text))
 
 
+def clip(text: str | None, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, with a note saying how much was cut."""
+    if not text:
+        return ""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n\u2026 cut at {limit} of {len(text)} characters"
+
+
 def ms_to_datetime(ms: int | float | None) -> datetime | None:
     if ms is None or isinstance(ms, bool) or ms <= 0:
         return None

@@ -19,17 +19,25 @@ from typing import Any
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
-from django.urls import path
+from django.urls import path, register_converter
 
 from dashboard import conf
 from dashboard.live.consumers import LiveConsumer
+from dashboard.names import SocketSegmentConverter
+
+# Decoded here, checked by the consumer before it accepts (see ``dashboard.names``).
+register_converter(SocketSegmentConverter, "queue_dashboard_segment")
 
 _consumer = LiveConsumer.as_asgi()
 
 websocket_urlpatterns = [
     path("", _consumer, {"kind": "overview"}),
-    path("<str:connection>/q/<str:queue>/", _consumer, {"kind": "queue"}),
-    path("<str:connection>/q/<str:queue>/jobs/<str:job_id>/", _consumer, {"kind": "job"}),
+    path("<str:connection>/q/<queue_dashboard_segment:queue>/", _consumer, {"kind": "queue"}),
+    path(
+        "<str:connection>/q/<queue_dashboard_segment:queue>/jobs/<queue_dashboard_segment:job_id>/",
+        _consumer,
+        {"kind": "job"},
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ import queuecore
 from dashboard import conf, connections
 from dashboard.formatting import (
     PrettyJson,
+    clip,
     format_duration,
     ms_to_datetime,
     parse_job_key,
@@ -42,6 +43,10 @@ STATES: tuple[str, ...] = (
 )
 #: ``get_job_counts`` also reports the legacy ``paused`` list; shown only when non-empty.
 COUNTED_STATES: tuple[str, ...] = (*STATES, "paused")
+#: Job fields are untrusted and may be huge: names are cut to this many characters, and the
+#: job page shows the newest ``MAX_TRACES`` stack traces (each cut to TEXT_PREVIEW_CHARS).
+NAME_CHARS = 256
+MAX_TRACES = 20
 #: Errors that mean "this Redis or this data could not be read", shown instead of a crash.
 READ_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, QueueCoreError, OSError)
 
@@ -130,7 +135,8 @@ class JobDetail:
     return_value: PrettyJson | None
     progress_json: PrettyJson
     failed_reason: str
-    stacktrace: list[str]
+    stacktrace: list[str]  # the newest MAX_TRACES, each cut
+    stacktraces_skipped: int  # older traces not shown
     logs: list[str]
     log_page: Page
     timeline: list[TimelineEntry]
@@ -140,6 +146,7 @@ class JobDetail:
     processed_by: str
     stalled_counter: int
     attempts_started: int
+    full: frozenset[str] = frozenset()  # fields shown whole (up to JSON_FULL_CHARS)
 
 
 # -- overview ---------------------------------------------------------------------------
@@ -225,7 +232,7 @@ def job_row(job: Job) -> JobRow:
     progress = job.progress
     return JobRow(
         id=job.id,
-        name=job.name,
+        name=clip(job.name, NAME_CHARS),
         progress=progress_percent(progress),
         progress_text="" if progress in (0, None, "") else shorten(str(progress), 40),
         attempts_made=job.attempts_made,
@@ -264,7 +271,9 @@ def _timeline(job: Job) -> list[TimelineEntry]:
     if job.delay:
         due = ms_to_datetime(job.timestamp + job.delay)
         entries.append(TimelineEntry(due, "delayed until", format_duration(job.delay)))
-    for number, trace in enumerate(job.stacktrace or [], start=1):
+    traces = job.stacktrace or []
+    skipped = max(0, len(traces) - MAX_TRACES)
+    for number, trace in enumerate(traces[skipped:], start=skipped + 1):
         entries.append(TimelineEntry(None, f"attempt {number} failed", _last_line(trace)))
     if job.stalled_counter:
         entries.append(TimelineEntry(None, "stalled", f"{job.stalled_counter} time(s)"))
@@ -273,7 +282,7 @@ def _timeline(job: Job) -> list[TimelineEntry]:
             TimelineEntry(
                 ms_to_datetime(job.processed_on),
                 f"attempt {max(job.attempts_started, 1)} started",
-                f"by {job.processed_by}" if job.processed_by else "",
+                f"by {clip(job.processed_by, NAME_CHARS)}" if job.processed_by else "",
             )
         )
     if job.finished_on:
@@ -341,7 +350,9 @@ def job_detail(
     limit = settings.json_preview_chars
 
     def shown(field_name: str, value: Any) -> PrettyJson:
-        return pretty_json(value, None if field_name in full else limit)
+        return pretty_json(value, settings.json_full_chars if field_name in full else limit)
+
+    text_limit = settings.text_preview_chars
 
     log_size = settings.log_page_size
     _, total_logs = queue.get_job_logs(job_id, 0, 0)
@@ -349,6 +360,8 @@ def job_detail(
     logs: list[str] = []
     if total_logs:
         logs, _ = queue.get_job_logs(job_id, log_page.start, log_page.end, asc=True)
+    traces = list(job.stacktrace or [])
+    skipped = max(0, len(traces) - MAX_TRACES)
     state = job.get_state()
     return JobDetail(
         connection=connection,
@@ -363,17 +376,19 @@ def job_detail(
             else None
         ),
         progress_json=pretty_json(job.progress, limit),
-        failed_reason=job.failed_reason or "",
-        stacktrace=list(job.stacktrace or []),
-        logs=logs,
+        failed_reason=clip(job.failed_reason, text_limit),
+        stacktrace=[clip(str(t), text_limit) for t in traces[skipped:]],
+        stacktraces_skipped=skipped,
+        logs=[clip(line, text_limit) for line in logs],
         log_page=log_page,
         timeline=_timeline(job),
         parent=_parent(connection, conn.prefix, job),
         children=_children(connection, conn.prefix, job),
         scheduler_id=job.scheduler_id,
-        processed_by=job.processed_by or "",
+        processed_by=clip(job.processed_by, NAME_CHARS),
         stalled_counter=job.stalled_counter,
         attempts_started=job.attempts_started,
+        full=frozenset(full),
     )
 
 

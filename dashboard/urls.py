@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, register_converter
 
+from dashboard.names import JobIdConverter, QueueNameConverter
 from dashboard.views import actions, connection, jobs, monitoring, overview, queues, schedulers
 
 app_name = "queue_dashboard"
 
 Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+# Names from URLs are checked before a view sees them: a bad one does not match (404).
+register_converter(QueueNameConverter, "queue_dashboard_queue")
+register_converter(JobIdConverter, "queue_dashboard_job")
 
 
 def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
@@ -20,7 +25,8 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
     def w(view: Callable[..., Any]) -> Callable[..., Any]:
         return wrap(view) if wrap else view
 
-    q = "<str:connection>/q/<str:queue>/"
+    q = "<str:connection>/q/<queue_dashboard_queue:queue>/"
+    job = q + "jobs/<queue_dashboard_job:job_id>/"
     return [
         path("", w(overview.overview), name="overview"),
         path("health/", monitoring.health, name="health"),
@@ -33,8 +39,8 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path(q + "schedulers/remove/", w(actions.remove_scheduler), name="remove-scheduler"),
         path(q + "confirm/<str:action>/", w(actions.confirm), name="confirm"),
         path(q + "actions/<str:action>/", w(actions.queue_action), name="queue-action"),
-        path(q + "jobs/<str:job_id>/", w(jobs.job_detail), name="job"),
-        path(q + "jobs/<str:job_id>/<str:action>/", w(actions.job_action), name="job-action"),
+        path(job, w(jobs.job_detail), name="job"),
+        path(job + "<str:action>/", w(actions.job_action), name="job-action"),
     ]
 
 

@@ -29,8 +29,16 @@ class AsyncQueue(QueueBase):
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
-        self.client = async_client(connection, defaults=self._client_defaults)
-        self._runner = AsyncRunner(self.client)
+        self._runner = AsyncRunner(async_client(self._resolved, defaults=self._client_defaults),
+                                  self._reroute if self._cluster else None)
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client in use (for a Cluster queue: on its slot's master)."""
+        return self._runner.client
+
+    def _reroute(self) -> Any:
+        return async_client(self._reresolve(), defaults=self._client_defaults)
 
     async def _run(self, op: Op[T]) -> T:
         return await self._runner.run(op)
@@ -62,11 +70,11 @@ class AsyncQueue(QueueBase):
         return AsyncJob(self, **self._fields_of(p, job_id))
 
     async def add_bulk(self, jobs: Sequence[BulkJob]) -> list[AsyncJob]:
-        """Add many jobs in one round trip; all are validated before any is written."""
+        """Add many jobs in one round trip, all or nothing (MULTI/EXEC), all validated first."""
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = await self._run(ops.add_jobs([p.call for p in prepared]))
+        replies = await self._run(ops.add_jobs([p.call for p in prepared], transaction=True))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = await self.get_job(job_id) if status else None

@@ -13,15 +13,19 @@ from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry as SyncRetry
 
-ConnectionLike: TypeAlias = "str | redis.Redis | aioredis.Redis | Mapping[str, Any] | None"
+ConnectionLike: TypeAlias = (
+    "str | redis.Redis | aioredis.Redis | RedisCluster | AsyncRedisCluster | Mapping[str, Any]"
+    " | None")
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 _ALLOWED_SCHEMES = ("redis", "rediss", "unix")
-_POOL_ONLY = {"connection_class", "max_connections"}
+_POOL_ONLY = {"connection_class", "max_connections", "cluster_seeds"}
 
 
 def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:

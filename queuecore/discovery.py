@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import cluster
 from .connection import ConnectionLike, async_client, sync_client
 from .keys import validate_prefix, validate_queue_name
 
@@ -37,6 +38,11 @@ def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: i
                 max_calls: int = 200, count: int = 5000) -> list[str]:
     """Names of up to ``limit`` queues under ``prefix``, sorted; at most ``max_calls`` SCAN
     calls of ``count`` keys each per pattern, so the cost is bounded on any keyspace."""
+    nodes = cluster.masters(connection)
+    if nodes is not None:  # Cluster: every master holds some queues
+        found = {name for node in nodes
+                 for name in list_queues(node, prefix, limit, max_calls, count)}
+        return sorted(found)[:limit]
     client = sync_client(connection)
     names: set[str] = set()
     try:
@@ -55,6 +61,11 @@ def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: i
 async def alist_queues(connection: ConnectionLike | Any, prefix: str = "bull",
                        limit: int = 1000, max_calls: int = 200, count: int = 5000) -> list[str]:
     """``list_queues`` for asyncio code."""
+    nodes = cluster.masters(connection)
+    if nodes is not None:
+        found = {name for node in nodes
+                 for name in await alist_queues(node, prefix, limit, max_calls, count)}
+        return sorted(found)[:limit]
     client = async_client(connection)
     names: set[str] = set()
     try:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import cluster
 from .connection import ConnectionLike, async_client, sync_client
 from .keys import QueueKeys
 
@@ -48,7 +49,7 @@ class QueueEvents:
                  prefix: str = "bull", last_event_id: str = "$", block_ms: int = 1000,
                  batch: int = 100) -> None:
         self.keys = QueueKeys.of(queue_name, prefix)
-        self._connection = connection
+        self._connection = cluster.resolve(connection, self.keys.base)
         self.last_event_id = last_event_id
         self.block_ms = block_ms
         self.batch = batch

@@ -29,8 +29,16 @@ class Queue(QueueBase):
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
-        self.client = sync_client(connection, defaults=self._client_defaults)
-        self._runner = SyncRunner(self.client)
+        self._runner = SyncRunner(sync_client(self._resolved, defaults=self._client_defaults),
+                                  self._reroute if self._cluster else None)
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client in use (for a Cluster queue: on its slot's master)."""
+        return self._runner.client
+
+    def _reroute(self) -> Any:
+        return sync_client(self._reresolve(), defaults=self._client_defaults)
 
     def _run(self, op: Op[T]) -> T:
         return self._runner.run(op)
@@ -61,11 +69,11 @@ class Queue(QueueBase):
         return Job(self, **self._fields_of(p, job_id))
 
     def add_bulk(self, jobs: Sequence[BulkJob]) -> list[Job]:
-        """Add many jobs in one round trip; all are validated before any is written."""
+        """Add many jobs in one round trip, all or nothing (MULTI/EXEC), all validated first."""
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = self._run(ops.add_jobs([p.call for p in prepared]))
+        replies = self._run(ops.add_jobs([p.call for p in prepared], transaction=True))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = self.get_job(job_id) if status else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
-from . import ops, schedulers
+from . import cluster, ops, schedulers
 from .clock import now_ms
 from .commands import Op, ScriptCall
 from .connection import ConnectionLike, describe
@@ -60,6 +60,9 @@ class QueueBase:
         self.name = name
         self.prefix = prefix
         self._connection = connection
+        # Outside Cluster the same; in Cluster, the master of this queue's slot.
+        self._resolved = cluster.resolve(connection, self.keys.base)
+        self._cluster = self._resolved is not connection
         if max_data_size is not None and max_data_size <= 0:
             raise InvalidOptionsError("max_data_size must be positive or None")
         self.max_data_size = max_data_size
@@ -69,6 +72,11 @@ class QueueBase:
         self.default_job_options: dict[str, Any] = dict(default_job_options or {})
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
+
+    def _reresolve(self) -> Any:
+        """After MOVED: ask the cluster again who serves this queue's slot."""
+        self._resolved = cluster.resolve(self._connection, self.keys.base)
+        return self._resolved
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.prefix}:{self.name} on {describe(self._connection)}>"

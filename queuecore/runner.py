@@ -14,6 +14,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, ResponseError
 
+from .cluster import is_moved
 from .commands import Call, Op, RawCall, ScriptCall
 
 T = TypeVar("T")
@@ -47,9 +48,24 @@ def _queue_transaction(pipe: Any, op: Op[Any]) -> int:
 
 
 class SyncRunner:
-    def __init__(self, client: redis.Redis) -> None:
+    """``reroute`` (Cluster) builds a client for the slot's new master after MOVED."""
+
+    def __init__(self, client: redis.Redis,
+                 reroute: Callable[[], redis.Redis] | None = None) -> None:
         self.client = client
         self._exec: Callable[..., Any] = client.execute_command
+        self._reroute = reroute
+
+    def run(self, op: Op[T]) -> T:
+        try:
+            return self._run(op)
+        except redis.ResponseError as exc:
+            if self._reroute is None or not is_moved(exc):
+                raise
+            old, self.client = self.client, self._reroute()  # MOVED: nothing ran
+            self._exec = self.client.execute_command
+            old.close()
+            return self._run(op)
 
     def _one(self, call: Call) -> Any:
         if isinstance(call, RawCall):
@@ -60,7 +76,7 @@ class SyncRunner:
             self._exec("SCRIPT", "LOAD", call.script.source)
             return self._exec(*_evalsha_args(call))
 
-    def run(self, op: Op[T]) -> T:
+    def _run(self, op: Op[T]) -> T:
         if op.transaction:
             tx = self.client.pipeline(transaction=True)
             loads = _queue_transaction(tx, op)
@@ -82,9 +98,24 @@ class SyncRunner:
 
 
 class AsyncRunner:
-    def __init__(self, client: aioredis.Redis) -> None:
+    """``reroute`` (Cluster) builds a client for the slot's new master after MOVED."""
+
+    def __init__(self, client: aioredis.Redis,
+                 reroute: Callable[[], aioredis.Redis] | None = None) -> None:
         self.client = client
         self._exec = cast(Callable[..., Any], client.execute_command)
+        self._reroute = reroute
+
+    async def run(self, op: Op[T]) -> T:
+        try:
+            return await self._run(op)
+        except redis.ResponseError as exc:
+            if self._reroute is None or not is_moved(exc):
+                raise
+            old, self.client = self.client, self._reroute()  # MOVED: nothing ran
+            self._exec = cast(Callable[..., Any], self.client.execute_command)
+            await old.aclose()
+            return await self._run(op)
 
     async def _one(self, call: Call) -> Any:
         if isinstance(call, RawCall):
@@ -95,7 +126,7 @@ class AsyncRunner:
             await self._exec("SCRIPT", "LOAD", call.script.source)
             return await self._exec(*_evalsha_args(call))
 
-    async def run(self, op: Op[T]) -> T:
+    async def _run(self, op: Op[T]) -> T:
         if op.transaction:
             tx = self.client.pipeline(transaction=True)
             loads = _queue_transaction(tx, op)

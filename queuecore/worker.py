@@ -24,6 +24,7 @@ from . import deadletter, worker_ops
 from .aqueue import AsyncQueue
 from .backoff import BackoffStrategy
 from .clock import now_ms
+from .cluster import is_moved
 from .connection import ConnectionLike, async_client, eviction_policy, redact
 from .emitter import Emitter, Listener
 from .errors import (
@@ -140,7 +141,8 @@ class Worker:
         self.dead_letter_keys = (QueueKeys.of(dead_letter_queue, prefix)
                                  if dead_letter_queue is not None else None)
         self.id = uuid.uuid4().hex
-        self._connection = connection
+        self._given_connection = connection
+        self._connection = self.queue._resolved  # in Cluster: the master of the queue's slot
         self._token_counter = 0
         self._emitter = Emitter(WORKER_EVENTS)
         self._active: dict[str, tuple[str, asyncio.Task[None]]] = {}
@@ -226,18 +228,15 @@ class Worker:
         self._closed = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._stop_renewal = asyncio.Event()
-        self._block_client = async_client(self._connection, socket_timeout=None,
-                                          socket_connect_timeout=5,
-                                          client_name=self.client_name,
-                                          single_connection_client=True)
-        self._presence_client = async_client(self._connection, client_name=self.presence_name,
-                                             single_connection_client=True)
+        self._block_client = self._new_block_client()
+        self._presence_client = self._new_presence_client()
         helpers: list[asyncio.Future[None]] = []
         try:
             await self._announce()
             if self.processes:
                 self._process_pool = ProcessPool(self.processor, self.processes,
-                                                 self._connection, self.name, self.keys.prefix)
+                                                 self._given_connection, self.name,
+                                                 self.keys.prefix)
                 await self._process_pool.start()
             elif not self.is_async:
                 self._executor = DaemonThreadPool(self.concurrency, f"qc-{self.name}")
@@ -350,6 +349,11 @@ class Worker:
         except _CONNECTION_ERRORS as exc:
             self._block_client_id = None
             await self._connection_trouble(exc)
+        except rexc.ResponseError as exc:
+            if is_moved(exc):  # Cluster: the slot moved; follow it
+                await self._follow_slot()
+            else:
+                await self._trouble(exc, 1.0)
         finally:
             if wake is not None:
                 wake.cancel()
@@ -370,6 +374,26 @@ class Worker:
         except Exception:  # no permission (ACL) or Redis away: cancel the blocked call
             if not block_task.done():
                 block_task.cancel()
+
+    async def _follow_slot(self) -> None:
+        """The queue's slot moved to another master: block and announce there."""
+        self._connection = self.queue._reresolve()
+        old = (self._block_client, self._presence_client)
+        self._block_client = self._new_block_client()
+        self._presence_client = self._new_presence_client()
+        self._block_client_id = None
+        for client in old:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        await self._announce()
+
+    def _new_block_client(self) -> Any:
+        return async_client(self._connection, socket_timeout=None, socket_connect_timeout=5,
+                            client_name=self.client_name, single_connection_client=True)
+
+    def _new_presence_client(self) -> Any:
+        return async_client(self._connection, client_name=self.presence_name,
+                            single_connection_client=True)
 
     async def _announce(self) -> None:
         """Connect (and so name) the blocking and presence connections now, so that the
@@ -469,7 +493,7 @@ class Worker:
 
     def _get_sync_queue(self) -> Queue:
         if self._sync_queue is None:
-            self._sync_queue = Queue(self.name, self._connection, prefix=self.keys.prefix)
+            self._sync_queue = Queue(self.name, self._given_connection, prefix=self.keys.prefix)
         return self._sync_queue
 
     # -- processing --

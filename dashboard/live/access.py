@@ -17,12 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib import auth
 
-from dashboard import conf, permissions
+from dashboard import conf, names, permissions
 from dashboard.live.sessions import Key, Target
 
 #: Close codes (4000-4999 are the application's); the page tells them apart.
 SESSION_ENDED = 4401
 FORBIDDEN = 4403
+NOT_FOUND = 4404
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,24 @@ def session_user(session_key: str | None) -> Any:
     return user if user.is_authenticated else None
 
 
+def _names_ok(target: Target) -> bool:
+    try:
+        if target.kind != "overview":
+            names.check_queue_name(target.queue)
+        if target.kind == "job":
+            names.check_job_id(target.job_id)
+    except ValueError:
+        return False
+    return True
+
+
 def verdict(session_key: str | None, target: Target, candidates: list[Key]) -> Verdict:
     """May this session watch ``target``? ``candidates`` are the overview's queues."""
     user = session_user(session_key)
     if user is None:
         return Verdict(SESSION_ENDED)
+    if not _names_ok(target):
+        return Verdict(NOT_FOUND)
     if conf.get_settings().connection(target.connection or "") is None and target.connection:
         return Verdict(FORBIDDEN)
     if target.kind == "overview":

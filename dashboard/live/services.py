@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard import conf, connections
-from dashboard.formatting import pretty_json
+from dashboard.formatting import clip, pretty_json
 from dashboard.pagination import Page, make_page
-from dashboard.services import COUNTED_STATES, READ_ERRORS, JobRow, job_row
+from dashboard.services import COUNTED_STATES, NAME_CHARS, READ_ERRORS, JobRow, job_row
 from queuecore import AsyncQueue, QueueEvents, alist_queues
 
 __all__ = [
@@ -103,7 +103,7 @@ async def job_snapshot(queue: AsyncQueue, job_id: str) -> JobSnapshot | None:
         row=job_row(job),  # type: ignore[arg-type]
         state=state,
         progress_text=pretty_json(job.progress, limit).text,
-        processed_by=job.processed_by or "",
+        processed_by=clip(job.processed_by, NAME_CHARS),
         attempts_started=job.attempts_started,
         stalled_counter=job.stalled_counter,
     )
@@ -122,4 +122,5 @@ async def log_tail(queue: AsyncQueue, job_id: str, known: int, limit: int) -> Lo
         return LogTail([], total)
     start = max(known, total - limit)
     lines, total = await queue.get_job_logs(job_id, start, total - 1, asc=True)
-    return LogTail(lines, total)
+    cut = conf.get_settings().text_preview_chars
+    return LogTail([clip(line, cut) for line in lines], total)

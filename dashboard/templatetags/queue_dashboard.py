@@ -10,6 +10,7 @@ from django import template
 from django.urls import reverse
 
 from dashboard import conf
+from dashboard.names import encode_segment
 
 register = template.Library()
 
@@ -61,7 +62,7 @@ def live_socket(
         "queue": (connection, "q", queue),
         "job": (connection, "q", queue, "jobs", job_id),
     }[kind]
-    path = "".join(quote(str(p), safe="") + "/" for p in parts)
+    path = "".join(quote(encode_segment(str(p)), safe="") + "/" for p in parts)
     namespace = context.get("dashboard_ns") or "queue_dashboard"
     return settings.live_url + path + "?" + urlencode({"ns": namespace})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import redis
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -74,7 +75,7 @@ def perform(
         raise
     try:
         outcome = run()
-    except (QueueCoreError, ValueError, NotImplementedError) as exc:
+    except (QueueCoreError, ValueError, NotImplementedError, redis.ResponseError) as exc:
         audit.record(
             request.user,
             label,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import redis
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase
@@ -45,6 +46,10 @@ def dashboard_view(*, scoped: bool = True) -> Callable[[View], View]:
                 return view(request, *args, **kwargs)
             except connections.UnknownConnectionError as exc:
                 raise Http404("unknown connection") from exc
+            except redis.ResponseError as exc:
+                if "WRONGTYPE" not in str(exc):
+                    raise
+                raise Http404("not a job or queue key") from exc  # an id naming another key
 
         return with_csp(wrapper)
 

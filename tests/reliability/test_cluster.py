@@ -1,10 +1,8 @@
 """Case 19: Redis Cluster. A local three-master cluster on loopback runs a subset of the
 engine with a hash-tagged prefix ("{bull}": every key of every queue in one slot).
 
-What works today: pointing queuecore at the master that owns the "{bull}" slot (the scripts
-only touch keys of that slot). What does not (xfail, see the reasons): connecting through
-any other node, or passing a cluster client, because queuecore builds plain (non-cluster)
-redis-py clients only."""
+queuecore runs against the master that owns the "{bull}" slot, reached directly, through any
+node in cluster mode (?cluster=true), or through a RedisCluster client; it follows MOVED."""
 
 from __future__ import annotations
 
@@ -18,7 +16,8 @@ import redis
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster as ClusterClient
 
-from queuecore import AsyncJob, FlowProducer, Queue, QueueEvents, Worker
+from queuecore import AsyncJob, FlowProducer, InvalidOptionsError, Queue, QueueEvents, Worker
+from queuecore.discovery import list_queues
 from tests.reliability.servers import RedisCluster
 from tests.worker_utils import running, wait_until
 
@@ -114,17 +113,34 @@ async def test_engine_runs_on_the_master_of_the_hash_tag_slot(owner_url: str,
     owner.close()
 
 
-@pytest.mark.xfail(strict=True, raises=redis.ResponseError,
-                   reason="no Cluster client: a plain client on a node that does not own the "
-                   "{bull} slot gets MOVED errors (connection.py builds redis.Redis only)")
 async def test_engine_runs_through_any_node_of_the_cluster(owner_url: str,
                                                            cluster: RedisCluster):
-    await run_engine_subset(other_url(cluster), "emails")
+    """Cluster mode from the URL of a node that does not serve the slot."""
+    await run_engine_subset(other_url(cluster) + "?cluster=true", "emails")
+    assert list_queues(other_url(cluster) + "?cluster=true", prefix=PREFIX) == [
+        "emails", "emails-children"]
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="connection= does not accept redis.cluster.RedisCluster "
-                   "(connection._kwargs_from knows redis.Redis, URLs and dicts only)")
+def test_cluster_needs_a_hash_tag(owner_url: str, cluster: RedisCluster):
+    with pytest.raises(InvalidOptionsError, match="hash tag"):
+        Queue("emails", {"url": other_url(cluster), "cluster": True})
+
+
+async def test_a_moved_slot_is_followed(owner_url: str, cluster: RedisCluster):
+    """A queue built while the slot lived elsewhere follows the MOVED answer."""
+    queue = Queue("moved", other_url(cluster) + "?cluster=true", prefix=PREFIX)
+    queue._resolved = {"host": "127.0.0.1", "port": int(other_url(cluster).split(":")[2]
+                                                          .split("/")[0]),
+                       "cluster_seeds": [("127.0.0.1", cluster.nodes[0].port)]}
+    queue._runner.client.close()
+    from queuecore.connection import sync_client
+    queue._runner.client = sync_client(queue._resolved)
+    queue._runner._exec = queue._runner.client.execute_command
+    job = queue.add("x", {})  # first sent to the wrong node: MOVED, then the owner
+    assert queue.get_job(job.id) is not None
+    queue.close()
+
+
 async def test_engine_runs_on_a_cluster_client(owner_url: str, cluster: RedisCluster):
     client = ClusterClient(startup_nodes=[ClusterNode("127.0.0.1", n.port)
                                           for n in cluster.nodes], decode_responses=True)

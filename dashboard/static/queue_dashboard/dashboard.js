@@ -30,6 +30,7 @@
   var CLOSED = {
     4401: "offline: your session ended, reload to sign in",
     4403: "offline: you may no longer view this",
+    4404: "offline: no such queue or job",
     1000: "offline"
   };
 

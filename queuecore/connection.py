@@ -85,8 +85,8 @@ def _prepare(connection: ConnectionLike, extra: Mapping[str, Any],
     """The kind of connection ("unix", "ssl" or "tcp") and the pool's keyword arguments:
     ``defaults`` < what the caller's connection says < ``extra``."""
     raw = _kwargs_from(connection)
-    kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, **(defaults or {}), **_clean(raw),
-              **extra}
+    kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_keepalive": True,
+              **(defaults or {}), **_clean(raw), **extra}
     kwargs.pop("ssl", None)
     kind = "unix" if _is_unix(raw) else "ssl" if _is_ssl(raw) else "tcp"
     return kind, kwargs

@@ -31,7 +31,7 @@ def dumps(value: Any) -> str:
 def dumps_data(value: Any, max_size: int | None = DEFAULT_MAX_DATA_SIZE, what: str = "data") -> str:
     """JSON for job data, refused before any write when over ``max_size`` bytes (UTF-8)."""
     text = dumps(value)
-    if max_size is not None:
+    if max_size is not None and len(text) * 4 > max_size:  # else it fits whatever the chars
         size = len(text.encode("utf-8"))
         if size > max_size:
             raise DataError(f"job {what} is {size} bytes of JSON, over the limit of {max_size}")

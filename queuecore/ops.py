@@ -19,8 +19,10 @@ from .options import JobOptions
 
 
 def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
-                 now: int, *, waits_for_children: bool = False) -> Any:
-    """The add_job script call; a flow parent ``waits_for_children``."""
+                 now: int, *, waits_for_children: bool = False,
+                 opts_json: str | None = None) -> Any:
+    """The add_job script call; a flow parent ``waits_for_children``; ``opts_json`` when the
+    caller has it already."""
     timestamp = opts.timestamp if opts.timestamp is not None else now
     dedup = opts.extra.get("de") or {}
     mode = "extend" if dedup.get("extend") else "replace" if dedup.get("replace") else ""
@@ -38,7 +40,8 @@ def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
         "add_job",
         [keys.wait, keys.meta, keys.id, keys.delayed, keys.prioritized, keys.pc, keys.events,
          keys.marker, keys.active, keys.waiting_children],
-        [keys.base, opts.job_id or "", name, timestamp, data_json, _opts_json(opts),
+        [keys.base, opts.job_id or "", name, timestamp, data_json,
+         opts_json if opts_json is not None else _opts_json(opts),
          opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
          dedup.get("ttl", 0), mode, parent_key, parent_json,
          "1" if waits_for_children else "0"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NotRequired, TypedDict
 
 from . import cluster, ops, schedulers
@@ -10,7 +11,7 @@ from .clock import now_ms
 from .commands import Op, ScriptCall
 from .connection import ConnectionLike, describe
 from .errors import InvalidOptionsError
-from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
+from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
 from .keys import ALL_STATES, QueueKeys
 from .options import JobOptions, JobOptionsDict, build_options
 from .schedulers import UpsertReply
@@ -69,7 +70,10 @@ class QueueBase:
         # Seconds to wait for a reply before raising (a frozen or unreachable Redis); the
         # connection's own socket_timeout, when it gives one, wins.
         self._client_defaults = {"socket_timeout": socket_timeout}
-        self.default_job_options: dict[str, Any] = dict(default_job_options or {})
+        # Read-only: plain adds reuse the options validated from it once.
+        self.default_job_options: Mapping[str, Any] = MappingProxyType(
+            dict(default_job_options or {}))
+        self._plain: tuple[JobOptions, str] | None = None  # options of an add given none
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
 
@@ -87,9 +91,15 @@ class QueueBase:
         if len(name) > MAX_NAME_LENGTH:
             raise InvalidOptionsError(f"job name must be at most {MAX_NAME_LENGTH} characters")
         now = now_ms()
-        opts = build_options(self.default_job_options, options, now_ms=now)
+        if options or self._plain is None:
+            opts = build_options(self.default_job_options, options, now_ms=now)
+            opts_json = None
+            if not options and not {"run_at", "timestamp"} & set(self.default_job_options):
+                self._plain = (opts, dumps(opts.to_json()))  # same for every plain add
+        else:
+            opts, opts_json = self._plain
         data_json = dumps_data(data, self.max_data_size)
-        call = ops.add_job_call(self.keys, name, data_json, opts, now)
+        call = ops.add_job_call(self.keys, name, data_json, opts, now, opts_json=opts_json)
         timestamp = opts.timestamp if opts.timestamp is not None else now
         return PreparedAdd(call, name, data, opts, timestamp)
 

@@ -15,6 +15,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, ResponseError
 
 from .cluster import is_moved
+
+try:
+    from hiredis import pack_command
+
+    _HIREDIS = True
+except ImportError:  # pragma: no cover - hiredis is a dependency
+    _HIREDIS = False
 from .commands import Call, Op, RawCall, ScriptCall
 
 T = TypeVar("T")
@@ -121,10 +128,29 @@ class AsyncRunner:
         if isinstance(call, RawCall):
             return await self._exec(*call.args)
         try:
-            return await self._exec(*_evalsha_args(call))
+            return await self._script(call)
         except NoScriptError:
             await self._exec("SCRIPT", "LOAD", call.script.source)
+            return await self._script(call)
+
+    async def _script(self, call: ScriptCall) -> Any:
+        """EVALSHA packed in C by hiredis and sent on a pooled connection: the hot path of
+        every worker (redis-py's asyncio client packs in Python, per argument)."""
+        pool = cast(Any, self.client.connection_pool)
+        if self.client.single_connection_client or not _HIREDIS:
             return await self._exec(*_evalsha_args(call))
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(pack_command(_evalsha_args(call)), False)
+            reply = await conn.read_response()
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+        return reply
 
     async def _run(self, op: Op[T]) -> T:
         if op.transaction:

@@ -114,8 +114,9 @@ class Worker:
                 " a 'package.module:function' path")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidOptionsError("concurrency must be an integer >= 1")
-        # Longer than a producer's: a busy machine must not make finishing a job time out.
-        self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=10.0)
+        # No reply timeout (redis-py would wrap every command in asyncio.wait_for): a dead
+        # peer is found by TCP keepalive and the health check, a lost job by the stall check.
+        self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None)
         self.keys = self.queue.keys
         self.name = queue_name
         self.processor = processor

@@ -166,7 +166,7 @@ if ARGV[13] == "1" then
              limiterMax = tonumber(ARGV[15]), limiterDuration = tonumber(ARGV[16]),
              workerName = ARGV[17]}
   local reply = qc_fetch(k, o)
-  if reply[1] == 0 and drained() then
+  if reply[1] == 0 and reply[3] == 0 and drained() then
     qc_emit(k.events, maxEvents, "drained")
   end
   return reply

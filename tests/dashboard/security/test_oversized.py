@@ -157,7 +157,7 @@ def test_queue_page_with_a_10mb_job_is_small(viewer: Client, huge_job: str) -> N
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_live_job_fragment_with_a_10mb_log_line_is_small(
+async def test_live_job_fragment_with_a_10mb_field_is_small(
     huge_job: str, make_user: Callable[..., User], settings: Any
 ) -> None:
     settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD, "LIVE_RECHECK_SECONDS": 3600}

@@ -110,13 +110,13 @@ def _visit(
                 time.sleep(0.8)  # a few ticks of live fragments
             state = page.evaluate(
                 """() => ({
-                    flag: window.%s,
+                    flag: window.MARK,
                     scripts: [...document.scripts].map(s => s.getAttribute('src') || 'inline'),
                     handlers: [...document.querySelectorAll('*')].flatMap(
                         e => [...e.attributes].filter(a => a.name.startsWith('on')).map(
                             a => e.tagName + ' ' + a.name)),
-                    marked: document.body.innerHTML.includes('%s'),
-                })""" % (MARK, MARK)
+                    marked: document.body.innerHTML.includes('MARK'),
+                })""".replace("MARK", MARK)
             )
             assert state["flag"] is None, url
             assert all(s.startswith("/static/") for s in state["scripts"]), state["scripts"]

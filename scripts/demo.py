@@ -151,11 +151,16 @@ async def charge_invoice(job: Any) -> Any:
 
 
 async def produce(url: str, stop: asyncio.Event) -> None:
-    from queuecore import Queue
+    from queuecore import FlowProducer, Queue
 
     queues = {
         n: Queue(n, connection=url) for n in ("emails", "reports", "webhooks", "images", "invoices")
     }
+    flows = FlowProducer(url)
+    # A cron job scheduler (seconds field first), in a time zone: one digest every 10 s.
+    queues["reports"].upsert_job_scheduler(
+        "digest-every-10s", pattern="*/10 * * * * *", tz="Europe/Berlin",
+        name="digest", data={"customer": "all"})
     n = 0
     try:
         while not stop.is_set():
@@ -191,9 +196,22 @@ async def produce(url: str, stop: asyncio.Event) -> None:
                     attempts=2,
                     backoff=5000,
                 )
+            if n % 40 == 0:
+                # A flow: the bundle is charged once its PDF and its receipt are done.
+                flows.add({
+                    "name": "charge-bundle", "queue_name": "invoices",
+                    "data": {"invoice": f"BUNDLE-{n}", "amount": random.randint(50, 500)},
+                    "children": [
+                        {"name": "render-pdf", "queue_name": "images",
+                         "data": {"file": f"bundle-{n}.pdf", "size": "A4"}},
+                        {"name": "receipt", "queue_name": "emails",
+                         "data": {"to": f"billing{n}@example.com", "template": "receipt"}},
+                    ],
+                })
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=random.uniform(0.3, 0.9))
     finally:
+        flows.close()
         for q in queues.values():
             q.close()
 
@@ -304,9 +322,9 @@ def main() -> int:
             f"Django admin:    http://127.0.0.1:{http_port}/admin/\n"
             f"Log in as {DEMO_USER!r} with password {password!r}\n"
             f"Redis:           {redis_url} (data in {VAR / 'redis'})\n"
-            "Queues: emails (fast), reports (slow, prioritized), webhooks (failing, retried with "
-            "backoff), images (prioritized backlog), invoices (delayed, some fail).\n"
-            "Not in the demo yet: job schedulers (cron) and flows (queuecore has neither).\n"
+            "Queues: emails (fast), reports (slow, prioritized, a cron scheduler every 10 s), "
+            "webhooks (failing, retried with backoff), images (prioritized backlog), invoices "
+            "(delayed, some fail, and a flow waiting for a PDF and a receipt).\n"
             "Press Ctrl-C to stop everything.\n",
             flush=True,
         )

@@ -7,6 +7,7 @@ and is sent again, alone: a call that got NOSCRIPT never ran, so nothing runs tw
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -165,7 +166,9 @@ class AsyncRunner:
         for call in op.calls:
             args = call.args if isinstance(call, RawCall) else _evalsha_args(call)
             cast(Any, pipe).execute_command(*args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        # Shielded: a caller cancelled mid-pipeline must not leave the pipeline's connection
+        # checked out and half-read (redis-py does not release it); it finishes in ms.
+        replies: list[Any] = await asyncio.shield(pipe.execute(raise_on_error=False))
         for i, reply in enumerate(replies):
             if _is_noscript(reply):
                 replies[i] = await self._one(op.calls[i])

@@ -38,12 +38,18 @@ class TickCache:
             self._values[key] = found
         return await asyncio.shield(found)  # type: ignore[no-any-return]
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Cancel reads still running and wait for them, so that no Redis connection is left
+        mid-command (a cancelled read that is not awaited can outlive its event loop)."""
+        pending = []
         for future in self._values.values():
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved: no "never retrieved" warning
             else:
                 future.cancel()
+                pending.append(future)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 class Flushable(Protocol):
@@ -97,7 +103,7 @@ class Ticker:
                 results = await asyncio.gather(*(s.flush(cache) for s in sessions),
                                                return_exceptions=True)
             finally:
-                cache.close()
+                await cache.close()
             for result in results:
                 if isinstance(result, Exception):
                     log.error("live flush failed", exc_info=result)

@@ -169,13 +169,12 @@ def test_obliterate_needs_the_typed_name(
     assert last_audit().outcome == "ok"
 
 
-def test_remove_scheduler_without_scheduler_api_is_an_error(
-    admin_user_client: Client, queue: Any
-) -> None:
-    if hasattr(queue, "remove_job_scheduler"):
-        pytest.skip("queuecore has job schedulers now; covered by the scheduler test")
+def test_remove_scheduler_removes_it_and_audits(admin_user_client: Client, queue: Any) -> None:
+    queue.upsert_job_scheduler("nightly", every=60_000, name="digest")
+    assert queue.get_job_scheduler("nightly") is not None
     admin_user_client.post(f"{Q}schedulers/remove/", {"id": "nightly"})
-    assert last_audit().outcome == "error"
+    assert queue.get_job_scheduler("nightly") is None
+    assert last_audit().outcome == "ok"
 
 
 @pytest.mark.parametrize(

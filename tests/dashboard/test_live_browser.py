@@ -4,7 +4,6 @@ reloading the page. Screenshots go to test-artifacts/dashboard/live-*.png."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,23 +12,10 @@ from typing import Any
 import pytest
 
 from queuecore import Queue
+from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite, start_worker, stop_process
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("Debian's chromium is missing (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 

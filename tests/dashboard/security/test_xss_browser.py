@@ -5,7 +5,6 @@ second pass with CSP bypassed proves the escaping alone holds."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,24 +15,12 @@ import redis
 from django.urls import reverse
 
 from queuecore import Queue
+from tests.dashboard.chromium import ARGS, CHROMIUM, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.dashboard.security.test_xss import _queue_name_ok, plant
 from tests.dashboard.security.xss import MARK, PAYLOADS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("Debian's chromium is missing (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 

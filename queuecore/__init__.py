@@ -30,7 +30,17 @@ from .errors import (
     WaitingChildrenError,
 )
 from .events import QueueEvent, QueueEvents
-from .flow import AsyncFlowProducer, FlowJob, FlowProducer, JobNode, chain
+from .flow import (
+    AsyncFlowProducer,
+    FanOut,
+    FanOutNode,
+    FlowJob,
+    FlowProducer,
+    JobNode,
+    chain,
+    fan_out,
+    release_fan_out,
+)
 from .health import HealthReport, acheck_health, check_health
 from .job import AsyncJob, Job, JobRecord
 from .options import JobOptionsDict
@@ -80,4 +90,7 @@ __all__ = [
 __all__ += [  # issue 3: processes, CLI, worker pool, health
     "ChildProcessCrashedError", "HealthReport", "ProcessPool", "RemoteProcessorError",
     "WorkerPool", "acheck_health", "check_health",
+]
+__all__ += [  # issue 3: fan-out flows
+    "FanOut", "FanOutNode", "fan_out", "release_fan_out",
 ]

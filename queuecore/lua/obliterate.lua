@@ -55,9 +55,10 @@ if budget <= 0 then
   return 1
 end
 local own = {"meta", "events", "id", "marker", "pc", "stalled", "stalled-check", "limiter",
-             "metrics:completed", "metrics:completed:data", "metrics:failed",
-             "metrics:failed:data", "wait", "paused", "active", "prioritized", "delayed",
-             "completed", "failed", "waiting-children", "repeat", "delay", "priority"}
+             "metrics:completed", "metrics:completed:data", "metrics:completed:timings",
+             "metrics:failed", "metrics:failed:data", "metrics:failed:timings", "wait",
+             "paused", "active", "prioritized", "delayed", "completed", "failed",
+             "waiting-children", "repeat", "delay", "priority"}
 for _, suffix in ipairs(own) do
   rcall("DEL", base .. suffix)
 end

@@ -75,3 +75,9 @@ bench-quick:
 .PHONY: bench-live
 bench-live: $(STAMP)
 	$(PY) bench/live_dashboard.py
+
+# Dashboard speed at 1.1M jobs (issue 5): server time and Redis commands of every list and
+# read page on a private redis-server (bench/results/dashboard-<date>.json).
+.PHONY: bench-dashboard
+bench-dashboard: $(STAMP)
+	$(PY) bench/dashboard_speed.py $(BENCH_ARGS)

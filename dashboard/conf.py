@@ -50,6 +50,7 @@ class DashboardSettings:
     max_page_size: int = 100
     log_page_size: int = 50
     scan_limit: int = 1000
+    discovery_cache_seconds: int = 60
     json_preview_chars: int = 2000
     json_full_chars: int = 1_000_000
     text_preview_chars: int = 10_000
@@ -76,6 +77,13 @@ def _positive_int(raw: Mapping[str, Any], key: str, default: int) -> int:
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: Mapping[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be an integer >= 0")
     return value
 
 
@@ -133,6 +141,7 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         "MAX_PAGE_SIZE",
         "LOG_PAGE_SIZE",
         "SCAN_LIMIT",
+        "DISCOVERY_CACHE_SECONDS",
         "JSON_PREVIEW_CHARS",
         "JSON_FULL_CHARS",
         "TEXT_PREVIEW_CHARS",
@@ -154,6 +163,7 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         max_page_size=max_page_size,
         log_page_size=min(_positive_int(raw, "LOG_PAGE_SIZE", 50), max_page_size),
         scan_limit=_positive_int(raw, "SCAN_LIMIT", 1000),
+        discovery_cache_seconds=_non_negative_int(raw, "DISCOVERY_CACHE_SECONDS", 60),
         json_preview_chars=_positive_int(raw, "JSON_PREVIEW_CHARS", 2000),
         json_full_chars=_positive_int(raw, "JSON_FULL_CHARS", 1_000_000),
         text_preview_chars=_positive_int(raw, "TEXT_PREVIEW_CHARS", 10_000),

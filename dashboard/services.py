@@ -6,6 +6,7 @@ counts come from LLEN/ZCARD inside ``get_job_counts`` and pages from ranged read
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,14 @@ from dashboard.formatting import (
     shorten,
 )
 from dashboard.pagination import Page, make_page
-from dashboard.throughput import Throughput, throughput
+from dashboard.throughput import (
+    Throughput,
+    from_metrics,
+    has_data,
+    metrics_current,
+    points_needed,
+    throughput,
+)
 from queuecore import Job, Queue, QueueCoreError
 
 #: Tabs of the queue page, in BullMQ's order.
@@ -152,12 +160,75 @@ class JobDetail:
 # -- overview ---------------------------------------------------------------------------
 
 
+#: A discovery SCAN slower than this is cached (DISCOVERY_CACHE_SECONDS): it walks the whole
+#: keyspace, ~2 s at 1.1M keys, while on a small keyspace it costs a few ms and stays fresh.
+SLOW_SCAN_SECONDS = 0.05
+_DiscoveryKey = tuple[str, str, int]
+_discovery_lock = threading.Lock()
+_discovered: dict[_DiscoveryKey, tuple[float, list[str]]] = {}  # key -> (fresh until, names)
+_refreshing: set[_DiscoveryKey] = set()
+_discovery_generation = 0
+
+
 def queue_names(conn: conf.ConnectionSettings) -> list[str]:
-    """Configured names, or a bounded SCAN of the prefix."""
+    """Configured names, or a bounded SCAN of the prefix.
+
+    A slow SCAN's result is kept for ``DISCOVERY_CACHE_SECONDS``; after that the stale list
+    is served while one background thread scans again (stale-while-revalidate).
+    """
     if conn.queues is not None:
         return list(conn.queues)
-    limit = conf.get_settings().scan_limit
-    return sorted(queuecore.list_queues(conn.url, prefix=conn.prefix, limit=limit))
+    settings = conf.get_settings()
+    key = (conn.url, conn.prefix, settings.scan_limit)
+    with _discovery_lock:
+        cached = _discovered.get(key)
+        generation = _discovery_generation
+        refresh = cached is not None and time.monotonic() >= cached[0] and key not in _refreshing
+        if refresh:
+            _refreshing.add(key)
+    if cached is None:
+        return _scan(key, settings.discovery_cache_seconds, generation)
+    if refresh:
+        threading.Thread(
+            target=_background_scan,
+            args=(key, settings.discovery_cache_seconds, generation),
+            name="queue-dashboard-discovery",
+            daemon=True,
+        ).start()
+    return list(cached[1])
+
+
+def _scan(key: _DiscoveryKey, ttl: int, generation: int) -> list[str]:
+    url, prefix, limit = key
+    started = time.monotonic()
+    names = sorted(queuecore.list_queues(url, prefix=prefix, limit=limit))
+    took = time.monotonic() - started
+    with _discovery_lock:
+        if generation == _discovery_generation:
+            if ttl and took >= SLOW_SCAN_SECONDS:
+                _discovered[key] = (time.monotonic() + ttl, names)
+            else:
+                _discovered.pop(key, None)
+    return list(names)
+
+
+def _background_scan(key: _DiscoveryKey, ttl: int, generation: int) -> None:
+    try:
+        _scan(key, ttl, generation)
+    except Exception:  # the next request scans in the foreground and shows the error
+        with _discovery_lock:
+            _discovered.pop(key, None)
+    finally:
+        with _discovery_lock:
+            _refreshing.discard(key)
+
+
+@conf.on_reset
+def forget_discovered() -> None:
+    global _discovery_generation
+    with _discovery_lock:
+        _discovered.clear()
+        _discovery_generation += 1
 
 
 def _oldest_waiting(queue: Queue, now: int) -> int | None:
@@ -167,11 +238,26 @@ def _oldest_waiting(queue: Queue, now: int) -> int | None:
     return max(0, now - oldest[0].timestamp)
 
 
+def _newest_finish(queue: Queue, state: str) -> int | None:
+    newest = queue.get_jobs(state, 0, 0)
+    return newest[0].finished_on if newest else None
+
+
 def _throughput(queue: Queue, now: int) -> Throughput:
+    """BullMQ's per-minute metrics when workers record them (O(1) on any queue size), else
+    the finish times of the newest ``THROUGHPUT_SAMPLE`` completed and failed jobs."""
+    points = points_needed()
+    completed = queue.get_metrics("completed", 0, points - 1)
+    failed = queue.get_metrics("failed", 0, points - 1)
+    if (has_data(completed) or has_data(failed)) and all(
+        metrics_current(m, _newest_finish(queue, state), now)
+        for m, state in ((completed, "completed"), (failed, "failed"))
+    ):
+        return from_metrics(completed, failed, now)
     sample = conf.get_settings().throughput_sample
-    completed = [j.finished_on for j in queue.get_jobs("completed", 0, sample - 1)]
-    failed = [j.finished_on for j in queue.get_jobs("failed", 0, sample - 1)]
-    return throughput(completed, failed, sample, now)
+    completed_on = [j.finished_on for j in queue.get_jobs("completed", 0, sample - 1)]
+    failed_on = [j.finished_on for j in queue.get_jobs("failed", 0, sample - 1)]
+    return throughput(completed_on, failed_on, sample, now)
 
 
 def summarize(connection: str, name: str, *, with_throughput: bool = True) -> QueueSummary:

@@ -1,18 +1,25 @@
-"""Last-hour throughput from the finish times of a bounded sample of jobs (pure).
+"""Last-hour throughput for the small chart (pure).
 
-queuecore has no metrics API yet, so the service samples the newest completed and failed
-jobs (a bounded number) and this module buckets their ``finished_on``. When a sample is full
-and its oldest job is still inside the hour, the totals are lower bounds.
+Two sources. Preferred: BullMQ's per-minute metrics (``Queue.get_metrics``), which workers
+write when created with metrics enabled; they are exact and cost O(1) to read on any queue
+size (``from_metrics``). Fallback, for queues without metrics data: the finish times of a
+bounded sample of the newest completed and failed jobs, bucketed (``throughput``); when a
+sample is full and its oldest job is still inside the hour, the totals are lower bounds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
 BUCKETS = 12
 CHART_HEIGHT = 40
+#: Where the figures came from (shown in the chart's tooltip).
+METRICS = "metrics"
+SAMPLE = "sample"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,12 @@ class Throughput:
     completed: tuple[int, ...]
     failed: tuple[int, ...]
     lower_bound: bool
+    source: str = SAMPLE
+    sample_size: int = 0
+
+    @property
+    def from_metrics(self) -> bool:
+        return self.source == METRICS
 
     @property
     def total_completed(self) -> int:
@@ -77,9 +90,82 @@ def is_lower_bound(finished: list[int | None], sample_size: int, now_ms: int) ->
 def throughput(
     completed: list[int | None], failed: list[int | None], sample_size: int, now_ms: int
 ) -> Throughput:
+    """The fallback: bucket the finish times of the sampled jobs."""
     return Throughput(
         completed=bucketize(completed, now_ms),
         failed=bucketize(failed, now_ms),
         lower_bound=is_lower_bound(completed, sample_size, now_ms)
         or is_lower_bound(failed, sample_size, now_ms),
+        source=SAMPLE,
+        sample_size=sample_size,
     )
+
+
+class MetricsLike(Protocol):
+    """What ``queuecore.metrics.Metrics`` offers (BullMQ's ``metrics:<kind>`` keys)."""
+
+    @property
+    def count(self) -> int: ...
+    @property
+    def prev_ts(self) -> int: ...
+    @property
+    def prev_count(self) -> int: ...
+    @property
+    def data(self) -> list[int]: ...
+
+
+def has_data(metrics: MetricsLike) -> bool:
+    """A worker with metrics enabled has finished at least one job of this kind."""
+    return metrics.prev_ts > 0
+
+
+def per_minute(metrics: MetricsLike, now_ms: int, minutes: int = 60) -> tuple[int, ...]:
+    """Counts of the last ``minutes`` minutes (the current one last) from BullMQ's layout.
+
+    ``count - prevCount`` jobs finished in the minute of ``prevTS`` (not yet in the list);
+    ``data[i]`` is the minute ``i + 1`` before it; later minutes had none (a finish in them
+    would have moved ``prevTS``).
+    """
+    newest = metrics.prev_ts // MINUTE_MS
+    current = now_ms // MINUTE_MS
+    out = []
+    for minute in range(current - minutes + 1, current + 1):
+        if not has_data(metrics) or minute > newest:
+            out.append(0)
+        elif minute == newest:
+            out.append(max(0, metrics.count - metrics.prev_count))
+        else:
+            index = newest - 1 - minute
+            out.append(max(0, int(metrics.data[index])) if index < len(metrics.data) else 0)
+    return tuple(out)
+
+
+def regroup(minutes: Sequence[int], buckets: int = BUCKETS) -> tuple[int, ...]:
+    """Sums of equal runs of minutes (oldest first)."""
+    width = max(1, len(minutes) // buckets)
+    return tuple(sum(minutes[i * width:(i + 1) * width]) for i in range(buckets))
+
+
+def points_needed(minutes: int = 60) -> int:
+    """Entries of ``metrics:<kind>:data`` the last ``minutes`` minutes can need."""
+    return minutes - 1
+
+
+def from_metrics(completed: MetricsLike, failed: MetricsLike, now_ms: int) -> Throughput:
+    """Exact counts per 5 minutes of the last hour (minute-aligned, current minute last)."""
+    return Throughput(
+        completed=regroup(per_minute(completed, now_ms)),
+        failed=regroup(per_minute(failed, now_ms)),
+        lower_bound=False,
+        source=METRICS,
+    )
+
+
+def metrics_current(metrics: MetricsLike, newest_finished_ms: int | None, now_ms: int) -> bool:
+    """False when a job finished inside the last hour after the metrics' newest minute: a
+    worker that records no metrics finished it, so the metrics would undercount."""
+    if newest_finished_ms is None or newest_finished_ms <= now_ms - HOUR_MS:
+        return True
+    if not has_data(metrics):
+        return False
+    return newest_finished_ms // MINUTE_MS <= metrics.prev_ts // MINUTE_MS

@@ -223,12 +223,14 @@ async def traffic(url: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Per-minute metrics (a day of points): the dashboard's throughput chart reads them.
+    metrics = {"max_data_points": 1440}
     workers = [
-        Worker("emails", send_email, connection=url, concurrency=5),
-        Worker("reports", build_report, connection=url, concurrency=2),
-        Worker("webhooks", call_webhook, connection=url, concurrency=3),
-        Worker("images", resize_image, connection=url, concurrency=1),
-        Worker("invoices", charge_invoice, connection=url, concurrency=2),
+        Worker("emails", send_email, connection=url, concurrency=5, metrics=metrics),
+        Worker("reports", build_report, connection=url, concurrency=2, metrics=metrics),
+        Worker("webhooks", call_webhook, connection=url, concurrency=3, metrics=metrics),
+        Worker("images", resize_image, connection=url, concurrency=1, metrics=metrics),
+        Worker("invoices", charge_invoice, connection=url, concurrency=2, metrics=metrics),
     ]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     producer = asyncio.create_task(produce(url, stop))

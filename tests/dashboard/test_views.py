@@ -230,3 +230,49 @@ def test_queue_rules_hide_queues(
     assert client.get(f"{MOUNT}default/q/emails/").status_code == 403
     client.force_login(make_user("view", groups=("mail",)))
     assert client.get(f"{MOUNT}default/q/emails/").status_code == 200
+
+
+def test_slow_discovery_is_cached_then_refreshed_in_background(
+    dash_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from dashboard import conf, services
+
+    calls: list[int] = []
+    refreshed = threading.Event()
+
+    def fake_list_queues(url: str, prefix: str, limit: int) -> list[str]:
+        calls.append(1)
+        if len(calls) > 1:
+            refreshed.set()
+        return ["b", "a"] if len(calls) == 1 else ["a", "b", "c"]
+
+    monkeypatch.setattr(services.queuecore, "list_queues", fake_list_queues)
+    monkeypatch.setattr(services, "SLOW_SCAN_SECONDS", 0)  # every scan counts as slow
+    conn = conf.get_settings().connection("default")
+    assert conn is not None and conn.queues is None
+    assert services.queue_names(conn) == ["a", "b"]
+    assert services.queue_names(conn) == ["a", "b"]  # cached: no second scan
+    assert len(calls) == 1
+    key = next(iter(services._discovered))
+    services._discovered[key] = (0.0, ["a", "b"])  # expired
+    assert services.queue_names(conn) == ["a", "b"]  # stale list served at once
+    assert refreshed.wait(5)
+    for _ in range(100):
+        if key not in services._refreshing:
+            break
+        threading.Event().wait(0.01)
+    assert services.queue_names(conn) == ["a", "b", "c"]
+    conf.reset()  # a settings change forgets what was discovered
+    assert not services._discovered
+
+
+def test_fast_discovery_is_not_cached(dash_redis: str, queue: Any) -> None:
+    from dashboard import conf, services
+
+    conn = conf.get_settings().connection("default")
+    assert conn is not None
+    assert services.queue_names(conn) == []
+    queue.add("x", {})
+    assert services.queue_names(conn) == ["emails"]

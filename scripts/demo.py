@@ -2,10 +2,8 @@
 
 Starts redis-server on loopback with its data under ``var/demo/``, migrates SQLite, creates a
 demo superuser and prints its credentials, starts workers and producers on several queues
-(fast, slow, failing and retrying, delayed, prioritized), serves the site with daphne and
-prints the URL. Ctrl-C stops everything it started.
-
-Job schedulers (cron) and flows are not in queuecore yet, so the demo has neither.
+(fast, slow, failing and retrying, delayed, prioritized, a cron job scheduler, a flow),
+serves the site with daphne and prints the URL. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from . import cluster
@@ -10,34 +11,46 @@ from .keys import validate_prefix, validate_queue_name
 
 # Suffixes every BullMQ-format queue has once used: Node and queuecore write `meta` on first
 # add, and every add INCRs `id`.
-_MARKERS = ("meta", "id")
+_MARKERS = (":meta", ":id")
+log = logging.getLogger("queuecore.discovery")
 
 
-def _patterns(prefix: str) -> list[str]:
+def _pattern(prefix: str) -> str:
+    """One pattern for both markers, so the keyspace is walked once: it lets through any key
+    with ``:me`` or ``:id`` after the queue name, and ``_name_of`` keeps the exact ones."""
     validate_prefix(prefix)  # refuses glob characters, so the pattern is exactly the prefix
-    return [f"{prefix}:*:{suffix}" for suffix in _MARKERS]
+    return f"{prefix}:*:[mi][ed]*"
 
 
-def _name_of(key: str, prefix: str) -> str | None:
-    rest = key[len(prefix) + 1:]
-    name = rest.rsplit(":", 1)[0]
-    try:
-        return validate_queue_name(name)
-    except ValueError:
-        return None  # a key that is not a queue's (or a name queuecore cannot open)
+def _name_of(key: str | bytes, prefix: str) -> str | None:
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+    for marker in _MARKERS:
+        if text.endswith(marker):
+            try:
+                return validate_queue_name(text[len(prefix) + 1:-len(marker)])
+            except ValueError:
+                return None  # a key that is not a queue's (or a name queuecore cannot open)
+    return None
 
 
 def _collect(keys: Any, prefix: str, names: set[str]) -> None:
     for key in keys:
-        name = _name_of(str(key), prefix)
+        name = _name_of(key, prefix)
         if name:
             names.add(name)
 
 
+def _cut_short(prefix: str, calls: int, count: int) -> None:
+    log.warning("list_queues(%r): stopped after %d SCAN calls of %d keys before the end of"
+                " the keyspace, so some queues may be missing; raise max_calls or name the"
+                " queues", prefix, calls, count)
+
+
 def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: int = 1000,
-                max_calls: int = 200, count: int = 5000) -> list[str]:
+                max_calls: int = 1000, count: int = 5000) -> list[str]:
     """Names of up to ``limit`` queues under ``prefix``, sorted; at most ``max_calls`` SCAN
-    calls of ``count`` keys each per pattern, so the cost is bounded on any keyspace."""
+    calls of ``count`` keys each (one walk of the keyspace), so the cost is bounded on any
+    keyspace. A walk cut short by ``max_calls`` logs a warning: queues may be missing."""
     nodes = cluster.masters(connection)
     if nodes is not None:  # Cluster: every master holds some queues
         found = {name for node in nodes
@@ -46,20 +59,21 @@ def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: i
     client = sync_client(connection)
     names: set[str] = set()
     try:
-        for pattern in _patterns(prefix):
-            cursor = 0
-            for _ in range(max_calls):
-                cursor, keys = client.scan(cursor=cursor, match=pattern, count=count)
-                _collect(keys, prefix, names)
-                if cursor == 0 or len(names) >= limit:
-                    break
+        pattern, cursor = _pattern(prefix), 0
+        for _ in range(max_calls):
+            cursor, keys = client.scan(cursor=cursor, match=pattern, count=count)
+            _collect(keys, prefix, names)
+            if cursor == 0 or len(names) >= limit:
+                break
+        else:
+            _cut_short(prefix, max_calls, count)
     finally:
         client.close()
     return sorted(names)[:limit]
 
 
 async def alist_queues(connection: ConnectionLike | Any, prefix: str = "bull",
-                       limit: int = 1000, max_calls: int = 200, count: int = 5000) -> list[str]:
+                       limit: int = 1000, max_calls: int = 1000, count: int = 5000) -> list[str]:
     """``list_queues`` for asyncio code."""
     nodes = cluster.masters(connection)
     if nodes is not None:
@@ -69,13 +83,14 @@ async def alist_queues(connection: ConnectionLike | Any, prefix: str = "bull",
     client = async_client(connection)
     names: set[str] = set()
     try:
-        for pattern in _patterns(prefix):
-            cursor = 0
-            for _ in range(max_calls):
-                cursor, keys = await client.scan(cursor=cursor, match=pattern, count=count)
-                _collect(keys, prefix, names)
-                if cursor == 0 or len(names) >= limit:
-                    break
+        pattern, cursor = _pattern(prefix), 0
+        for _ in range(max_calls):
+            cursor, keys = await client.scan(cursor=cursor, match=pattern, count=count)
+            _collect(keys, prefix, names)
+            if cursor == 0 or len(names) >= limit:
+                break
+        else:
+            _cut_short(prefix, max_calls, count)
     finally:
         await client.aclose()
     return sorted(names)[:limit]

@@ -41,3 +41,27 @@ def test_scan_is_bounded(redis_url: str, r) -> None:
 def test_hostile_prefix_is_refused(redis_url: str, prefix: str) -> None:
     with pytest.raises(ValueError, match="prefix"):
         list_queues(redis_url, prefix=prefix)
+
+
+def test_one_walk_keeps_only_exact_markers(redis_url: str, r) -> None:
+    r.set("bull:q1:meta-not", 1)  # matches the scan's pattern, not a marker
+    r.set("bull:q2:idempotent:x", 1)
+    r.set("bull:q3:metrics:completed", 1)
+    r.set("bull:q4:7:id", 1)  # a job's key under queue "q4:7": not a name queuecore opens
+    r.set("bull:real:id", 1)
+    r.hset("bull:other:meta", "paused", 1)
+    assert list_queues(redis_url) == ["other", "real"]
+
+
+def test_a_walk_cut_short_is_reported(redis_url: str, r, caplog: pytest.LogCaptureFixture):
+    pipe = r.pipeline()
+    for i in range(500):
+        pipe.set(f"bull:filler:{i}", 1)
+    pipe.execute()
+    with caplog.at_level("WARNING", logger="queuecore.discovery"):
+        list_queues(redis_url, max_calls=1, count=10)
+    assert "queues may be missing" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="queuecore.discovery"):
+        list_queues(redis_url)
+    assert caplog.text == ""

@@ -1,6 +1,6 @@
 """Live dashboard benchmark: event-to-screen latency and daphne's CPU.
 
-    .venv/bin/python bench/live_dashboard.py [--seconds 10] [--out bench/results]
+    .venv/bin/python bench/live_dashboard.py [--seconds 10] [--parts latency,workers,synthetic]
 
 Starts its own redis-server (free loopback port, temporary directory) and one daphne process
 serving the example project, then measures:
@@ -11,10 +11,24 @@ serving the example project, then measures:
    count, and each batch's latency is the first stamp showing a count that includes it minus
    the time its add returned (same machine, same clock). Coalescing is at its default, 4
    updates a second, so latency is bounded below by the flush interval by design.
-2. the daphne process's CPU (utime + stime from /proc) while 50 websockets watch a queue
-   that workers (``python -m queuecore worker`` processes) run at up to 5,000 jobs a second.
+2. ``workers``: the daphne process's CPU (utime + stime from /proc) while 50 websockets watch
+   a queue that real workers (``python -m queuecore worker`` processes) run at up to 5,000
+   jobs a second (what they reach depends on the machine: on 2 cores, far less).
+3. ``synthetic``: the same 50 websockets while a writer process plays 5,000 jobs a second
+   straight into Redis, so that daphne sees the full rate whatever the workers reach. Every
+   few milliseconds, one call of a small Lua script of ours (server side, so the writer's
+   Python stays cheap) adds the batch's jobs (hash, LPUSH wait) with "added" and "waiting",
+   moves the previous batch wait -> active with "active" (prev=waiting) and "progress", and
+   finishes the batch before that (active -> completed with "returnvalue", 1 in 20 -> failed
+   with "failedReason", prev=active), every XADD with ``MAXLEN ~ 10000`` as BullMQ writes
+   them, keeping the newest 10,000 completed and failed jobs (like removeOnComplete). So the
+   counts the live feed re-reads keep moving: wait and active hold about one batch, completed
+   and failed grow and are trimmed. The writer measures its own rate (jobs and stream entries
+   written over its clock); the stream's ``entries-added`` counter measures it again, and the
+   table reports both with the CPU of daphne, redis-server and the writer.
 
-Figures are written to bench/results/live-<date>.json.
+Each socket is a real websocket client (tests/dashboard/wsclient.py) that receives and counts
+every frame. Figures are written to bench/results/live-<date>.json and printed as a table.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,45 +147,79 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+Probe = Callable[[], dict[str, float]]
+
+
 async def _watch(base: str, port: int, session: str, queue_name: str, sockets: int,
-                 seconds: float, pid: int, queue: Queue) -> dict[str, float]:
+                 seconds: float, pids: dict[str, int], probe: Probe) -> dict[str, Any]:
+    """Open ``sockets`` websockets on the queue's page, let them receive and count frames,
+    and measure over ``seconds``: frames per socket, the CPU of each of ``pids`` and the
+    change of every counter ``probe`` returns."""
     conns = [await WebSocket.connect(f"ws://127.0.0.1:{port}/ws/queue-dashboard/default/q/"
                                      f"{queue_name}/", cookie=f"sessionid={session}",
                                      origin=base) for _ in range(sockets)]
     counts = [0] * sockets
+    sizes = [0] * sockets
     await asyncio.sleep(1.0)  # all connected and past their first refresh
 
     async def drain(i: int, ws: WebSocket) -> None:
         while True:
-            await ws.recv()
+            frame = await ws.recv()
             counts[i] += 1
+            sizes[i] += len(frame)
 
     tasks = [asyncio.create_task(drain(i, ws)) for i, ws in enumerate(conns)]
     await asyncio.sleep(0.5)
     counts[:] = [0] * sockets
-    done_before = sum(queue.get_job_counts("completed", "failed").values())
-    events_before = _stream_length(queue)
-    cpu_before, at_before = cpu_seconds(pid), time.monotonic()
+    sizes[:] = [0] * sockets
+    before = probe()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    at_before = time.monotonic()
     await asyncio.sleep(seconds)
-    cpu_after, at_after = cpu_seconds(pid), time.monotonic()
+    cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    at_after = time.monotonic()
+    after = probe()
+    frames = list(counts)
     wall = at_after - at_before
-    result = {
-        "seconds": wall,
-        "cpu": cpu_after - cpu_before,
-        "done": sum(queue.get_job_counts("completed", "failed").values()) - done_before,
-        "events": _stream_length(queue) - events_before,
-        "mean_messages": statistics.fmean(counts) / wall,
-        "max_messages": max(counts) / wall,
-    }
+    alive = sum(1 for t in tasks if not t.done())
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     for ws in conns:
         await ws.close()
-    return result
+    return {
+        "seconds": wall,
+        "cpu": {name: cpu_after[name] - cpu_before[name] for name in pids},
+        "delta": {name: after[name] - before[name] for name in after},
+        "frames": frames,
+        "bytes": sum(sizes),
+        "sockets_alive": alive,
+    }
 
 
-def cpu_under_load(site: LiveSite, daphne: Any, url: str, jobs_per_second: int,
+def _frame_figures(got: dict[str, Any]) -> dict[str, Any]:
+    wall = got["seconds"]
+    frames = got["frames"]
+    return {
+        "sockets_receiving": sum(1 for n in frames if n),
+        "sockets_alive_at_end": got["sockets_alive"],
+        "frames_per_socket_per_second": round(statistics.fmean(frames) / wall, 2),
+        "min_frames_per_socket_per_second": round(min(frames) / wall, 2),
+        "max_frames_per_socket_per_second": round(max(frames) / wall, 2),
+        "kbytes_per_socket_per_second": round(got["bytes"] / len(frames) / wall / 1024, 1),
+    }
+
+
+def _cpu_figures(got: dict[str, Any]) -> dict[str, float]:
+    wall = got["seconds"]
+    return {f"{name}_cpu_percent_of_one_core": round(100 * cpu / wall, 1)
+            for name, cpu in got["cpu"].items()}
+
+
+def cpu_under_load(site: LiveSite, daphne: Any, server: RedisProcess, jobs_per_second: int,
                    sockets: int, seconds: float, workers: int) -> dict[str, Any]:
+    """Real workers: as many jobs a second as they reach, up to ``jobs_per_second``."""
+    url = server.url
     queue_name = "cpuload"
     queue = Queue(queue_name, connection=url)
     procs = [start_worker(url, queue_name, "tests.dashboard.live_jobs:instant", concurrency=100)
@@ -178,10 +227,16 @@ def cpu_under_load(site: LiveSite, daphne: Any, url: str, jobs_per_second: int,
     producer = multiprocessing.get_context("spawn").Process(
         target=feed, args=(url, queue_name, jobs_per_second), daemon=True)
     producer.start()
+
+    def probe() -> dict[str, float]:
+        return {"done": sum(queue.get_job_counts("completed", "failed").values()),
+                "events": _stream_length(queue)}
+
     try:
         time.sleep(3)  # workers up, rate steady
         got = asyncio.run(_watch(daphne.url, daphne.port, site.session, queue_name, sockets,
-                                 seconds, daphne.proc.pid, queue))
+                                 seconds, {"daphne": daphne.proc.pid,
+                                           "redis": server.proc.pid}, probe))
     finally:
         producer.terminate()
         producer.join(10)
@@ -190,15 +245,15 @@ def cpu_under_load(site: LiveSite, daphne: Any, url: str, jobs_per_second: int,
         queue.close()
     wall = got["seconds"]
     return {
+        "mode": "workers",
         "sockets": sockets,
         "target_jobs_per_second": jobs_per_second,
-        "jobs_per_second": round(got["done"] / wall),
-        "stream_events_per_second": round(got["events"] / wall),
+        "jobs_per_second": round(got["delta"]["done"] / wall),
+        "stream_events_per_second": round(got["delta"]["events"] / wall),
         "worker_processes": workers,
         "seconds": round(wall, 1),
-        "daphne_cpu_percent_of_one_core": round(100 * got["cpu"] / wall, 1),
-        "messages_per_socket_per_second": round(got["mean_messages"], 2),
-        "max_messages_per_socket_per_second": round(got["max_messages"], 2),
+        **_cpu_figures(got),
+        **_frame_figures(got),
     }
 
 
@@ -227,12 +282,222 @@ def _stream_length(queue: Queue) -> int:
     return int(info.get("entries-added", info.get("entries_added", 0)))
 
 
+# -- the synthetic writer --
+
+#: One batch of job lives, server side. KEYS: wait, active, completed, failed, events, id.
+#: ARGV: key prefix of a job ("bull:<queue>:"), jobs to add, to activate, to finish, now (ms),
+#: the stream's MAXLEN, finished jobs kept per set, every how many job ids one fails.
+#: Returns {stream entries written, jobs added, activated, finished}.
+LIFE_SCRIPT = """
+local wait, active, completed, failed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local events, idkey = KEYS[5], KEYS[6]
+local base, now, maxlen = ARGV[1], ARGV[5], ARGV[6]
+local nadd, nact, nfin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local keep, fail_every = tonumber(ARGV[7]), tonumber(ARGV[8])
+local written, added, activated, finished = 0, 0, 0, 0
+local function emit(...)
+  redis.call("XADD", events, "MAXLEN", "~", maxlen, "*", "event", ...)
+  written = written + 1
+end
+for _ = 1, nadd do
+  local id = tostring(redis.call("INCR", idkey))
+  redis.call("HSET", base .. id, "name", "synthetic", "data", '{"n":' .. id .. '}',
+             "opts", '{"attempts":1}', "timestamp", now, "delay", "0", "priority", "0",
+             "atm", "0", "ats", "0")
+  redis.call("LPUSH", wait, id)
+  emit("added", "jobId", id, "name", "synthetic")
+  emit("waiting", "jobId", id)
+  added = added + 1
+end
+for _ = 1, nact do
+  local id = redis.call("RPOPLPUSH", wait, active)
+  if not id then break end
+  redis.call("HSET", base .. id, "processedOn", now, "ats", "1", "progress", "50")
+  emit("active", "jobId", id, "prev", "waiting")
+  emit("progress", "jobId", id, "data", "50")
+  activated = activated + 1
+end
+for _ = 1, nfin do
+  local id = redis.call("RPOP", active)
+  if not id then break end
+  if fail_every > 0 and tonumber(id) % fail_every == 0 then
+    redis.call("HSET", base .. id, "failedReason", "synthetic <failure>", "stacktrace", "[]",
+               "atm", "1", "finishedOn", now)
+    redis.call("ZADD", failed, now, id)
+    emit("failed", "jobId", id, "failedReason", "synthetic <failure>", "prev", "active")
+  else
+    redis.call("HSET", base .. id, "returnvalue", '{"ok":true}', "atm", "1",
+               "finishedOn", now)
+    redis.call("ZADD", completed, now, id)
+    emit("completed", "jobId", id, "returnvalue", '{"ok":true}', "prev", "active")
+  end
+  finished = finished + 1
+end
+for _, set in ipairs({completed, failed}) do
+  local extra = redis.call("ZCARD", set) - keep
+  if extra > 0 then
+    for _, id in ipairs(redis.call("ZRANGE", set, 0, extra - 1)) do
+      redis.call("DEL", base .. id)
+    end
+    redis.call("ZREMRANGEBYRANK", set, 0, extra - 1)
+  end
+end
+return {written, added, activated, finished}
+"""
+STREAM_MAXLEN = 10_000
+KEEP_FINISHED = 10_000
+FAIL_EVERY = 20
+BATCH_SECONDS = 0.004
+
+
+def synthetic_writer(url: str, queue_name: str, jobs_per_second: int,
+                     counters: Any, stop: Any) -> None:
+    """Play ``jobs_per_second`` job lives into the queue until ``stop`` is set, one batch every
+    ``BATCH_SECONDS`` on a fixed schedule (a late batch catches up, at most 50 ms' worth);
+    ``counters`` (shared doubles) gets [entries written, jobs added, jobs finished, seconds]."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    script = client.register_script(LIFE_SCRIPT)
+    prefix = f"bull:{queue_name}:"
+    keys = [prefix + k for k in ("wait", "active", "completed", "failed", "events", "id")]
+    client.hset(prefix + "meta", mapping={"opts.maxLenEvents": STREAM_MAXLEN,
+                                          "version": "bullmq:6.7.0"})
+    cap = max(1, int(jobs_per_second * 0.05))
+    waiting = active = 0  # jobs this writer left in wait / active after its last batch
+    added_total = 0
+    start = time.monotonic()
+    tick = 0
+    try:
+        while not stop.is_set():
+            elapsed = time.monotonic() - start
+            due = int(jobs_per_second * elapsed)
+            n = min(due - added_total, cap)
+            written, added, activated, finished = script(
+                keys=keys,
+                args=[prefix, n, waiting, active, int(time.time() * 1000), STREAM_MAXLEN,
+                      KEEP_FINISHED, FAIL_EVERY])
+            added_total += added
+            waiting, active = waiting - activated + added, active - finished + activated
+            with counters.get_lock():
+                counters[0] += written
+                counters[1] += added
+                counters[2] += finished
+                counters[3] = time.monotonic() - start
+            tick += 1
+            pause = start + tick * BATCH_SECONDS - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            elif pause < -0.05:  # far behind: re-base the schedule, the rate shows it
+                tick = int((time.monotonic() - start) / BATCH_SECONDS)
+    finally:
+        client.close()
+
+
+def synthetic_load(site: LiveSite, daphne: Any, server: RedisProcess, jobs_per_second: int,
+                   sockets: int, seconds: float) -> dict[str, Any]:
+    """The synthetic writer at ``jobs_per_second`` with ``sockets`` websockets watching."""
+    ctx = multiprocessing.get_context("spawn")
+    counters = ctx.Array("d", 4)
+    stop = ctx.Event()
+    queue_name = "synthetic"
+    queue = Queue(queue_name, connection=server.url)
+    writer = ctx.Process(target=synthetic_writer,
+                         args=(server.url, queue_name, jobs_per_second, counters, stop),
+                         daemon=True)
+    writer.start()
+
+    def probe() -> dict[str, float]:
+        with counters.get_lock():
+            written, added, finished, clock = counters[:]
+        return {"written": written, "added": added, "finished": finished,
+                "writer_clock": clock, "stream": _stream_length(queue)}
+
+    try:
+        time.sleep(3)  # the writer steady
+        assert writer.pid is not None
+        got = asyncio.run(_watch(daphne.url, daphne.port, site.session, queue_name, sockets,
+                                 seconds, {"daphne": daphne.proc.pid, "redis": server.proc.pid,
+                                           "writer": writer.pid}, probe))
+        counts = queue.get_job_counts("waiting", "active", "completed", "failed")
+    finally:
+        stop.set()
+        writer.join(10)
+        if writer.is_alive():
+            writer.terminate()
+            writer.join(10)
+        queue.close()
+    wall = got["seconds"]
+    delta = got["delta"]
+    clock = delta["writer_clock"] or wall
+    return {
+        "mode": "synthetic",
+        "sockets": sockets,
+        "target_jobs_per_second": jobs_per_second,
+        "writer_jobs_per_second": round(delta["finished"] / clock),
+        "writer_added_per_second": round(delta["added"] / clock),
+        "writer_events_per_second": round(delta["written"] / clock),
+        "stream_events_per_second": round(delta["stream"] / wall),
+        "events_per_job": round(delta["written"] / max(delta["added"], 1), 2),
+        "batch_ms": BATCH_SECONDS * 1000,
+        "counts_at_end": counts,
+        "seconds": round(wall, 1),
+        **_cpu_figures(got),
+        **_frame_figures(got),
+    }
+
+
+# -- report --
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str]] = []
+    for lat in results.get("latency", []):
+        rows.append((f"latency at {lat['events_per_second']} events/s",
+                     f"p50 {lat['latency_ms_p50']} ms, p99 {lat['latency_ms_p99']} ms "
+                     f"({lat['events']} events, {lat['screen_updates']} screen updates)"))
+    for key in ("cpu", "cpu_synthetic"):
+        run = results.get(key)
+        if not run:
+            continue
+        label = "real workers" if run["mode"] == "workers" else "synthetic writer"
+        if run["mode"] == "workers":
+            rate = (f"{run['jobs_per_second']} jobs/s, "
+                    f"{run['stream_events_per_second']} events/s (stream)")
+        else:
+            rate = (f"{run['writer_jobs_per_second']} jobs/s, "
+                    f"{run['writer_events_per_second']} events/s (writer), "
+                    f"{run['stream_events_per_second']} events/s (stream)")
+        rows.append((f"{label}: rate reached (target {run['target_jobs_per_second']} jobs/s)",
+                     rate))
+        cpus = ", ".join(f"{k.removesuffix('_cpu_percent_of_one_core')} {v} %"
+                         for k, v in run.items() if k.endswith("_cpu_percent_of_one_core"))
+        rows.append((f"{label}: CPU, % of one core", cpus))
+        rows.append((f"{label}: frames/s per socket ({run['sockets']} sockets)",
+                     f"mean {run['frames_per_socket_per_second']}, "
+                     f"min {run['min_frames_per_socket_per_second']}, "
+                     f"max {run['max_frames_per_socket_per_second']} "
+                     f"({run['kbytes_per_socket_per_second']} KiB/s each; "
+                     f"{run['sockets_receiving']} receiving)"))
+    width = max(len(r[0]) for r in rows) if rows else 0
+    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+
+
+PARTS = ("latency", "workers", "synthetic")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--jobs-per-second", type=int, default=5000)
+    parser.add_argument("--sockets", type=int, default=50)
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="comma-separated, of: " + ", ".join(PARTS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if not parts <= set(PARTS):
+        parser.error(f"unknown part(s): {', '.join(sorted(parts - set(PARTS)))}")
 
     server = RedisProcess().start()
     with tempfile.TemporaryDirectory(prefix="qd-bench-") as tmp:
@@ -244,11 +509,17 @@ def main() -> None:
                 "python": sys.version.split()[0],
                 "cpus": os.cpu_count(),
                 "live_updates_per_second": 4,
-                "latency": [latency(site, daphne.url, server.url, rate, args.seconds)
-                            for rate in (100, 5000)],
-                "cpu": cpu_under_load(site, daphne, server.url, 5000, 50, args.seconds,
-                                      args.workers),
             }
+            if "latency" in parts:
+                results["latency"] = [latency(site, daphne.url, server.url, rate, args.seconds)
+                                      for rate in (100, 5000)]
+            if "workers" in parts:
+                results["cpu"] = cpu_under_load(site, daphne, server, args.jobs_per_second,
+                                                args.sockets, args.seconds, args.workers)
+            if "synthetic" in parts:
+                results["cpu_synthetic"] = synthetic_load(site, daphne, server,
+                                                          args.jobs_per_second, args.sockets,
+                                                          args.seconds)
         finally:
             site.close()
             server.close()
@@ -256,6 +527,8 @@ def main() -> None:
     path = args.out / f"live-{dt.date.today().isoformat()}.json"
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))
+    print()
+    print(table(results))
     print(f"written to {path}")
 
 

@@ -4,6 +4,7 @@ A batch of stream entries becomes one ``Changes``: which job lists moved, which 
 touched (their latest event and progress), the first few failures for toasts, and whether
 everything must be re-read (``full``: a queue-wide event, or a reader that fell behind and
 skipped ahead). Counts are never derived from events: a flush re-reads them from Redis.
+``logs`` comes from no event (BullMQ writes none for a log line): a feed's log watch sets it.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ class Changes:
     states: set[str] = field(default_factory=set)
     jobs: dict[str, str] = field(default_factory=dict)  # job id -> latest event
     progress: dict[str, str] = field(default_factory=dict)  # job id -> latest raw progress
+    logs: set[str] = field(default_factory=set)  # job ids whose log list changed (no event)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (job id, reason)
     more_failures: int = 0
     pause_flag: bool = False
     events: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.full or self.states or self.jobs or self.failures
+        return bool(self.full or self.states or self.jobs or self.logs or self.failures
                     or self.more_failures or self.pause_flag)
 
     def add(self, event: EventLike) -> None:
@@ -110,11 +112,13 @@ class Changes:
         if jobs is None:
             self.jobs.update(other.jobs)
             self.progress.update(other.progress)
+            self.logs |= other.logs
         else:
             for job_id in jobs & other.jobs.keys():
                 self.jobs[job_id] = other.jobs[job_id]
             for job_id in jobs & other.progress.keys():
                 self.progress[job_id] = other.progress[job_id]
+            self.logs |= jobs & other.logs
         for job_id, reason in other.failures:
             self.note_failure(job_id, reason)
         self.more_failures += other.more_failures

@@ -22,6 +22,7 @@ __all__ = [
     "counts",
     "is_paused",
     "job_snapshot",
+    "log_lengths",
     "log_tail",
     "open_queue",
     "open_reader",
@@ -124,3 +125,14 @@ async def log_tail(queue: AsyncQueue, job_id: str, known: int, limit: int) -> Lo
     lines, total = await queue.get_job_logs(job_id, start, total - 1, asc=True)
     cut = conf.get_settings().text_preview_chars
     return LogTail([clip(line, cut) for line in lines], total)
+
+
+async def log_lengths(queue: AsyncQueue, job_ids: list[str]) -> dict[str, int]:
+    """How many log lines each of these jobs has (LLEN), in one pipelined round trip."""
+    if not job_ids:
+        return {}
+    async with queue.client.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.llen(queue.keys.logs(job_id))
+        lengths = await pipe.execute()
+    return {job_id: int(n) for job_id, n in zip(job_ids, lengths, strict=True)}

@@ -3,9 +3,11 @@
 A ``LiveSession`` subscribes to the feeds of the queues its page shows, folds their changes
 (keeping only the jobs it can show), and when the ticker flushes it re-reads what changed:
 exact counts (one round trip per queue, shared by the sockets of the tick), the visible page
-of jobs when that list or one of its jobs moved, or the watched job with its new log lines.
-It answers with htmx out-of-band fragments rendered by Django templates (autoescaped: job
-data is untrusted). It never reads Redis on its own clock: only when a feed saw an event.
+of jobs when that list or one of its jobs moved, or the watched job with its new log lines
+(also between events, when its feed's log watch saw the job's log list grow). It answers
+with htmx out-of-band fragments rendered by Django templates (autoescaped: job data and log
+lines are untrusted). It never reads Redis on its own clock: only when a feed saw an event
+(or a log list of the job it shows grow).
 """
 
 from __future__ import annotations
@@ -228,10 +230,12 @@ class LiveSession:
         parts: list[str] = []
         for key, changes in pending.items():
             feed = self._feeds.get(key)
-            if feed is None or not changes:
+            if feed is None or feed.closed or not changes:
                 continue
             try:
                 parts.append(await self._render(key, feed, changes, cache))
+            except feeds.FeedClosed:
+                continue  # the page left this queue meanwhile
             except services.READ_ERRORS as exc:
                 toasts.append(Toast(f"Cannot read {key[1]}: {type(exc).__name__}", "error"))
                 self.shown = Shown()
@@ -246,10 +250,10 @@ class LiveSession:
 
     async def _render(self, key: Key, feed: feeds.Feed, changes: Changes,
                       cache: TickCache) -> str:
-        counts = await cache.get(("counts", key), lambda: services.counts(feed.queue))
+        counts = await cache.get(("counts", feed), lambda: feed.read(services.counts))
         paused = None
         if changes.full or changes.pause_flag:
-            paused = await cache.get(("paused", key), lambda: services.is_paused(feed.queue))
+            paused = await cache.get(("paused", feed), lambda: feed.read(services.is_paused))
         if self.target.kind == "overview":
             return self._render_overview(key, counts, paused)
         if self.target.kind == "queue":
@@ -287,9 +291,9 @@ class LiveSession:
         total = counts.get(view.state, 0)
         rows_html = ""
         if changes.touches(view.state, self.shown.ids) or view.state in changed:
-            rows_key = ("rows", key, view.state, view.page, view.size, view.asc, total)
-            rows = await cache.get(rows_key, lambda: services.page_rows(
-                feed.queue, view.state, view.page, view.size, view.asc, total))
+            rows_key = ("rows", feed, view.state, view.page, view.size, view.asc, total)
+            rows = await cache.get(rows_key, lambda: feed.read(lambda q: services.page_rows(
+                q, view.state, view.page, view.size, view.asc, total)))
             self.shown.ids = rows.ids
             html_key = ("rows-html", self.namespace, rows_key)
             rows_html = await cache.get(html_key, lambda: _render_rows(
@@ -305,18 +309,23 @@ class LiveSession:
     async def _render_job(self, key: Key, feed: feeds.Feed, changes: Changes,
                           cache: TickCache) -> str:
         job_id = self.target.job_id
+        logs = self.logs if self.logs is not None and self.logs.tail else None
         if not changes.full and job_id not in changes.jobs:
+            if job_id in changes.logs and logs is not None:
+                # New log lines and no event (BullMQ writes none for them): only the lines.
+                new_lines = await _log_context(feed, job_id, logs)
+                if new_lines["log_lines"]:
+                    return render_to_string("queue_dashboard/live/job_logs.html", new_lines)
             return ""
-        snapshot = await cache.get(("job", key, job_id),
-                                   lambda: services.job_snapshot(feed.queue, job_id))
+        snapshot = await cache.get(("job", feed, job_id), lambda: feed.read(
+            lambda q: services.job_snapshot(q, job_id)))
+        # Follow the log list between events while the job is active (see feeds).
+        feed.watch_logs(self.token, job_id,
+                        logs is not None and snapshot is not None and snapshot.state == "active")
         context: dict[str, Any] = {"job": snapshot, "dashboard_ns": self.namespace,
                                    "connection": key[0], "queue": key[1]}
-        if snapshot is not None and self.logs is not None and self.logs.tail:
-            limit = conf.get_settings().log_page_size
-            tail = await services.log_tail(feed.queue, job_id, self.logs.known, limit)
-            context["log_lines"] = tail.lines
-            context["log_total"] = tail.total
-            self.logs.known = tail.total
+        if snapshot is not None and logs is not None:
+            context.update(await _log_context(feed, job_id, logs))
         return render_to_string("queue_dashboard/live/job.html", context)
 
     def _failure_toasts(self, key: Key, changes: Changes) -> list[Toast]:
@@ -333,6 +342,14 @@ class LiveSession:
         if changes.more_failures and self.target.kind != "job":
             out.append(Toast(f"{key[1]}: {changes.more_failures} more jobs failed", "error"))
         return out
+
+
+async def _log_context(feed: feeds.Feed, job_id: str, logs: LogView) -> dict[str, Any]:
+    """The log lines the page lacks (after the ``known`` ones) and the new total."""
+    limit = conf.get_settings().log_page_size
+    tail = await feed.read(lambda q: services.log_tail(q, job_id, logs.known, limit))
+    logs.known = tail.total
+    return {"log_lines": tail.lines, "log_total": tail.total}
 
 
 def _job_url(namespace: str, key: Key, job_id: str) -> str:

@@ -59,6 +59,22 @@ def test_merge_keeps_only_the_jobs_asked_for() -> None:
     assert mine.events == 2
 
 
+def test_log_changes_are_kept_for_the_jobs_asked_for_only() -> None:
+    grown = Changes(logs={"1", "2"})
+    assert grown  # no event, yet something to refresh
+    mine = Changes()
+    mine.merge(grown, jobs=frozenset({"2"}))
+    assert mine.logs == {"2"}
+    assert mine.jobs == {}
+    assert not mine.touches("active", frozenset({"2"}))  # a list page has nothing to re-read
+    everything = Changes()
+    everything.merge(grown)
+    assert everything.logs == {"1", "2"}
+    other = Changes()
+    other.merge(grown, jobs=frozenset({"3"}))
+    assert not other
+
+
 def test_pause_events_flip_the_flag() -> None:
     assert fold([ev("paused")]).pause_flag
     assert not fold([ev("waiting", jobId="1")]).pause_flag

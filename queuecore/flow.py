@@ -83,6 +83,21 @@ def chain(steps: Sequence[Mapping[str, Any]]) -> FlowJob:
     return node
 
 
+def _calls_of(roots: Sequence[_Planned]) -> list[ScriptCall]:
+    """Every planned call of the trees, parents before their children."""
+    calls: list[ScriptCall] = []
+
+    def walk(p: _Planned) -> None:
+        calls.extend(p.before)
+        calls.append(p.call)
+        for child in p.children:
+            walk(child)
+
+    for root in roots:
+        walk(root)
+    return calls
+
+
 @dataclass(frozen=True, slots=True)
 class FanOut:
     """A fan-out to add with ``FlowProducer.add`` (build it with ``fan_out``)."""
@@ -217,17 +232,7 @@ class _FlowBase:
         now = now_ms()
         count = [0]
         roots = [self._plan(flow, None, now, count) for flow in flows]
-        calls: list[ScriptCall] = []
-
-        def walk(p: _Planned) -> None:  # parents before their children
-            calls.extend(p.before)
-            calls.append(p.call)
-            for child in p.children:
-                walk(child)
-
-        for root in roots:
-            walk(root)
-        return roots, calls
+        return roots, _calls_of(roots)
 
     def _plan_fan_out(self, spec: FanOut) -> tuple[list[_Planned], Op[list[Any]]]:
         """Roots: the gate (with ``first`` below it), then ``join`` (with the ``then`` jobs
@@ -261,16 +266,7 @@ class _FlowBase:
             roots.append(self._plan({**spec.join, "children": later}, None, now, count, after))
         else:
             roots.extend(self._plan(node, None, now, count, after) for node in later)
-        calls: list[ScriptCall] = []
-
-        def walk(p: _Planned) -> None:
-            calls.extend(p.before)
-            calls.append(p.call)
-            for child in p.children:
-                walk(child)
-
-        for root in roots:
-            walk(root)
+        calls = _calls_of(roots)
 
         def decode(replies: list[Any]) -> list[Any]:
             return [check(reply, job_id=None, command="add fan-out") for reply in replies]

@@ -643,9 +643,9 @@ class Worker:
             self._emitter.emit("failed", job, exc, "active")
         return None
 
-    async def _safe(self, op: Any, job_id: str | None = None) -> Any:
+    async def _safe(self, op: Any, job_id: str | None = None, tries: int = 20) -> Any:
         """Run a finishing op; a lost lock or Redis trouble is reported, never raised."""
-        for attempt in range(20):
+        for attempt in range(tries):
             try:
                 return await self.queue._run(op)
             except (LockNotFoundError, LockMismatchError) as exc:
@@ -656,7 +656,7 @@ class Worker:
                 self._emitter.emit("error", exc)
                 return _FAILED
             except (*_CONNECTION_ERRORS, *_TRANSIENT_ERRORS) as exc:
-                if attempt == 19:
+                if attempt == tries - 1:
                     self._emitter.emit("error", exc)
                     return _FAILED
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
@@ -769,8 +769,14 @@ class Worker:
         await self._closed.wait()
 
     async def _release_unfinished(self) -> None:
-        for jid, (tok, task) in list(self._active.items()):
-            await self._safe(worker_ops.release(self.keys, jid, tok), jid)
+        """Give the unfinished jobs back, all at once and with two tries each: when Redis is
+        away, close() must not wait out the finishing ops' retries (20 tries, about 35 s, per
+        job); a job not given back keeps its lock until it expires, and the stall check of
+        any worker then moves it back to wait."""
+        held = list(self._active.items())
+        await asyncio.gather(*(self._safe(worker_ops.release(self.keys, jid, tok), jid,
+                                          tries=2) for jid, (tok, _) in held))
+        for jid, (_, task) in held:
             task.cancel()
             self._active.pop(jid, None)
         self._slot_free.set() if self._slot_free else None

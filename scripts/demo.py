@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import os
 import random
 import secrets
@@ -254,9 +255,21 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(5)
 
 
+def _die_with_parent() -> None:
+    """(In the child, before exec.) Linux sends the child SIGTERM when this script dies, even
+    by SIGKILL, so no redis-server or worker outlives the demo."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    """A child in its own session: Ctrl-C reaches only this script, which stops them in order."""
-    return subprocess.Popen(args, start_new_session=True, **kwargs)
+    """A child in its own session: Ctrl-C reaches only this script, which stops them in order.
+    The demo starts no threads, so a pre-exec function is safe here."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent,
+                            **kwargs)
 
 
 def _interrupt(*_: object) -> None:

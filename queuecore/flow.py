@@ -147,8 +147,8 @@ def fan_out(first: Mapping[str, Any], then: Sequence[Mapping[str, Any]], *,
     bullmq) may process ``first``, ``then`` and ``join``.
 
     When ``first`` fails for good, nothing after it runs: the gate, the ``then`` jobs and
-    ``join`` stay in ``waiting-children`` (``first`` is listed in the gate's
-    ``get_dependencies().unsuccessful``); retrying ``first`` resumes the fan-out. A failing
+    ``join`` stay in ``waiting-children`` (``first`` stays in the gate's
+    ``get_dependencies().unprocessed``); retrying ``first`` resumes the fan-out. A failing
     ``then`` job acts on ``join`` by its own failure policy, as any flow child does.
     """
     if isinstance(then, str | bytes | Mapping) or not isinstance(then, Sequence):

@@ -28,6 +28,8 @@ from queuecore import (
     Queue,
     QueueEvents,
     Worker,
+    fan_out,
+    release_fan_out,
 )
 
 from .conftest import Peer, node_worker_client_name
@@ -129,6 +131,18 @@ async def echo(job: AsyncJob) -> dict[str, Any]:
 
 def qname(peer: Peer, what: str) -> str:
     return f"{peer.kind}-{what}"
+
+
+def held_until(release: asyncio.Event) -> Callable[[AsyncJob], Awaitable[str]]:
+    """A processor returning "ok"; a job with ``{"hold": True}`` in its data waits for
+    ``release`` first (it stays active meanwhile)."""
+
+    async def process(job: AsyncJob) -> str:
+        if job.data.get("hold"):
+            await release.wait()
+        return "ok"
+
+    return process
 
 
 # -- add / process / complete ---------------------------------------------------------------
@@ -509,10 +523,7 @@ async def peer_removes_queuecore_jobs(peer: Peer, redis_url: str) -> None:
         release = asyncio.Event()
         added: list[str] = []
 
-        async def process(job: AsyncJob) -> str:
-            if job.data.get("hold"):
-                await release.wait()
-            return "ok"
+        process = held_until(release)
 
         async def remove_from_peer() -> None:
             try:
@@ -631,6 +642,7 @@ async def peer_pauses_queuecore_sees(peer: Peer, redis_url: str) -> None:
 # -- counts and workers -----------------------------------------------------------------------
 
 
+# The states both getJobCounts() report by default (queuecore also reports the legacy "paused").
 BOTH_REPORT = {"active", "completed", "delayed", "failed", "prioritized", "waiting",
                "waiting-children"}
 
@@ -646,10 +658,7 @@ async def counts_agree(peer: Peer, redis_url: str) -> None:
     with Queue(qn, connection=redis_url) as q:
         held = q.add("hold", {"hold": True})
 
-        async def process(job: AsyncJob) -> str:
-            if job.data.get("hold"):
-                await release.wait()
-            return "ok"
+        process = held_until(release)
 
         async def compare() -> None:
             try:
@@ -769,6 +778,116 @@ async def peer_flow_children_on_queuecore(peer: Peer, redis_url: str) -> None:
         assert parent.get_state() == "completed"
         assert parent.return_value == want
         assert parent.get_children_values() == want
+
+
+# -- fan-out ----------------------------------------------------------------------------------
+
+
+def job_key(queue: str, job_id: str) -> str:
+    return f"bull:{queue}:{job_id}"
+
+
+async def peer_work_ends(peer: Peer, proc: asyncio.subprocess.Process,
+                         scenario: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The result of ``peer.spawn(scenario)``'s single ``work`` action (killed on timeout)."""
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return one(peer._parse(scenario, proc.returncode, out, err))
+
+
+async def queuecore_fan_out_run_by_peer(
+        peer: Peer, redis_url: str,
+        while_held: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """A fan-out written by queuecore whose first, "then" and join jobs the peer's workers run
+    (three queues, all worked at once); queuecore runs only the gate worker, and only once
+    ``first`` completed. ``while_held(jobs)`` runs in between, when ``first`` completed but
+    nothing after it may run yet. Returns ``jobs``: {"first", "then", "join", "gate": (queue,
+    id) or a list of them, "result": first's result}."""
+    qa, qb, qc = (qname(peer, f"fo-{x}") for x in "abc")
+    gate_q = qname(peer, "fo-gate")
+    result = {"ingested": "talk.mp4", "parts": [1, "two", None]}
+    children = {"returnChildren": True}  # the peer's processor returns getChildrenValues()
+    with FlowProducer(redis_url) as flows:
+        fanned = flows.add(fan_out(
+            {"name": "ingest", "queue_name": qa, "data": {"return": result}},
+            then=[{"name": "transcode", "queue_name": qb, "data": children},
+                  {"name": "thumbnail", "queue_name": qb, "data": children},
+                  {"name": "transcribe", "queue_name": qc, "data": children,
+                   "opts": {"priority": 2}}],
+            join={"name": "publish", "queue_name": qa, "data": children},
+            gate_queue=gate_q))
+    assert fanned.join is not None
+    jobs: dict[str, Any] = {
+        "first": (qa, fanned.first.job.id), "join": (qa, fanned.join.job.id),
+        "then": [(q, n.job.id) for q, n in zip((qb, qb, qc), fanned.then, strict=True)],
+        "gate": (gate_q, fanned.gate.job.id), "result": result}
+    first_key = job_key(*jobs["first"])
+    then_keys = [job_key(*t) for t in jobs["then"]]
+
+    scenarios = [{"queue": q, "actions": [{"op": "work", "count": n, "concurrency": 2,
+                                           "timeoutMs": 15_000}]}
+                 for q, n in ((qa, 2), (qb, 2), (qc, 1))]
+    procs = [await peer.spawn(s) for s in scenarios]
+    try:
+        with Queue(qa, connection=redis_url) as q:
+            await wait_for(lambda: q.get_job_state(fanned.first.job.id) == "completed",
+                           timeout=10, what="the peer ran first")
+        await asyncio.sleep(0.5)  # the peer's workers had every chance to take a "then" job
+        for (queue, job_id) in [*jobs["then"], jobs["join"]]:
+            with Queue(queue, connection=redis_url) as q:
+                held = q.get_job(job_id)
+                assert held.get_state() == "waiting-children", (queue, job_id)
+                assert held.processed_on is None and held.attempts_started == 0
+        with Queue(gate_q, connection=redis_url) as q:
+            assert q.get_job_state(fanned.gate.job.id) == "waiting"  # BullMQ's own rule
+        states = (await peer.arun({"queue": qb, "actions": [
+            {"op": "getState", "id": i} for _, i in jobs["then"][:2]]}))["results"]
+        assert states == ["waiting-children"] * 2
+        if while_held is not None:
+            await while_held(jobs)
+
+        released_at = time.time() * 1000
+        events = await run_worker(redis_url, gate_q, release_fan_out,
+                                  until=count("completed", 1))
+        assert events == [("completed", fanned.gate.job.id, {"released": 3})]
+        work = [await peer_work_ends(peer, p, s, 20) for p, s in zip(procs, scenarios,
+                                                                      strict=True)]
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
+
+    for w in work:
+        assert not w["timedOut"] and w["failed"] == [], w
+    returned = {c["id"]: c["returnvalue"] for w in work for c in w["completed"]}
+    assert returned[fanned.first.job.id] == result
+    for _, job_id in jobs["then"]:
+        # each "then" job's getChildrenValues(), called by the peer inside its processor
+        assert returned[job_id] == {first_key: result}, job_id
+    assert returned[fanned.join.job.id] == {k: {first_key: result} for k in then_keys}
+
+    def stored(queue: str, job_id: str) -> Any:
+        with Queue(queue, connection=redis_url) as q:
+            job = q.get_job(job_id)
+        assert job is not None and job.get_state() == "completed", (queue, job_id)
+        return job
+
+    first = stored(*jobs["first"])
+    then = [stored(*t) for t in jobs["then"]]
+    for t in then:
+        assert t.processed_on >= first.finished_on
+        # released jobs wake the peer's blocked workers (no wait for their drain delay)
+        assert t.processed_on - released_at < 4_000, t.processed_on - released_at
+    assert stored(*jobs["join"]).processed_on >= max(t.finished_on for t in then)
+    with Queue(gate_q, connection=redis_url) as q:
+        assert q.get_job(fanned.gate.job.id) is None  # the gate removed itself
+    return jobs
 
 
 # -- job schedulers ---------------------------------------------------------------------------

@@ -8,90 +8,30 @@ work done by Node.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 
-from queuecore import AsyncJob, Queue, QueueEvents, Worker
+from queuecore import AsyncJob, Queue, QueueEvents
 
 from .conftest import NodePeer
+from .scenarios import (
+    BOTH_REPORT,
+    WorkerEvents,
+    count,
+    held_until,
+    peer_events,
+    run_worker,
+)
 
 pytestmark = pytest.mark.interop
-
-WorkerEvents = list[tuple[str, str, Any]]
-
-
-async def run_worker(
-    redis_url: str,
-    queue: str,
-    processor: Callable[[AsyncJob], Awaitable[Any]],
-    *,
-    until: Callable[[WorkerEvents], bool],
-    timeout: float = 8.0,
-    during: Callable[[], Awaitable[Any]] | None = None,
-    **worker_opts: Any,
-) -> WorkerEvents:
-    """Run a queuecore Worker until ``until(events)`` holds; events are
-    ("completed", id, result) and ("failed", id, message), in order."""
-    events: WorkerEvents = []
-    changed = asyncio.Event()
-
-    def on_completed(job: Any, result: Any) -> None:
-        events.append(("completed", job.id, result))
-        changed.set()
-
-    def on_failed(job: Any, err: BaseException, prev: Any = None) -> None:
-        events.append(("failed", job.id, str(err)))
-        changed.set()
-
-    worker = Worker(queue, processor, connection=redis_url, **worker_opts)
-    worker.on("completed", on_completed)
-    worker.on("failed", on_failed)
-    task = asyncio.ensure_future(worker.run())
-    try:
-        if during is not None:
-            await during()
-        deadline = time.monotonic() + timeout
-        while not until(events):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"queuecore worker timed out; events so far: {events}")
-            changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
-            if task.done():
-                task.result()
-                pytest.fail(f"queuecore worker stopped early; events so far: {events}")
-    finally:
-        await worker.close()
-        await task
-    return events
-
-
-def count(kind: str, n: int) -> Callable[[WorkerEvents], bool]:
-    return lambda events: sum(1 for e in events if e[0] == kind) >= n
 
 
 def finished(n: int) -> Callable[[WorkerEvents], bool]:
     return lambda events: len(events) >= n
-
-
-def node_events(node_peer: NodePeer, queue: str) -> list[dict[str, Any]]:
-    """The whole event stream as Node's QueueEvents delivers it (replayed from 0-0)."""
-    client = redis.Redis.from_url(node_peer.redis_url)
-    try:
-        n = client.xlen(f"bull:{queue}:events")
-    finally:
-        client.close()
-    res = node_peer({"queue": queue, "actions": [
-        {"op": "events", "fromId": "0-0", "count": n, "timeoutMs": 3000}]})
-    events = res["results"][0]
-    assert len(events) == n, f"Node's QueueEvents delivered {len(events)} of {n} entries"
-    return events
 
 
 # -- 1. Node adds, queuecore processes ---------------------------------------------------
@@ -153,7 +93,7 @@ async def test_node_adds_queuecore_processes(node_peer: NodePeer, redis_url: str
     assert sum(counts.values()) == 6
 
     # Node's QueueEvents sees queuecore's active/completed events with the return values.
-    evs = node_events(node_peer, q)
+    evs = peer_events(node_peer, q)
     completed = {e["jobId"]: e for e in evs if e["event"] == "completed"}
     assert set(completed) == set(ids)
     for job_id in ids:
@@ -264,7 +204,7 @@ async def test_node_adds_queuecore_fails_with_backoff(node_peer: NodePeer,
     assert counts["failed"] == 1
     assert sum(counts.values()) == 1
 
-    evs = node_events(node_peer, q)
+    evs = peer_events(node_peer, q)
     names = [(e["event"], e.get("jobId")) for e in evs]
     # D1/D2: retried attempts write `delayed` only; the final one `failed`, retries-exhausted.
     assert names.count(("delayed", job_id)) == 2
@@ -312,9 +252,6 @@ async def test_queuecore_adds_node_fails(node_peer: NodePeer, redis_url: str) ->
 # -- 4. counts and states agree ----------------------------------------------------------
 
 
-# The states both getJobCounts() report by default (queuecore also reports the legacy "paused").
-BOTH_REPORT = {"active", "completed", "delayed", "failed", "prioritized", "waiting",
-               "waiting-children"}
 LISTED = ("active", "completed", "delayed", "failed", "prioritized", "waiting")
 
 
@@ -390,13 +327,8 @@ async def test_counts_and_states_agree(node_peer: NodePeer, redis_url: str) -> N
                 ["completed"] * 2 + ["failed"] + ["active"] + ["waiting"] * 2
                 + ["prioritized"] * 2 + ["delayed"] * 2)
 
-        async def process_held(job: AsyncJob) -> str:
-            if job.data.get("hold"):
-                await release.wait()
-            return "ok"
-
         # concurrency 1: the held job blocks the worker, nothing else is fetched meanwhile.
-        await run_worker(redis_url, qn, process_held, during=hold_then_compare,
+        await run_worker(redis_url, qn, held_until(release), during=hold_then_compare,
                          until=lambda ev: release.is_set() and any(e[1] == held.id for e in ev))
         assert got_active.is_set()
 
@@ -442,7 +374,7 @@ async def test_pause_seen_by_both(node_peer: NodePeer, redis_url: str) -> None:
                                   until=count("completed", 1), timeout=5.0)
         assert events == [("completed", job.id, "queuecore ran it")]
 
-    evs = node_events(node_peer, qn)
+    evs = peer_events(node_peer, qn)
     kinds = [e["event"] for e in evs]
     assert kinds.index("paused") < kinds.index("resumed")
     res = node_peer({"queue": qn, "actions": [{"op": "getJob", "id": job.id}]})["results"][0]

@@ -149,3 +149,7 @@ async def test_python_bullmq_and_queuecore_read_bullmq5_data(
 
 async def test_python_bullmq_lists_queuecore_workers(py_peer: PyPeer, redis_url: str) -> None:
     await sc.peer_lists_queuecore_workers(py_peer, redis_url)
+
+
+async def test_queuecore_fan_out_run_by_python_bullmq(py_peer: PyPeer, redis_url: str) -> None:
+    await sc.queuecore_fan_out_run_by_peer(py_peer, redis_url)

@@ -63,8 +63,9 @@ end
 
 -- A child failed for good: apply the parent's policy. fpof fails the parent (and up the
 -- chain while those parents fail on failure too); cpof and idof record the failure and go
--- on; rdof just drops the dependency; with no policy the parent keeps waiting and the child
--- is listed in its `unsuccessful` set.
+-- on; rdof just drops the dependency; with no policy the parent keeps waiting with the child
+-- still in its `dependencies` (as Node bullmq 6.7 leaves it: an `unsuccessful` entry would
+-- stop a Node worker from finishing the parent after the child is retried).
 local function qc_child_failed(jobKey, reason, now)
   local parent = qc_parent_of(jobKey)
   local childKey = jobKey
@@ -97,8 +98,6 @@ local function qc_child_failed(jobKey, reason, now)
       elseif parent.rdof then
         rcall("SREM", depsKey, childKey)
         qc_release_parent(parent, now)
-      else
-        rcall("ZADD", parent.key .. ":unsuccessful", now, childKey)
       end
       return
     end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -46,30 +47,55 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _series(metric: str, s: services.QueueSummary, state: str | None = None) -> str:
+    labels = f'connection="{_label(s.connection)}",queue="{_label(s.name)}"'
+    if state is not None:
+        labels += f',state="{_label(state)}"'
+    return f"{metric}{{{labels}}}"
+
+
+def _seconds(ms: int | None) -> str:
+    return f"{(ms or 0) / 1000:.3f}"
+
+
+#: Per-queue gauges: name, HELP text, value. Each is one line per queue, read from the
+#: summary that ``services.all_counts`` built with a fixed number of commands per queue.
+_QUEUE_GAUGES: tuple[tuple[str, str, Callable[[services.QueueSummary], object]], ...] = (
+    ("queue_dashboard_paused", "1 while the queue is paused.", lambda s: int(s.paused)),
+    ("queue_dashboard_workers", "Workers connected to the queue.", lambda s: s.workers),
+    (
+        "queue_dashboard_oldest_waiting_seconds",
+        "Age in seconds of the oldest job in the wait list (0 when none waits; prioritized "
+        "and delayed jobs are not counted).",
+        lambda s: _seconds(s.oldest_waiting_ms),
+    ),
+)
+FINISHED_HELP = (
+    "Jobs finished per queue and outcome since its workers began recording metrics: the "
+    "running count in BullMQ's metrics:completed / metrics:failed hashes, a counter (use "
+    "rate() or increase()); only for queues whose workers record metrics."
+)
+
+
 def render_metrics(summaries: list[services.QueueSummary]) -> str:
+    readable = [s for s in summaries if not s.error and s.name]
     lines = [
         "# HELP queue_dashboard_jobs Jobs per queue and state.",
         "# TYPE queue_dashboard_jobs gauge",
     ]
-    for s in summaries:
-        if s.error or not s.name:
-            continue
+    for s in readable:
         for state, count in s.counts.items():
-            lines.append(
-                f'queue_dashboard_jobs{{connection="{_label(s.connection)}",'
-                f'queue="{_label(s.name)}",state="{_label(state)}"}} {count}'
-            )
-    for metric, help_text, value in (
-        ("queue_dashboard_paused", "1 while the queue is paused.", lambda s: int(s.paused)),
-        ("queue_dashboard_workers", "Workers connected to the queue.", lambda s: s.workers),
-    ):
+            lines.append(f"{_series('queue_dashboard_jobs', s, state)} {count}")
+    for metric, help_text, value in _QUEUE_GAUGES:
         lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
-        for s in summaries:
-            if not s.error and s.name:
-                lines.append(
-                    f'{metric}{{connection="{_label(s.connection)}",queue="{_label(s.name)}"}} '
-                    f"{value(s)}"
-                )
+        lines += [f"{_series(metric, s)} {value(s)}" for s in readable]
+    lines += [
+        f"# HELP queue_dashboard_jobs_finished_total {FINISHED_HELP}",
+        "# TYPE queue_dashboard_jobs_finished_total counter",
+    ]
+    for s in readable:
+        for state, total in sorted((s.finished_totals or {}).items()):
+            lines.append(f"{_series('queue_dashboard_jobs_finished_total', s, state)} {total}")
     lines += [
         "# HELP queue_dashboard_up 1 when the connection could be read.",
         "# TYPE queue_dashboard_up gauge",

@@ -50,7 +50,7 @@ class AsyncQueue(QueueBase):
         await self.close()
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self._runner.close()
 
     # -- adding --
 
@@ -70,11 +70,11 @@ class AsyncQueue(QueueBase):
         return AsyncJob(self, **self._fields_of(p, job_id))
 
     async def add_bulk(self, jobs: Sequence[BulkJob]) -> list[AsyncJob]:
-        """Add many jobs in one round trip, all or nothing (MULTI/EXEC), all validated first."""
+        """Add many jobs in one script call (all or nothing), all validated first."""
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = await self._run(ops.add_jobs([p.call for p in prepared], transaction=True))
+        replies = await self._run(ops.add_jobs_in_one_call([p.call for p in prepared]))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = await self.get_job(job_id) if status else None

@@ -61,34 +61,49 @@ class JobRecord:
 
     @classmethod
     def fields_from_hash(cls, job_id: str, h: dict[str, str]) -> dict[str, Any]:
-        opts = loads(h.get("opts"), {})
-        stack = loads(h.get("stacktrace"), [])
-        parent = loads(h.get("parent"))
+        # On the worker's hot path: fields a fresh job lacks cost a dict lookup, no call.
+        get = h.get
+        raw = get("opts")
+        opts = loads(raw, {}) if raw else {}
+        raw = get("stacktrace")
+        if raw:
+            stack = loads(raw, [])
+            stacktrace = [str(s) for s in stack] if isinstance(stack, list) else [str(stack)]
+        else:
+            stacktrace = []
+        raw = get("parent")
+        parent = loads(raw) if raw else None
+        raw = get("data")
+        data = loads(raw, {}) if raw else {}
+        raw = get("progress")
+        progress = loads(raw, 0) if raw else 0
+        raw = get("returnvalue")
+        raw_dlq = get("dlq")
         return {
             "id": job_id,
-            "name": h.get("name", ""),
-            "data": loads(h.get("data"), {}),
+            "name": get("name", ""),
+            "data": data,
             "opts": opts if isinstance(opts, dict) else {},
-            "timestamp": _int(h.get("timestamp"), 0),
-            "delay": _int(h.get("delay"), 0),
-            "priority": _int(h.get("priority"), 0),
-            "progress": loads(h.get("progress"), 0),
-            "return_value": loads(h.get("returnvalue")),
-            "failed_reason": h.get("failedReason"),
-            "stacktrace": [str(s) for s in stack] if isinstance(stack, list) else [str(stack)],
+            "timestamp": _int(get("timestamp"), 0),
+            "delay": _int(get("delay"), 0),
+            "priority": _int(get("priority"), 0),
+            "progress": progress,
+            "return_value": loads(raw) if raw else None,
+            "failed_reason": get("failedReason"),
+            "stacktrace": stacktrace,
             # as both peers do: a BullMQ 5 `attemptsMade` field, when present, wins over `atm`
-            "attempts_made": _int(h.get("attemptsMade") or h.get("atm"), 0),
-            "attempts_started": _int(h.get("ats"), 0),
-            "stalled_counter": _int(h.get("stc"), 0),
-            "processed_on": _int(h.get("processedOn")),
-            "finished_on": _int(h.get("finishedOn")),
-            "processed_by": h.get("pb"),
-            "parent_key": h.get("parentKey"),
+            "attempts_made": _int(get("attemptsMade") or get("atm"), 0),
+            "attempts_started": _int(get("ats"), 0),
+            "stalled_counter": _int(get("stc"), 0),
+            "processed_on": _int(get("processedOn")),
+            "finished_on": _int(get("finishedOn")),
+            "processed_by": get("pb"),
+            "parent_key": get("parentKey"),
             "parent": parent if isinstance(parent, dict) else None,
-            "scheduler_id": h.get("rjk"),
-            "deduplication_id": h.get("deid"),
-            "deferred_failure": h.get("defa"),
-            "dead_letter_origin": _dict_or_none(loads(h.get("dlq"))),
+            "scheduler_id": get("rjk"),
+            "deduplication_id": get("deid"),
+            "deferred_failure": get("defa"),
+            "dead_letter_origin": _dict_or_none(loads(raw_dlq)) if raw_dlq else None,
         }
 
     @property

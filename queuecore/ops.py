@@ -9,20 +9,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .commands import Op, RawCall, check, checked, raw, script, single
+from .commands import Arg, Op, RawCall, ScriptCall, check, checked, raw, script, single
 from .errors import InvalidOptionsError
 from .jsonutil import dumps, loads
 from .keys import ALL_STATES, LIST_STATES, STATE_SUFFIX, QueueKeys
 from .options import JobOptions
+from .scripts import get_script
 
 # -- adding -----------------------------------------------------------------------------------
 
 
+def add_job_keys(keys: QueueKeys) -> tuple[str, ...]:
+    """The KEYS of add_job and add_jobs (callers on a hot path keep them)."""
+    return (keys.wait, keys.meta, keys.id, keys.delayed, keys.prioritized, keys.pc,
+            keys.events, keys.marker, keys.active, keys.waiting_children)
+
+
 def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
                  now: int, *, waits_for_children: bool = False,
-                 opts_json: str | None = None) -> Any:
+                 opts_json: str | None = None,
+                 key_names: tuple[str, ...] | None = None) -> ScriptCall:
     """The add_job script call; a flow parent ``waits_for_children``; ``opts_json`` when the
-    caller has it already."""
+    caller has it already; ``key_names``: ``add_job_keys(keys)`` when the caller keeps it."""
     timestamp = opts.timestamp if opts.timestamp is not None else now
     dedup = opts.extra.get("de") or {}
     mode = "extend" if dedup.get("extend") else "replace" if dedup.get("replace") else ""
@@ -36,16 +44,33 @@ def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
             if opts.extra.get(short):
                 ref[short] = True
         parent_json = dumps(ref)
-    return script(
-        "add_job",
-        [keys.wait, keys.meta, keys.id, keys.delayed, keys.prioritized, keys.pc, keys.events,
-         keys.marker, keys.active, keys.waiting_children],
-        [keys.base, opts.job_id or "", name, timestamp, data_json,
+    return ScriptCall(
+        get_script("add_job"),
+        key_names if key_names is not None else add_job_keys(keys),
+        (keys.base, opts.job_id or "", name, timestamp, data_json,
          opts_json if opts_json is not None else _opts_json(opts),
          opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
          dedup.get("ttl", 0), mode, parent_key, parent_json,
-         "1" if waits_for_children else "0"],
+         "1" if waits_for_children else "0"),
     )
+
+
+def add_jobs_in_one_call(calls: Sequence[ScriptCall]) -> Op[list[tuple[str, int]]]:
+    """Many add_job calls of one queue as one add_jobs script call: one command, atomic (all
+    or nothing, as a MULTI of the add_job calls would be), replies in order."""
+    first = calls[0]
+    args: list[Arg] = [first.args[0]]
+    for call in calls:
+        args += call.args[1:]
+    return single(ScriptCall(get_script("add_jobs"), first.keys, tuple(args)), _decode_adds)
+
+
+def _decode_adds(replies: list[Any]) -> list[tuple[str, int]]:
+    out = []
+    for reply in replies:
+        check(reply, job_id=None, command="add")
+        out.append((str(reply[0]), int(reply[1])))
+    return out
 
 
 def _opts_json(opts: JobOptions) -> str:
@@ -56,14 +81,7 @@ def add_jobs(calls: Sequence[Any], transaction: bool = False) -> Op[list[tuple[s
     """One round trip for many adds; each reply is (job id, status). ``transaction`` writes
     all or nothing (flows)."""
 
-    def decode(replies: list[Any]) -> list[tuple[str, int]]:
-        out = []
-        for reply in replies:
-            check(reply, job_id=None, command="add")
-            out.append((str(reply[0]), int(reply[1])))
-        return out
-
-    return Op(tuple(calls), decode, transaction)
+    return Op(tuple(calls), _decode_adds, transaction)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class Queue(QueueBase):
         self.close()
 
     def close(self) -> None:
-        self.client.close()
+        self._runner.close()
 
     # -- adding --
 
@@ -69,11 +69,11 @@ class Queue(QueueBase):
         return Job(self, **self._fields_of(p, job_id))
 
     def add_bulk(self, jobs: Sequence[BulkJob]) -> list[Job]:
-        """Add many jobs in one round trip, all or nothing (MULTI/EXEC), all validated first."""
+        """Add many jobs in one script call (all or nothing), all validated first."""
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = self._run(ops.add_jobs([p.call for p in prepared], transaction=True))
+        replies = self._run(ops.add_jobs_in_one_call([p.call for p in prepared]))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = self.get_job(job_id) if status else None

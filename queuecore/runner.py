@@ -8,6 +8,11 @@ and is sent again, alone: a call that got NOSCRIPT never ran, so nothing runs tw
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -23,9 +28,11 @@ try:
     _HIREDIS = True
 except ImportError:  # pragma: no cover - hiredis is a dependency
     _HIREDIS = False
+    pack_command = None  # type: ignore[assignment]
 from .commands import Call, Op, RawCall, ScriptCall
 
 T = TypeVar("T")
+_pack = cast(Callable[[tuple[Any, ...]], bytes], pack_command)
 
 
 def _is_noscript(reply: Any) -> bool:
@@ -55,14 +62,125 @@ def _queue_transaction(pipe: Any, op: Op[Any]) -> int:
     return len(sources)
 
 
+class _ScriptPacker:
+    """EVALSHA commands packed in C: the part before the arguments (command, SHA, key count
+    and keys) is packed once per script, key list and argument count, and kept."""
+
+    __slots__ = ("_heads",)
+
+    _LIMIT = 256  # heads kept; past that the cache starts again (keys of many queues)
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[str, tuple[str, ...], int], bytes] = {}
+
+    def pack(self, call: ScriptCall) -> bytes:
+        args = call.args
+        head_key = (call.script.sha, call.keys, len(args))
+        head = self._heads.get(head_key)
+        if head is None:
+            if len(self._heads) >= self._LIMIT:
+                self._heads.clear()
+            fixed: bytes = _pack(("EVALSHA", call.script.sha, len(call.keys), *call.keys))
+            count = 3 + len(call.keys) + len(args)
+            head = b"*%d\r\n" % count + fixed[fixed.index(b"\r\n") + 2:]
+            self._heads[head_key] = head
+        if not args:
+            return head
+        packed: bytes = _pack(args)
+        return head + packed[packed.index(b"\r\n") + 2:]
+
+
+class _DirectConnection:
+    """One connection of a sync client's pool, held for the script calls of its hot ops (adds
+    above all): one send and one read per call, without redis-py's per-command layers or a
+    pool checkout per call. Used by one thread at a time; a thread that finds it busy uses
+    the pool. A command is never sent twice: when the connection fails after the request
+    was written, the error says the command may or may not have run."""
+
+    __slots__ = ("_conn", "_lock", "_packer", "_pid", "_pool")
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._conn: Any = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._packer = _ScriptPacker()
+
+    def try_call(self, call: ScriptCall) -> tuple[bool, Any]:
+        """(True, reply), or (False, None) when another thread holds the connection."""
+        if not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            return True, self._call(call)
+        finally:
+            self._lock.release()
+
+    def _ready(self) -> Any:
+        conn = self._conn
+        if conn is None or self._pid != os.getpid():
+            # Checked out for good: the pool still owns it (disconnect() closes it too).
+            conn = self._conn = self._pool.get_connection()
+            self._pid = os.getpid()
+            return conn
+        # As the pool checks a connection it hands out: reconnect one that has gone stale
+        # (a restarted server). Nothing has been sent yet, so this retries nothing.
+        try:
+            conn.connect()
+            if conn.can_read():
+                raise redis.ConnectionError("connection has unread data")
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            conn.disconnect()
+            conn.connect()
+            if conn.can_read():
+                raise redis.ConnectionError("connection not ready") from None
+        return conn
+
+    def _call(self, call: ScriptCall) -> Any:
+        packed = self._packer.pack(call)
+        conn = self._ready()
+        conn.send_packed_command([packed], True)  # on failure: disconnects and raises
+        try:
+            return conn.read_response()
+        except redis.ResponseError:
+            raise  # a reply: the connection is in step
+        except redis.TimeoutError as exc:
+            conn.disconnect()
+            raise redis.TimeoutError(
+                f"no reply from Redis to {call.script.name} in time: it may still run ({exc})"
+            ) from exc
+        except (redis.ConnectionError, OSError) as exc:
+            conn.disconnect()
+            raise redis.ConnectionError(
+                f"lost the connection to Redis waiting for the reply to {call.script.name}: "
+                f"it may or may not have run ({exc})") from exc
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def drop(self) -> None:
+        """Forget the connection (its client is being replaced or closed)."""
+        self._conn = None
+
+
 class SyncRunner:
-    """``reroute`` (Cluster) builds a client for the slot's new master after MOVED."""
+    """``reroute`` (Cluster) builds a client for the slot's new master after MOVED.
+
+    Script calls sent alone go over one held connection (``_DirectConnection``) when the
+    client is a plain redis-py client with its own pool."""
 
     def __init__(self, client: redis.Redis,
                  reroute: Callable[[], redis.Redis] | None = None) -> None:
         self.client = client
         self._exec: Callable[..., Any] = client.execute_command
         self._reroute = reroute
+        self._direct = self._direct_for(client)
+
+    @staticmethod
+    def _direct_for(client: redis.Redis) -> _DirectConnection | None:
+        if not _HIREDIS or getattr(client, "connection", None) is not None or \
+                not isinstance(client.connection_pool, redis.ConnectionPool):
+            return None
+        return _DirectConnection(client.connection_pool)
 
     def run(self, op: Op[T]) -> T:
         try:
@@ -72,17 +190,32 @@ class SyncRunner:
                 raise
             old, self.client = self.client, self._reroute()  # MOVED: nothing ran
             self._exec = self.client.execute_command
+            self._direct = self._direct_for(self.client)
             old.close()
             return self._run(op)
+
+    def close(self) -> None:
+        """Close the client and its pool (the held connection with it)."""
+        if self._direct is not None:
+            self._direct.drop()
+        self.client.close()
+
+    def _script(self, call: ScriptCall) -> Any:
+        direct = self._direct
+        if direct is not None:
+            done, reply = direct.try_call(call)
+            if done:
+                return reply
+        return self._exec(*_evalsha_args(call))
 
     def _one(self, call: Call) -> Any:
         if isinstance(call, RawCall):
             return self._exec(*call.args)
         try:
-            return self._exec(*_evalsha_args(call))
+            return self._script(call)
         except NoScriptError:
             self._exec("SCRIPT", "LOAD", call.script.source)
-            return self._exec(*_evalsha_args(call))
+            return self._script(call)
 
     def _run(self, op: Op[T]) -> T:
         if op.transaction:
@@ -105,6 +238,195 @@ class SyncRunner:
         return op.decode(replies)
 
 
+class _AutoPipeline:
+    """The worker's script calls on one held connection, auto-pipelined: the calls made in
+    one turn of the event loop are written with one send, and one reader task hands the
+    replies back in order (as ioredis does for Node). A call cancelled before its turn's
+    write is not sent. When the connection fails, every call in flight gets the error (each
+    may or may not have run) and the next write starts on a fresh connection."""
+
+    _IDLE_CHECK_S = 1.0  # idle longer than this: check the connection before writing
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._queued: list[bytes] = []
+        self._queued_futures: list[asyncio.Future[Any]] = []
+        self._flush_pending = False
+        self._batches: deque[tuple[bytes, list[asyncio.Future[Any]]]] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self._session: _PipelineSession | None = None
+        self._closed = False
+
+    async def call(self, packed: bytes) -> Any:
+        if self._closed:
+            raise redis.ConnectionError("the queue is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        session = self._session
+        if not self._flush_pending and session is not None and not session.inflight and \
+                not session.broken and (self._writer is None or self._writer.done()) and \
+                time.monotonic() - session.last_reply <= self._IDLE_CHECK_S:
+            # Nothing in flight or queued (one call at a time): write now, skip a loop turn.
+            await session.send(packed, [future])
+            return await future
+        self._queued.append(packed)
+        self._queued_futures.append(future)
+        if not self._flush_pending:
+            self._flush_pending = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._closed:
+            self._fail_unsent(redis.ConnectionError("the queue is closed"))
+            return
+        data = [d for d, f in zip(self._queued, self._queued_futures, strict=True)
+                if not f.done()]  # a caller cancelled before the write: never sent
+        futures = [f for f in self._queued_futures if not f.done()]
+        self._queued, self._queued_futures = [], []
+        if not futures:
+            return
+        self._batches.append((b"".join(data), futures))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_batches())
+
+    async def _write_batches(self) -> None:
+        while self._batches:
+            # Whatever queued up while the previous write waited goes out together.
+            data: list[bytes] = []
+            futures: list[asyncio.Future[Any]] = []
+            while self._batches:
+                d, f = self._batches.popleft()
+                data.append(d)
+                futures += f
+            session = self._session
+            try:
+                if session is None or session.broken:
+                    self._session = None
+                    if session is not None:
+                        await session.close(self._pool)
+                    session = self._session = _PipelineSession(
+                        await self._pool.get_connection())
+                elif not session.inflight and \
+                        time.monotonic() - session.last_reply > self._IDLE_CHECK_S:
+                    await session.check_idle(self._pool)
+            except BaseException as exc:  # nothing was sent
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                error = redis.ConnectionError("the queue is closed") if cancelled else exc
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+                if cancelled:
+                    raise
+                continue
+            await session.send(b"".join(data), futures)
+
+    def _fail_unsent(self, exc: BaseException) -> None:
+        """Calls queued or batched but not written: never sent."""
+        futures = self._queued_futures
+        self._queued, self._queued_futures = [], []
+        while self._batches:
+            futures += self._batches.popleft()[1]
+        for future in futures:
+            if not future.done():
+                future.set_exception(exc)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._writer
+        self._fail_unsent(redis.ConnectionError("the queue is closed"))
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close(self._pool)
+
+
+class _PipelineSession:
+    """One connection of an _AutoPipeline and the futures of the calls in flight on it."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.inflight: deque[asyncio.Future[Any]] = deque()
+        self.broken = False
+        self.last_reply = time.monotonic()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def check_idle(self, pool: Any) -> None:
+        """As the pool checks a connection it hands out: reconnect a stale one (nothing of
+        this turn has been sent yet)."""
+        await pool.ensure_connection(self.conn)
+
+    async def send(self, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
+        if self.broken:  # failed while the writer waited: nothing of this is sent
+            error = redis.ConnectionError("lost the connection to Redis before sending")
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        # In flight before the write: the reader may see replies before the write returns.
+        self.inflight.extend(futures)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.ensure_future(self._read_replies())
+        try:
+            await self.conn.send_packed_command(data, False)
+        except BaseException as exc:
+            self._fail(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    async def _read_replies(self) -> None:
+        conn = self.conn
+        inflight = self.inflight
+        while inflight and not self.broken:
+            try:
+                reply = await conn.read_response()
+            except redis.ResponseError as exc:
+                reply = exc
+            except BaseException as exc:
+                self._fail(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
+            self.last_reply = time.monotonic()
+            future = inflight.popleft()
+            if future.done():  # its caller was cancelled: the reply is dropped
+                continue
+            if isinstance(reply, redis.ResponseError):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.broken:
+            return
+        self.broken = True
+        if isinstance(exc, redis.TimeoutError | redis.ConnectionError | OSError):
+            error: BaseException = redis.ConnectionError(
+                f"lost the connection to Redis with {len(self.inflight)} call(s) in flight: "
+                f"each may or may not have run ({exc})")
+        else:
+            error = redis.ConnectionError(f"pipelined connection failed: {exc!r}")
+        while self.inflight:
+            future = self.inflight.popleft()
+            if not future.done():
+                future.set_exception(error)
+
+    async def close(self, pool: Any) -> None:
+        """Fail what is in flight, disconnect (unread replies may be pending) and give the
+        connection back to its pool."""
+        reader = self._reader
+        if reader is not None and not reader.done() and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+        self._fail(redis.ConnectionError("closed"))
+        await self.conn.disconnect()
+        await pool.release(self.conn)
+
+
 class AsyncRunner:
     """``reroute`` (Cluster) builds a client for the slot's new master after MOVED."""
 
@@ -113,6 +435,31 @@ class AsyncRunner:
         self.client = client
         self._exec = cast(Callable[..., Any], client.execute_command)
         self._reroute = reroute
+        self._packer = _ScriptPacker()
+        self._auto: _AutoPipeline | None = None
+        self._want_auto = False
+
+    def enable_autopipeline(self) -> None:
+        """Send lone script calls over one held, auto-pipelined connection (the worker's hot
+        path: many calls in flight at once). Needs a client without a socket timeout: the
+        connection's reader waits for as long as calls are in flight."""
+        self._want_auto = True
+        self._auto = self._auto_for(self.client)
+
+    def _auto_for(self, client: aioredis.Redis) -> _AutoPipeline | None:
+        pool = client.connection_pool
+        if not self._want_auto or not _HIREDIS or client.single_connection_client or \
+                not isinstance(pool, aioredis.ConnectionPool) or \
+                pool.connection_kwargs.get("socket_timeout") is not None:
+            return None
+        return _AutoPipeline(pool)
+
+    async def close(self) -> None:
+        """Close the client and its pool (the auto-pipelined connection first)."""
+        auto, self._auto = self._auto, None
+        if auto is not None:
+            await auto.close()
+        await self.client.aclose()
 
     async def run(self, op: Op[T]) -> T:
         try:
@@ -122,6 +469,9 @@ class AsyncRunner:
                 raise
             old, self.client = self.client, self._reroute()  # MOVED: nothing ran
             self._exec = cast(Callable[..., Any], self.client.execute_command)
+            old_auto, self._auto = self._auto, self._auto_for(self.client)
+            if old_auto is not None:
+                await old_auto.close()
             await old.aclose()
             return await self._run(op)
 
@@ -137,12 +487,15 @@ class AsyncRunner:
     async def _script(self, call: ScriptCall) -> Any:
         """EVALSHA packed in C by hiredis and sent on a pooled connection: the hot path of
         every worker (redis-py's asyncio client packs in Python, per argument)."""
+        auto = self._auto
+        if auto is not None:
+            return await auto.call(self._packer.pack(call))
         pool = cast(Any, self.client.connection_pool)
         if self.client.single_connection_client or not _HIREDIS:
             return await self._exec(*_evalsha_args(call))
         conn = await pool.get_connection()
         try:
-            await conn.send_packed_command(pack_command(_evalsha_args(call)), False)
+            await conn.send_packed_command(self._packer.pack(call), False)
             reply = await conn.read_response()
         except BaseException:
             await conn.disconnect()

@@ -118,6 +118,7 @@ class Worker:
         # No reply timeout (redis-py would wrap every command in asyncio.wait_for): a dead
         # peer is found by TCP keepalive and the health check, a lost job by the stall check.
         self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None)
+        self.queue._runner.enable_autopipeline()  # many finish calls in flight at once
         self.keys = self.queue.keys
         self.name = queue_name
         self.processor = processor

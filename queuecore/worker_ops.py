@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .commands import Op, checked, raw, script, single
 from .keys import QueueKeys
 
 
-def _fetch_keys(keys: QueueKeys) -> list[str]:
-    return [keys.wait, keys.active, keys.prioritized, keys.events, keys.stalled, keys.limiter,
-            keys.delayed, keys.paused, keys.meta, keys.pc, keys.marker]
+@functools.lru_cache(maxsize=256)
+def _fetch_keys(keys: QueueKeys) -> tuple[str, ...]:
+    return (keys.wait, keys.active, keys.prioritized, keys.events, keys.stalled, keys.limiter,
+            keys.delayed, keys.paused, keys.meta, keys.pc, keys.marker)
+
+
+@functools.lru_cache(maxsize=256)
+def _finish_keys(keys: QueueKeys, target: str) -> tuple[str, ...]:
+    return (*_fetch_keys(keys), keys.key(target), keys.metrics(target))
 
 
 def move_to_active(keys: QueueKeys, now: int, token: str, lock_ms: int, limiter_max: int,
@@ -31,7 +38,7 @@ def move_to_finished(
     target = "completed" if completed else "failed"
     return single(
         script("move_to_finished",
-               [*_fetch_keys(keys), keys.key(target), keys.metrics(target)],
+               _finish_keys(keys, target),
                [keys.base, job_id, now, token, target, value, stacktrace, keep[0], keep[1],
                 keep[2], max_attempts, metrics_points, "1" if fetch_next else "0", lock_ms,
                 limiter_max, limiter_ms, worker_name, next_token, timing_samples]),

@@ -44,26 +44,36 @@ if taken ~= 0 then
   return taken
 end
 
-local timing = rcall("HMGET", jobKey, "timestamp", "processedOn")
-local maxEvents = qc_max_events(k.meta)
+-- Everything this script needs from the job's hash and the queue's meta, read once.
+local job = rcall("HMGET", jobKey, "timestamp", "processedOn", "atm", "deid", "parentKey",
+                  "parent")
+local meta = qc_read_meta(k.meta)
+local maxEvents = meta.maxEvents
+-- Paused or at the global concurrency, known once `active` has lost this job (the rest of
+-- the script does not change `active` or the meta before the fetch).
+local pausedOrMaxed = nil
 -- A queue at its global concurrency just freed a slot: wake a blocked worker.
-if rcall("HEXISTS", k.meta, "concurrency") == 1 and not qc_paused_or_maxed(k.meta, k.active)
-    and (rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0) then
-  rcall("ZADD", k.marker, 0, "0")
-end
-local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
-if target == "completed" then
-  rcall("HSET", jobKey, "returnvalue", ARGV[6], "finishedOn", now)
-else
-  rcall("HSET", jobKey, "failedReason", ARGV[6], "finishedOn", now)
-  rcall("HDEL", jobKey, "defa")
-  if ARGV[7] ~= "" then
-    rcall("HSET", jobKey, "stacktrace", ARGV[7])
+if meta.concurrency then
+  pausedOrMaxed = qc_meta_paused_or_maxed(meta, k.active)
+  if not pausedOrMaxed and (rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0) then
+    rcall("ZADD", k.marker, 0, "0")
   end
+end
+local attemptsMade = (tonumber(job[3]) or 0) + 1
+if target == "completed" then
+  rcall("HSET", jobKey, "atm", attemptsMade, "returnvalue", ARGV[6], "finishedOn", now)
+else
+  if ARGV[7] ~= "" then
+    rcall("HSET", jobKey, "atm", attemptsMade, "failedReason", ARGV[6], "finishedOn", now,
+          "stacktrace", ARGV[7])
+  else
+    rcall("HSET", jobKey, "atm", attemptsMade, "failedReason", ARGV[6], "finishedOn", now)
+  end
+  rcall("HDEL", jobKey, "defa")
 end
 
 -- A finished job releases its deduplication id unless that id has its own ttl.
-local dedupId = rcall("HGET", jobKey, "deid")
+local dedupId = job[4]
 if dedupId then
   local dedupKey = base .. "de:" .. dedupId
   if rcall("GET", dedupKey) == jobId and rcall("PTTL", dedupKey) == -1 then
@@ -71,12 +81,13 @@ if dedupId then
   end
 end
 
+local parent = qc_parse_parent(job[5], job[6]) or false
 if target == "completed" then
-  qc_child_completed(jobKey, ARGV[6], now)
+  qc_child_completed(jobKey, ARGV[6], now, parent)
   qc_emit(k.events, maxEvents, "completed", "jobId", jobId, "returnvalue", ARGV[6],
           "prev", "active")
 else
-  qc_child_failed(jobKey, ARGV[6], now)
+  qc_child_failed(jobKey, ARGV[6], now, parent)
   qc_emit(k.events, maxEvents, "failed", "jobId", jobId, "failedReason", ARGV[6],
           "prev", "active")
   if attemptsMade >= tonumber(ARGV[11]) then
@@ -93,7 +104,7 @@ if limit <= 0 then
   limit = 1000
 end
 if keepCount == 0 then
-  qc_delete_job_keys(base, jobId)
+  qc_delete_job_keys(base, jobId, dedupId)
 else
   rcall("ZADD", KEYS[12], now, jobId)
   if keepAge > 0 then
@@ -146,10 +157,10 @@ if maxPoints > 0 then
     end
   end
   local samples = tonumber(ARGV[19])
-  if samples > 0 and timing[1] and timing[2] then
+  if samples > 0 and job[1] and job[2] then
     local timingsKey = metricsKey .. ":timings"
-    local started = tonumber(timing[2])
-    rcall("LPUSH", timingsKey, now .. ":" .. (started - tonumber(timing[1])) .. ":" ..
+    local started = tonumber(job[2])
+    rcall("LPUSH", timingsKey, now .. ":" .. (started - tonumber(job[1])) .. ":" ..
           (now - started))
     rcall("LTRIM", timingsKey, 0, samples - 1)
   end
@@ -165,7 +176,7 @@ if ARGV[13] == "1" then
   local o = {base = base, now = now, token = ARGV[18], lockDuration = tonumber(ARGV[14]),
              limiterMax = tonumber(ARGV[15]), limiterDuration = tonumber(ARGV[16]),
              workerName = ARGV[17]}
-  local reply = qc_fetch(k, o)
+  local reply = qc_fetch(k, o, meta, pausedOrMaxed)
   if reply[1] == 0 and reply[3] == 0 and drained() then
     qc_emit(k.events, maxEvents, "drained")
   end

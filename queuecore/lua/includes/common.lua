@@ -27,6 +27,26 @@ local function qc_paused_or_maxed(metaKey, activeKey)
   return false
 end
 
+-- The meta fields the hot scripts need, read with one HMGET: maxEvents (10000 when unset),
+-- and the raw maxLenEvents, paused, concurrency, max and duration (false when unset).
+local function qc_read_meta(metaKey)
+  local f = rcall("HMGET", metaKey, "opts.maxLenEvents", "paused", "concurrency", "max",
+                  "duration")
+  return {maxEvents = tonumber(f[1]) or 10000, maxLenEvents = f[1], paused = f[2],
+          concurrency = f[3], max = f[4], duration = f[5]}
+end
+
+-- qc_paused_or_maxed for meta already read by qc_read_meta.
+local function qc_meta_paused_or_maxed(m, activeKey)
+  if m.paused then
+    return true
+  end
+  if m.concurrency then
+    return rcall("LLEN", activeKey) >= tonumber(m.concurrency)
+  end
+  return false
+end
+
 local function qc_add_base_marker(markerKey, pausedOrMaxed)
   if not pausedOrMaxed then
     rcall("ZADD", markerKey, 0, "0")
@@ -90,9 +110,12 @@ local function qc_job_priority(jobKey)
 end
 
 -- Delete a job's hash and every key hanging off it, and its deduplication key when it owns it.
-local function qc_delete_job_keys(base, jobId)
+-- `dedupId`: the job's deid when the caller has read it already (false: none), nil to read it.
+local function qc_delete_job_keys(base, jobId, dedupId)
   local jobKey = base .. jobId
-  local dedupId = rcall("HGET", jobKey, "deid")
+  if dedupId == nil then
+    dedupId = rcall("HGET", jobKey, "deid")
+  end
   if dedupId then
     local dedupKey = base .. "de:" .. dedupId
     if rcall("GET", dedupKey) == jobId then

@@ -31,10 +31,9 @@ local function qc_promote_due(k, now, pausedOrMaxed, maxEvents, base)
 end
 
 -- Milliseconds left on the rate limit, 0 when a job may be taken; and the limit in force.
-local function qc_rate_limit(k, o)
-  local meta = rcall("HMGET", k.meta, "max", "duration")
-  local max = tonumber(meta[1]) or o.limiterMax
-  local duration = tonumber(meta[2]) or o.limiterDuration
+local function qc_rate_limit(k, o, m)
+  local max = tonumber(m.max) or o.limiterMax
+  local duration = tonumber(m.duration) or o.limiterDuration
   local count = tonumber(rcall("GET", k.limiter) or "0")
   if (max > 0 and count >= max) or count >= MANUAL_LIMIT then
     local ttl = rcall("PTTL", k.limiter)
@@ -46,8 +45,14 @@ local function qc_rate_limit(k, o)
   return 0, max, duration
 end
 
+-- Lock and mark active a job just moved to `active`. Its hash is read first (and returned,
+-- with processedOn, pb and ats as written here); false when the hash is gone.
 local function qc_start_job(k, o, jobId, maxEvents, max, duration)
   local jobKey = o.base .. jobId
+  local fields = rcall("HGETALL", jobKey)
+  if #fields == 0 then
+    return false
+  end
   if max > 0 then
     local count = rcall("INCR", k.limiter)
     if count == 1 then
@@ -59,19 +64,51 @@ local function qc_start_job(k, o, jobId, maxEvents, max, duration)
   end
   rcall("SREM", k.stalled, jobId)
   qc_emit(k.events, maxEvents, "active", "jobId", jobId, "prev", "waiting")
-  rcall("HSET", jobKey, "processedOn", o.now, "pb", o.workerName)
-  rcall("HINCRBY", jobKey, "ats", 1)
-  return rcall("HGETALL", jobKey)
+  -- Patch the fields read above as HSET processedOn pb, HINCRBY ats would leave them.
+  local iProcessedOn, iPb, iAts
+  for i = 1, #fields, 2 do
+    local name = fields[i]
+    if name == "processedOn" then
+      iProcessedOn = i + 1
+    elseif name == "pb" then
+      iPb = i + 1
+    elseif name == "ats" then
+      iAts = i + 1
+    end
+  end
+  local ats = 1
+  if iAts then
+    ats = (tonumber(fields[iAts]) or 0) + 1
+  end
+  rcall("HSET", jobKey, "processedOn", o.now, "pb", o.workerName, "ats", ats)
+  local values = {{iProcessedOn, "processedOn", string.format("%d", o.now)}, {iPb, "pb", o.workerName},
+                  {iAts, "ats", tostring(ats)}}
+  for _, v in ipairs(values) do
+    if v[1] then
+      fields[v[1]] = v[3]
+    else
+      fields[#fields + 1] = v[2]
+      fields[#fields + 1] = v[3]
+    end
+  end
+  return fields
 end
 
-local function qc_fetch(k, o)
-  local maxEvents = qc_max_events(k.meta)
-  local pausedOrMaxed = qc_paused_or_maxed(k.meta, k.active)
+-- `m`: the queue's meta from qc_read_meta (nil: read here); `pausedOrMaxed`: when the caller
+-- knows it already (nil: computed here).
+local function qc_fetch(k, o, m, pausedOrMaxed)
+  if m == nil then
+    m = qc_read_meta(k.meta)
+  end
+  local maxEvents = m.maxEvents
+  if pausedOrMaxed == nil then
+    pausedOrMaxed = qc_meta_paused_or_maxed(m, k.active)
+  end
   qc_promote_due(k, o.now, pausedOrMaxed, maxEvents, o.base)
   if pausedOrMaxed then
     return {0, 0, 0, 0}
   end
-  local ttl, max, duration = qc_rate_limit(k, o)
+  local ttl, max, duration = qc_rate_limit(k, o, m)
   if ttl > 0 then
     return {0, 0, ttl, 0}
   end
@@ -90,8 +127,11 @@ local function qc_fetch(k, o)
     if not jobId then
       break
     end
-    if string.sub(jobId, 1, 2) ~= "0:" and rcall("EXISTS", o.base .. jobId) == 1 then
-      local fields = qc_start_job(k, o, jobId, maxEvents, max, duration)
+    local fields = false
+    if string.sub(jobId, 1, 2) ~= "0:" then
+      fields = qc_start_job(k, o, jobId, maxEvents, max, duration)
+    end
+    if fields then
       if rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0 then
         qc_add_base_marker(k.marker, false)
       end

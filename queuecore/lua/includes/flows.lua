@@ -6,18 +6,24 @@
 
 local cjson_decode = cjson.decode
 
--- The parent's id, queue key and failure policy from a child's hash, or nil.
-local function qc_parent_of(jobKey)
-  local fields = rcall("HMGET", jobKey, "parentKey", "parent")
-  if not fields[1] or not fields[2] then
+-- The parent's id, queue key and failure policy from a child's `parentKey` and `parent`
+-- fields, or nil.
+local function qc_parse_parent(parentKey, parentJson)
+  if not parentKey or not parentJson then
     return nil
   end
-  local ok, parent = pcall(cjson_decode, fields[2])
+  local ok, parent = pcall(cjson_decode, parentJson)
   if not ok or type(parent) ~= "table" or not parent.id or not parent.queueKey then
     return nil
   end
-  parent.key = fields[1]
+  parent.key = parentKey
   return parent
+end
+
+-- The parent's id, queue key and failure policy from a child's hash, or nil.
+local function qc_parent_of(jobKey)
+  local fields = rcall("HMGET", jobKey, "parentKey", "parent")
+  return qc_parse_parent(fields[1], fields[2])
 end
 
 -- Move a parent whose dependencies are all settled from waiting-children to be run.
@@ -50,8 +56,12 @@ local function qc_release_parent(parent, now)
 end
 
 -- A child completed: hand its result up, drop the dependency, maybe release the parent.
-local function qc_child_completed(jobKey, returnValue, now)
-  local parent = qc_parent_of(jobKey)
+-- `parent`: from qc_parse_parent when the caller has read the child's fields (false: no
+-- parent), nil to read them.
+local function qc_child_completed(jobKey, returnValue, now, parent)
+  if parent == nil then
+    parent = qc_parent_of(jobKey)
+  end
   if not parent then
     return
   end
@@ -66,8 +76,10 @@ end
 -- on; rdof just drops the dependency; with no policy the parent keeps waiting with the child
 -- still in its `dependencies` (as Node bullmq 6.7 leaves it: an `unsuccessful` entry would
 -- stop a Node worker from finishing the parent after the child is retried).
-local function qc_child_failed(jobKey, reason, now)
-  local parent = qc_parent_of(jobKey)
+local function qc_child_failed(jobKey, reason, now, parent)
+  if parent == nil then
+    parent = qc_parent_of(jobKey)
+  end
   local childKey = jobKey
   local childReason = reason
   while parent do

@@ -1,0 +1,122 @@
+"""The worker's auto-pipelined connection (runner._AutoPipeline): calls made in one loop turn
+go out in one write, replies reach the right callers, a call cancelled before the write is
+never sent, and a dropped connection fails the calls in flight without sending them again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+
+from queuecore import AsyncQueue
+from queuecore.runner import _AutoPipeline
+from tests.test_direct_connection import DroppingProxy, proxy  # noqa: F401 - the fixture
+
+K = "bull:auto:"
+
+
+def _count_writes(q: AsyncQueue) -> list[int]:
+    auto = q._runner._auto
+    assert isinstance(auto, _AutoPipeline)
+    session = auto._session
+    assert session is not None
+    conn = session.conn
+    writes: list[int] = []
+    real = conn.send_packed_command
+
+    async def counting(command: Any, check_health: bool = True) -> None:
+        writes.append(bytes(command).count(b"EVALSHA"))
+        await real(command, check_health)
+
+    conn.send_packed_command = counting
+    return writes
+
+
+async def _queue(url: str) -> AsyncQueue:
+    q = AsyncQueue("auto", url, socket_timeout=None)
+    q._runner.enable_autopipeline()
+    assert isinstance(q._runner._auto, _AutoPipeline)
+    await q.add("warm", {"i": -1})  # the held connection exists from here
+    return q
+
+
+@pytest.fixture
+async def aq(redis_url: str) -> AsyncIterator[AsyncQueue]:
+    q = await _queue(redis_url)
+    yield q
+    await q.close()
+
+
+async def test_calls_of_one_turn_share_a_write_and_get_their_own_replies(
+        aq: AsyncQueue, r: redis.Redis) -> None:
+    writes = _count_writes(aq)
+    jobs = await asyncio.gather(*(aq.add("n", {"i": i}) for i in range(50)))
+    # The first call finds the connection idle and goes at once; the other 49 together.
+    assert sum(writes) == 50
+    assert len(writes) <= 2
+    for i, job in enumerate(jobs):
+        assert json.loads(r.hget(K + job.id, "data") or "") == {"i": i}
+    assert len({job.id for job in jobs}) == 50
+
+
+async def test_a_call_cancelled_before_its_write_is_never_sent(aq: AsyncQueue,
+                                                               r: redis.Redis) -> None:
+    tasks = [asyncio.ensure_future(aq.add("n", {}, job_id=f"j{i}")) for i in range(6)]
+    await asyncio.sleep(0)  # every call is queued; the turn's write has not happened yet
+    tasks[3].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert [j.id for j in results if not isinstance(j, BaseException)] == \
+        ["j0", "j1", "j2", "j4", "j5"]
+    assert r.exists(K + "j3") == 0
+    assert sorted(r.lrange(K + "wait", 0, -1)) == ["1", "j0", "j1", "j2", "j4", "j5"]
+
+
+async def test_dropped_connection_fails_calls_in_flight_once_then_recovers(
+        proxy: DroppingProxy, r: redis.Redis) -> None:  # noqa: F811
+    q = await _queue(f"redis://127.0.0.1:{proxy.port}/0")
+    try:
+        proxy.drop_next_reply.set()
+        results = await asyncio.gather(*(q.add("n", {}, job_id=f"j{i}") for i in range(10)),
+                                       return_exceptions=True)
+        assert proxy.dropped.is_set()
+        assert all(isinstance(e, redis.ConnectionError) for e in results), results
+        assert all("may or may not have run" in str(e) for e in results)
+        # Sent once: Redis ran each add it received, and nothing was sent again.
+        ids = r.lrange(K + "wait", 0, -1)
+        assert len(ids) == len(set(ids)) == 11
+        job = await q.add("after", {})  # a fresh connection
+        assert job.id == "12"
+    finally:
+        await q.close()
+
+
+async def test_close_then_reuse_goes_through_the_pool(redis_url: str, r: redis.Redis) -> None:
+    q = await _queue(redis_url)
+    await q.close()
+    assert q._runner._auto is None
+    assert (await q.add("again", {})).id == "2"
+    await q.close()
+
+
+async def test_off_when_the_connection_has_a_socket_timeout(redis_url: str) -> None:
+    q = AsyncQueue("auto", redis_url)  # 1.5 s by default
+    q._runner.enable_autopipeline()
+    assert q._runner._auto is None
+    assert (await q.add("n", {})).id == "1"
+    await q.close()
+
+
+async def test_close_fails_calls_not_yet_answered_instead_of_leaving_them_waiting(
+        redis_url: str, r: redis.Redis) -> None:
+    q = await _queue(redis_url)
+    tasks = [asyncio.ensure_future(q.add("n", {}, job_id=f"j{i}")) for i in range(5)]
+    await asyncio.sleep(0)  # the first is written, the others wait for the turn's write
+    await q._runner.close()
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    assert all(isinstance(res, redis.ConnectionError) for res in results[1:]), results
+    assert r.exists(*(K + f"j{i}" for i in range(1, 5))) == 0  # never sent

@@ -15,16 +15,21 @@ from .errors import (
     ErrorCode,
     FailedChildrenError,
     InvalidOptionsError,
+    JobBelongsToSchedulerError,
     JobLockedError,
     JobNotFoundError,
     JobNotInStateError,
+    JobTimeoutError,
     LockMismatchError,
     LockNotFoundError,
+    ParentCannotBeReplacedError,
     ParentNotFoundError,
     PendingChildrenError,
     QueueCoreError,
     RateLimitError,
     RemoteProcessorError,
+    SchedulerIdCollisionError,
+    SchedulerSlotBusyError,
     ScriptError,
     UnrecoverableError,
     WaitingChildrenError,
@@ -43,10 +48,13 @@ from .flow import (
 )
 from .health import HealthReport, acheck_health, check_health
 from .job import AsyncJob, Job, JobRecord
+from .metrics import Metrics, TimingSummary
+from .ops import Dependencies
 from .options import JobOptionsDict
 from .pool import WorkerPool
 from .processes import ProcessPool
 from .queue import Queue
+from .schedulers import JobScheduler
 from .worker import Worker
 
 __version__ = "0.1.0"
@@ -93,4 +101,9 @@ __all__ += [  # issue 3: processes, CLI, worker pool, health
 ]
 __all__ += [  # issue 3: fan-out flows
     "FanOut", "FanOutNode", "fan_out", "release_fan_out",
+]
+__all__ += [  # every error a call can raise, and the types methods return
+    "Dependencies", "JobBelongsToSchedulerError", "JobScheduler", "JobTimeoutError", "Metrics",
+    "ParentCannotBeReplacedError", "SchedulerIdCollisionError", "SchedulerSlotBusyError",
+    "TimingSummary",
 ]

@@ -29,6 +29,10 @@ from .worker import Worker
 URL_ENV = "QUEUECORE_REDIS_URL"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+#: The worker command records metrics by default (the library's Worker does not, as BullMQ's):
+#: the dashboard's chart and the failure-rate alert read them.
+METRICS_POINTS = 1440
+
 log = logging.getLogger("queuecore.cli")
 
 
@@ -82,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--max-stalled-count", type=_int_at_least(0), default=1, metavar="N")
     worker.add_argument("--shutdown-timeout", type=_seconds, default=None, metavar="S",
                         help="on SIGTERM, wait this long for active jobs (default: no limit)")
+    worker.add_argument("--metrics", type=_int_at_least(0), default=METRICS_POINTS, metavar="N",
+                        help="keep N per-minute completed/failed counts in BullMQ's metrics"
+                             f" keys, for charts and alerts (default {METRICS_POINTS}, a day;"
+                             " 0: record none)")
     worker.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     worker.set_defaults(command_parser=worker)
 
@@ -116,6 +124,8 @@ def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     }
     if args.processes:
         options["processes"] = args.processes
+    if args.metrics:
+        options["metrics"] = {"max_data_points": args.metrics}
     try:
         worker = Worker(args.queue, processor, url, **options)
     except (InvalidOptionsError, ValueError, TypeError) as exc:

@@ -170,8 +170,9 @@ def get_logs(keys: QueueKeys, job_id: str, start: int, end: int,
 @dataclass(frozen=True, slots=True)
 class Dependencies:
     """A flow parent's children, by full job key: results of the completed ones, the keys of
-    those still pending, failures recorded by cpof/idof children, and failed children that
-    hold the parent back (no policy) or failed it (fpof)."""
+    those still pending (a child that failed for good without a policy stays here, as with
+    BullMQ), failures recorded by cpof/idof children, and the children that failed the
+    parent (fpof)."""
 
     processed: dict[str, Any]
     unprocessed: list[str]

@@ -76,6 +76,20 @@ def test_worker_runs_jobs_then_drains_on_sigterm(redis_url: str, procs: list,
     assert "worker stopped" in err
 
 
+@pytest.mark.parametrize(("extra", "recorded"), [([], True), (["--metrics", "0"], False)])
+def test_worker_records_metrics_unless_told_not_to(redis_url: str, procs: list,
+                                                   extra: list[str], recorded: bool) -> None:
+    with Queue("cli-metrics", redis_url) as q:
+        q.add("j", {"i": 1})
+        worker = cli("worker", f"{P}:echo", "--queue", "cli-metrics", "--url", redis_url,
+                     *extra)
+        procs.append(worker)
+        wait_for(lambda: q.get_job_counts("completed")["completed"] == 1)
+        code, err = stop(worker)
+        assert code == 0, err
+        assert q.get_metrics("completed").count == (1 if recorded else 0)
+
+
 def test_sigint_lets_the_active_job_finish(redis_url: str, procs: list) -> None:
     with Queue("cli", redis_url) as q:
         job = q.add("j", {"seconds": 0.5})
@@ -132,6 +146,7 @@ def test_bad_target_exits_with_a_clear_message(procs: list) -> None:
     (["worker", f"{P}:echo"], "--queue"),
     (["worker", f"{P}:echo", "--queue", "q", "--concurrency", "0"], "must be >= 1"),
     (["worker", f"{P}:echo", "--queue", "q", "--lock-duration", "x"], "expected an integer"),
+    (["worker", f"{P}:echo", "--queue", "q", "--metrics", "-1"], "must be >= 0"),
     (["worker", f"{P}:echo", "--queue", "q", "--url", "http://x"], "redis://"),
     (["health", "--queue", "q", "--timeout", "-1"], "must be >= 0"),
     (["nothing"], "invalid choice"),

@@ -161,6 +161,12 @@ class _DirectConnection:
         """Forget the connection (its client is being replaced or closed)."""
         self._conn = None
 
+    def reset(self) -> None:
+        """Close the held connection; the next call connects anew (after READONLY)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.disconnect()
+
 
 class SyncRunner:
     """``reroute`` (Cluster) builds a client for the slot's new master after MOVED.
@@ -185,6 +191,9 @@ class SyncRunner:
     def run(self, op: Op[T]) -> T:
         try:
             return self._run(op)
+        except redis.ReadOnlyError:
+            self.reset()
+            raise
         except redis.ResponseError as exc:
             if self._reroute is None or not is_moved(exc):
                 raise
@@ -193,6 +202,14 @@ class SyncRunner:
             self._direct = self._direct_for(self.client)
             old.close()
             return self._run(op)
+
+    def reset(self) -> None:
+        """Drop every connection, so that the next call connects anew: after READONLY the
+        connections reach a demoted master, while the address (a proxy, a DNS name, a
+        virtual IP) may by now lead to the new one. Nothing is retried here."""
+        if self._direct is not None:
+            self._direct.reset()
+        self.client.connection_pool.disconnect()
 
     def close(self) -> None:
         """Close the client and its pool (the held connection with it)."""
@@ -461,9 +478,21 @@ class AsyncRunner:
             await auto.close()
         await self.client.aclose()
 
+    async def reset(self) -> None:
+        """Drop every connection (see ``SyncRunner.reset``); calls in flight on the
+        auto-pipelined connection fail with a connection error, as in an outage."""
+        auto = self._auto
+        if auto is not None:
+            self._auto = self._auto_for(self.client)
+            await auto.close()
+        await self.client.connection_pool.disconnect()
+
     async def run(self, op: Op[T]) -> T:
         try:
             return await self._run(op)
+        except redis.ReadOnlyError:
+            await self.reset()
+            raise
         except redis.ResponseError as exc:
             if self._reroute is None or not is_moved(exc):
                 raise

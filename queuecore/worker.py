@@ -360,6 +360,8 @@ class Worker:
             if is_moved(exc):  # Cluster: the slot moved; follow it
                 await self._follow_slot()
             else:
+                if isinstance(exc, rexc.ReadOnlyError):  # a demoted master: connect anew
+                    await self._renew_clients()
                 await self._trouble(exc, 1.0)
         finally:
             if wake is not None:
@@ -385,6 +387,11 @@ class Worker:
     async def _follow_slot(self) -> None:
         """The queue's slot moved to another master: block and announce there."""
         self._connection = self.queue._reresolve()
+        await self._renew_clients()
+
+    async def _renew_clients(self) -> None:
+        """New blocking and presence connections (the old ones reach a node that no longer
+        serves the queue), announced at once."""
         old = (self._block_client, self._presence_client)
         self._block_client = self._new_block_client()
         self._presence_client = self._new_presence_client()

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import ops, worker_ops
 from .clock import now_ms
-from .errors import InvalidOptionsError
-from .jsonutil import dumps, is_finite_number, loads
+from .errors import DataError, InvalidOptionsError
+from .jsonutil import dumps_data, is_finite_number, loads
 
 if TYPE_CHECKING:
     from .aqueue import AsyncQueue
@@ -119,11 +119,22 @@ class JobRecord:
         return "unknown"
 
 
-def _progress_json(value: Any) -> str:
+def _progress_json(value: Any, max_size: int | None) -> str:
     if isinstance(value, bool) or not (is_finite_number(value) or isinstance(value, dict | list
                                                                             | str)):
         raise InvalidOptionsError("progress must be a number, a string, a list or a dict")
-    return dumps(value)
+    return dumps_data(value, max_size, what="progress")
+
+
+def _log_line(line: Any, max_size: int | None) -> str:
+    """A log line as stored, refused before any write when over the queue's
+    ``max_data_size`` (UTF-8 bytes), like job data."""
+    text = str(line)
+    if max_size is not None and len(text) * 4 > max_size:
+        size = len(text.encode("utf-8"))
+        if size > max_size:
+            raise DataError(f"log line is {size} bytes, over the limit of {max_size}")
+    return text
 
 
 ProgressListener = Callable[[Any], None]
@@ -148,7 +159,7 @@ class Job(JobRecord):
         return f"<Job {self._queue.name}:{self.id} {self.name!r}>"
 
     def update_progress(self, progress: Any) -> None:
-        text = _progress_json(progress)
+        text = _progress_json(progress, self._queue.max_data_size)
         self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
         self.progress = progress
         if self._on_progress is not None:
@@ -156,7 +167,8 @@ class Job(JobRecord):
 
     def log(self, line: str) -> int:
         keep = self.opts.get("kl") or 0
-        return self._queue._run(ops.add_log(self._queue.keys, self.id, str(line), int(keep)))
+        text = _log_line(line, self._queue.max_data_size)
+        return self._queue._run(ops.add_log(self._queue.keys, self.id, text, int(keep)))
 
     def get_logs(self, start: int = 0, end: int = -1, asc: bool = True) -> tuple[list[str], int]:
         return self._queue.get_job_logs(self.id, start, end, asc)
@@ -212,7 +224,7 @@ class AsyncJob(JobRecord):
         return f"<AsyncJob {self._queue.name}:{self.id} {self.name!r}>"
 
     async def update_progress(self, progress: Any) -> None:
-        text = _progress_json(progress)
+        text = _progress_json(progress, self._queue.max_data_size)
         await self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
         self.progress = progress
         if self._on_progress is not None:
@@ -220,8 +232,8 @@ class AsyncJob(JobRecord):
 
     async def log(self, line: str) -> int:
         keep = self.opts.get("kl") or 0
-        return await self._queue._run(ops.add_log(self._queue.keys, self.id, str(line),
-                                                  int(keep)))
+        text = _log_line(line, self._queue.max_data_size)
+        return await self._queue._run(ops.add_log(self._queue.keys, self.id, text, int(keep)))
 
     async def get_logs(self, start: int = 0, end: int = -1,
                        asc: bool = True) -> tuple[list[str], int]:

@@ -42,7 +42,7 @@ from .errors import (
 )
 from .failure import plan_failure
 from .job import AsyncJob, Job, JobRecord
-from .jsonutil import dumps
+from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
 from .keys import QueueKeys
 from .ops import worker_client_names
 from .options import keep_jobs
@@ -105,6 +105,7 @@ class Worker:
         shutdown_timeout: float | None = None,
         dead_letter_queue: str | None = None,
         processes: int | None = None,
+        max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
     ) -> None:
         if processes is not None and (isinstance(processes, bool) or
                                       not isinstance(processes, int) or processes < 1):
@@ -117,7 +118,8 @@ class Worker:
             raise InvalidOptionsError("concurrency must be an integer >= 1")
         # No reply timeout (redis-py would wrap every command in asyncio.wait_for): a dead
         # peer is found by TCP keepalive and the health check, a lost job by the stall check.
-        self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None)
+        self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None,
+                                max_data_size=max_data_size)
         self.queue._runner.enable_autopipeline()  # many finish calls in flight at once
         self.keys = self.queue.keys
         self.name = queue_name
@@ -507,7 +509,8 @@ class Worker:
 
     def _get_sync_queue(self) -> Queue:
         if self._sync_queue is None:
-            self._sync_queue = Queue(self.name, self._given_connection, prefix=self.keys.prefix)
+            self._sync_queue = Queue(self.name, self._given_connection, prefix=self.keys.prefix,
+                                     max_data_size=self.queue.max_data_size)
         return self._sync_queue
 
     # -- processing --
@@ -536,7 +539,7 @@ class Worker:
         if getattr(job, "_moved", False):
             return None
         try:
-            value = dumps(result)
+            value = dumps_data(result, self.queue.max_data_size, what="return value")
         except DataError as exc:
             return await self._handle_failure(job, token, exc)
         return await self._finish_completed(job, token, value, result)

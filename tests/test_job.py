@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from queuecore import (
+    DataError,
     InvalidOptionsError,
     Job,
     JobLockedError,
@@ -315,3 +316,19 @@ def test_atm_zero_falls_back_to_legacy_field() -> None:
     assert JobRecord.fields_from_hash("1", {"atm": "3", "attemptsMade": "2"})[
         "attempts_made"] == 2
     assert JobRecord.fields_from_hash("1", {"atm": "3"})["attempts_made"] == 3
+
+
+def test_oversized_progress_and_log_lines_are_refused_before_any_write(
+        redis_url: str, r: redis.Redis) -> None:
+    with Queue("q", redis_url, max_data_size=100) as small:
+        job = small.add("a")
+        with pytest.raises(DataError, match="progress is 128 bytes of JSON"):
+            job.update_progress({"x": "é" * 60})
+        with pytest.raises(DataError, match="log line is 120 bytes, over the limit of 100"):
+            job.log("é" * 60)
+        job.update_progress({"x": "y" * 50})
+        assert job.log("z" * 100) == 1  # at the limit: kept
+    assert r.hget(K + "1", "progress") == json.dumps({"x": "y" * 50}, separators=(",", ":"))
+    assert r.lrange(K + "1:logs", 0, -1) == ["z" * 100]
+    with Queue("q", redis_url, max_data_size=None) as unlimited:
+        assert unlimited.get_job("1").log("w" * 600_000) == 2  # type: ignore[union-attr]

@@ -11,7 +11,15 @@ import time
 
 import pytest
 
-from queuecore import AsyncJob, Job, Queue, RateLimitError, UnrecoverableError, Worker
+from queuecore import (
+    AsyncJob,
+    DataError,
+    Job,
+    Queue,
+    RateLimitError,
+    UnrecoverableError,
+    Worker,
+)
 from queuecore.clock import now_ms
 from queuecore.errors import InvalidOptionsError
 from tests.worker_utils import events_of, running, wait_until
@@ -247,6 +255,41 @@ async def test_return_value_that_is_not_json_fails_the_job(queue: Queue, redis_u
     stored = queue.get_job(job.id)
     assert stored is not None
     assert "JSON" in (stored.failed_reason or "")
+
+
+@pytest.mark.parametrize("is_async", [True, False])
+async def test_oversized_return_value_fails_the_attempt_and_limits_progress(
+        queue: Queue, redis_url: str, is_async: bool):
+    """The worker's max_data_size bounds what a processor writes: return value, progress and
+    log lines, in async and thread processors alike; the job's data is untouched."""
+    def body(report: object) -> object:
+        return "x" * 200
+
+    async def process_async(j: AsyncJob) -> object:
+        with pytest.raises(DataError, match="progress"):
+            await j.update_progress("p" * 200)
+        with pytest.raises(DataError, match="log line"):
+            await j.log("l" * 200)
+        return body(j)
+
+    def process_sync(j: Job) -> object:
+        with pytest.raises(DataError, match="progress"):
+            j.update_progress("p" * 200)
+        with pytest.raises(DataError, match="log line"):
+            j.log("l" * 200)
+        return body(j)
+
+    job = queue.add("big-result", {"keep": "me"})
+    worker = Worker("work", process_async if is_async else process_sync,
+                    connection=redis_url, max_data_size=100)
+    async with running(worker):
+        await wait_until(lambda: queue.get_job_counts("failed")["failed"] == 1)
+    stored = queue.get_job(job.id)
+    assert stored is not None
+    assert stored.failed_reason == ("job return value is 202 bytes of JSON, over the limit "
+                                    "of 100")
+    assert stored.data == {"keep": "me"}
+    assert stored.progress in (0, None)
 
 
 async def test_remove_on_complete_and_fail(queue: Queue, redis_url: str, r):

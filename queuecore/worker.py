@@ -152,6 +152,7 @@ class Worker:
         self._emitter = Emitter(WORKER_EVENTS)
         self._active: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._lost: set[str] = set()
+        self._finishing: set[str] = set()  # finish or retry call sent: the lock goes with it
         self._slot_free: asyncio.Event | None = None  # events are made inside the loop
         self._closing: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
@@ -362,7 +363,9 @@ class Worker:
             if is_moved(exc):  # Cluster: the slot moved; follow it
                 await self._follow_slot()
             else:
-                if isinstance(exc, rexc.ReadOnlyError):  # a demoted master: connect anew
+                # A demoted master: READONLY, or UNBLOCKED when it turned replica while
+                # this connection was blocked on it. Connect anew.
+                if isinstance(exc, rexc.ReadOnlyError) or str(exc).startswith("UNBLOCKED"):
                     await self._renew_clients()
                 await self._trouble(exc, 1.0)
         finally:
@@ -488,6 +491,7 @@ class Worker:
                 finally:
                     self._active.pop(jid, None)
                     self._lost.discard(jid)
+                    self._finishing.discard(jid)
         finally:
             self._slot_free.set()
 
@@ -592,6 +596,7 @@ class Worker:
 
     async def _finish_completed(self, job: JobRecord, token: str, value: str,
                                 result: Any) -> tuple[str, dict[str, str], str] | None:
+        self._finishing.add(job.id)
         next_job = await self._finish(job, token, completed=True, value=value, stack="")
         if next_job is not _FAILED:
             job.return_value = result
@@ -636,6 +641,7 @@ class Worker:
 
     async def _handle_failure(self, job: JobRecord, token: str,
                               exc: BaseException) -> tuple[str, dict[str, str], str] | None:
+        self._finishing.add(job.id)
         plan = plan_failure(job, exc, self.backoff_strategy)
         if plan.retry_in_ms is None:
             return await self._finish_failed(job, token, plan.reason, plan.stacktrace_json, exc)
@@ -711,8 +717,10 @@ class Worker:
         until the worker stops (after close(), for as long as jobs are still finishing)."""
         assert self._renew_queue is not None
         while not self._stop_renewal.wait(self.lock_renew_time / 1000):
-            # dict(...) copies in one C call, so the loop thread cannot change it midway.
-            tokens = {jid: tok for jid, (tok, _) in dict(self._active).items()}
+            # dict(...) and set(...) copy in one C call each, so the loop thread cannot change
+            # them midway. A job whose finish call is out releases its lock with it.
+            active, finishing = dict(self._active), set(self._finishing)
+            tokens = {jid: tok for jid, (tok, _) in active.items() if jid not in finishing}
             if not tokens:
                 continue
             try:
@@ -736,8 +744,10 @@ class Worker:
         task.add_done_callback(self._wakers.discard)
 
     def _locks_lost(self, lost: list[str]) -> None:
+        """(On the loop.) Jobs whose finish call went out after the renewal round read them
+        lost the lock to that call, not to another worker: they are not reported."""
         for jid in lost:
-            if jid in self._active and jid not in self._lost:
+            if jid in self._active and jid not in self._lost and jid not in self._finishing:
                 self._lost.add(jid)
                 log.warning("job %s: lock could not be renewed", jid)
                 self._emitter.emit("lock-lost", jid, None)

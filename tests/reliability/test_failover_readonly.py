@@ -107,5 +107,6 @@ async def test_worker_reconnects_after_readonly_and_runs_the_new_masters_jobs(fa
         demote(old, new, proxy)
         with Queue("fo", f"redis://127.0.0.1:{new.port}/0") as after:
             after.add("j", {"n": "new"})
-            await wait_until(lambda: done == ["old", "new"], timeout=15)
-            assert after.get_job_counts("completed")["completed"] == 1
+            await wait_until(lambda: after.get_job_counts("completed")["completed"] == 1,
+                             timeout=15)
+            assert done == ["old", "new"]

@@ -332,3 +332,15 @@ def test_oversized_progress_and_log_lines_are_refused_before_any_write(
     assert r.lrange(K + "1:logs", 0, -1) == ["z" * 100]
     with Queue("q", redis_url, max_data_size=None) as unlimited:
         assert unlimited.get_job("1").log("w" * 600_000) == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1732770000000", 1732770000000), ("007", 7), (" 12 ", 12), ("-5", -5), ("1_000", 1000),
+    ("1.9", 1), ("1e3", 1000), ("abc", 0), ("nan", 0), ("0x10", 0),
+    # past 15 characters a float may round: int(float(...)) as always
+    ("9007199254740993", 9007199254740992), ("1234567890123456", 1234567890123456),
+])
+def test_int_field_parsing(text: str, expected: int):
+    """Numeric hash fields: the int() fast path gives what int(float()) gives."""
+    fields = JobRecord.fields_from_hash("1", {"timestamp": text})
+    assert fields["timestamp"] == expected

@@ -292,6 +292,28 @@ async def test_oversized_return_value_fails_the_attempt_and_limits_progress(
     assert stored.progress in (0, None)
 
 
+async def test_none_return_value_is_stored_as_null_and_bounded(queue: Queue, redis_url: str,
+                                                                r):
+    """A processor returning None stores the JSON ``null``; under a max_data_size smaller
+    than those 4 bytes the attempt fails as for any oversized return value."""
+    async def process(j: AsyncJob) -> None:
+        return None
+
+    job = queue.add("nothing", {})
+    async with running(Worker("work", process, connection=redis_url)):
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 1)
+    assert r.hget(f"bull:work:{job.id}", "returnvalue") == "null"
+    done = queue.get_job(job.id)
+    assert done is not None and done.return_value is None
+
+    tiny = queue.add("tiny", {})
+    async with running(Worker("work", process, connection=redis_url, max_data_size=3)):
+        await wait_until(lambda: queue.get_job_counts("failed")["failed"] == 1)
+    failed = queue.get_job(tiny.id)
+    assert failed is not None
+    assert failed.failed_reason == "job return value is 4 bytes of JSON, over the limit of 3"
+
+
 async def test_remove_on_complete_and_fail(queue: Queue, redis_url: str, r):
     async def process(j: AsyncJob) -> None:
         if j.data.get("fail"):

@@ -29,6 +29,7 @@
 local base = ARGV[1]
 local jobId = ARGV[2]
 local now = tonumber(ARGV[3])
+local nowText = ARGV[3]  -- handed to redis.call as is (a number would be formatted)
 local token = ARGV[4]
 local target = ARGV[5]
 local jobKey = base .. jobId
@@ -56,18 +57,18 @@ local pausedOrMaxed = nil
 if meta.concurrency then
   pausedOrMaxed = qc_meta_paused_or_maxed(meta, k.active)
   if not pausedOrMaxed and (rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0) then
-    rcall("ZADD", k.marker, 0, "0")
+    rcall("ZADD", k.marker, "0", "0")
   end
 end
 local attemptsMade = (tonumber(job[3]) or 0) + 1
 if target == "completed" then
-  rcall("HSET", jobKey, "atm", attemptsMade, "returnvalue", ARGV[6], "finishedOn", now)
+  rcall("HSET", jobKey, "atm", attemptsMade, "returnvalue", ARGV[6], "finishedOn", nowText)
 else
   if ARGV[7] ~= "" then
-    rcall("HSET", jobKey, "atm", attemptsMade, "failedReason", ARGV[6], "finishedOn", now,
+    rcall("HSET", jobKey, "atm", attemptsMade, "failedReason", ARGV[6], "finishedOn", nowText,
           "stacktrace", ARGV[7])
   else
-    rcall("HSET", jobKey, "atm", attemptsMade, "failedReason", ARGV[6], "finishedOn", now)
+    rcall("HSET", jobKey, "atm", attemptsMade, "failedReason", ARGV[6], "finishedOn", nowText)
   end
   rcall("HDEL", jobKey, "defa")
 end
@@ -106,7 +107,7 @@ end
 if keepCount == 0 then
   qc_delete_job_keys(base, jobId, dedupId)
 else
-  rcall("ZADD", KEYS[12], now, jobId)
+  rcall("ZADD", KEYS[12], nowText, jobId)
   if keepAge > 0 then
     local old = rcall("ZRANGEBYSCORE", KEYS[12], "-inf", now - keepAge * 1000, "LIMIT", 0, limit)
     for _, id in ipairs(old) do
@@ -173,7 +174,7 @@ local function drained()
 end
 
 if ARGV[13] == "1" then
-  local o = {base = base, now = now, token = ARGV[18], lockDuration = tonumber(ARGV[14]),
+  local o = {base = base, now = now, token = ARGV[18], lockDuration = ARGV[14],
              limiterMax = tonumber(ARGV[15]), limiterDuration = tonumber(ARGV[16]),
              workerName = ARGV[17]}
   local reply = qc_fetch(k, o, meta, pausedOrMaxed)

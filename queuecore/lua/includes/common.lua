@@ -27,12 +27,13 @@ local function qc_paused_or_maxed(metaKey, activeKey)
   return false
 end
 
--- The meta fields the hot scripts need, read with one HMGET: maxEvents (10000 when unset),
+-- The meta fields the hot scripts need, read with one HMGET: maxEvents (the string "10000"
+-- when unset: a Lua number handed to redis.call is formatted on every call),
 -- and the raw maxLenEvents, paused, concurrency, max and duration (false when unset).
 local function qc_read_meta(metaKey)
   local f = rcall("HMGET", metaKey, "opts.maxLenEvents", "paused", "concurrency", "max",
                   "duration")
-  return {maxEvents = tonumber(f[1]) or 10000, maxLenEvents = f[1], paused = f[2],
+  return {maxEvents = tonumber(f[1]) or "10000", maxLenEvents = f[1], paused = f[2],
           concurrency = f[3], max = f[4], duration = f[5]}
 end
 
@@ -49,7 +50,7 @@ end
 
 local function qc_add_base_marker(markerKey, pausedOrMaxed)
   if not pausedOrMaxed then
-    rcall("ZADD", markerKey, 0, "0")
+    rcall("ZADD", markerKey, "0", "0")
   end
 end
 
@@ -169,11 +170,12 @@ end
 -- active. token "0" skips the lock check.
 local function qc_take_active(base, jobId, token, activeKey, stalledKey)
   local jobKey = base .. jobId
+  local lockKey = jobKey .. ":lock"
   if rcall("EXISTS", jobKey) == 0 then
     return -1
   end
   if token ~= "0" then
-    local lock = rcall("GET", jobKey .. ":lock")
+    local lock = rcall("GET", lockKey)
     if not lock then
       return -2
     end
@@ -181,10 +183,10 @@ local function qc_take_active(base, jobId, token, activeKey, stalledKey)
       return -6
     end
   end
-  if rcall("LREM", activeKey, -1, jobId) == 0 then
+  if rcall("LREM", activeKey, "-1", jobId) == 0 then
     return -3
   end
-  rcall("DEL", jobKey .. ":lock")
+  rcall("DEL", lockKey)
   rcall("SREM", stalledKey, jobId)
   return 0
 end

@@ -9,7 +9,8 @@
 local MANUAL_LIMIT = 9007199254740991
 
 local function qc_promote_due(k, now, pausedOrMaxed, maxEvents, base)
-  local due = rcall("ZRANGEBYSCORE", k.delayed, 0, (now + 1) * DELAY_SHIFT - 1, "LIMIT", 0, 1000)
+  local due = rcall("ZRANGEBYSCORE", k.delayed, "0", (now + 1) * DELAY_SHIFT - 1, "LIMIT", "0",
+                    "1000")
   if #due == 0 then
     return
   end
@@ -80,16 +81,30 @@ local function qc_start_job(k, o, jobId, maxEvents, max, duration)
   if iAts then
     ats = (tonumber(fields[iAts]) or 0) + 1
   end
-  rcall("HSET", jobKey, "processedOn", o.now, "pb", o.workerName, "ats", ats)
-  local values = {{iProcessedOn, "processedOn", string.format("%d", o.now)}, {iPb, "pb", o.workerName},
-                  {iAts, "ats", tostring(ats)}}
-  for _, v in ipairs(values) do
-    if v[1] then
-      fields[v[1]] = v[3]
-    else
-      fields[#fields + 1] = v[2]
-      fields[#fields + 1] = v[3]
-    end
+  -- Written as strings, the same text the numbers would be formatted to.
+  local nowText = string.format("%d", o.now)
+  local atsText = tostring(ats)
+  rcall("HSET", jobKey, "processedOn", nowText, "pb", o.workerName, "ats", atsText)
+  local n = #fields
+  if iProcessedOn then
+    fields[iProcessedOn] = nowText
+  else
+    fields[n + 1] = "processedOn"
+    fields[n + 2] = nowText
+    n = n + 2
+  end
+  if iPb then
+    fields[iPb] = o.workerName
+  else
+    fields[n + 1] = "pb"
+    fields[n + 2] = o.workerName
+    n = n + 2
+  end
+  if iAts then
+    fields[iAts] = atsText
+  else
+    fields[n + 1] = "ats"
+    fields[n + 2] = atsText
   end
   return fields
 end

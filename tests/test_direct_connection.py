@@ -4,7 +4,6 @@ threads that find it busy use the pool; the packed command is the one redis-py w
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,65 +15,21 @@ from queuecore import Queue
 from queuecore.commands import script
 from queuecore.runner import _ScriptPacker
 from tests.redisproc import RedisProcess
+from tests.tcp_proxy import TcpProxy
 
 K = "bull:direct:"
 
 
-class DroppingProxy:
-    """A TCP proxy to the private Redis that, once ``drop_next_reply`` is set, forwards the
-    next request but closes the client's socket instead of passing the reply back."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.drop_next_reply = threading.Event()
-        self.dropped = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, False),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, True),
-                             daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, replies: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                if replies and self.drop_next_reply.is_set():
-                    self.drop_next_reply.clear()
-                    dst.shutdown(socket.SHUT_RDWR)
-                    dst.close()
-                    self.dropped.set()
-                    return
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self._sockets:
-            s.close()
-
-
 @pytest.fixture
-def proxy(redis_url: str, redis_server: RedisProcess) -> Iterator[DroppingProxy]:
+def proxy(redis_url: str, redis_server: RedisProcess) -> Iterator[TcpProxy]:
     port = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
-    p = DroppingProxy(int(port))
+    p = TcpProxy(int(port))
     yield p
     p.close()
 
 
 def test_reply_lost_mid_add_raises_a_clear_error_and_adds_once(
-        proxy: DroppingProxy, r: redis.Redis) -> None:
+        proxy: TcpProxy, r: redis.Redis) -> None:
     q = Queue("direct", f"redis://127.0.0.1:{proxy.port}/0")
     try:
         assert q.add("a", {"n": 1}).id == "1"

@@ -6,67 +6,26 @@ with the new master's jobs, without a restart."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
 
 import pytest
 import redis
 
 from queuecore import AsyncJob, Queue, Worker
+from tests.tcp_proxy import TcpProxy
 from tests.worker_utils import running, wait_until
-
-
-class SwitchingProxy:
-    """TCP proxy on loopback; each new client connection goes to the current ``upstream``."""
-
-    def __init__(self, upstream: int) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream))
-            self._sockets += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self._sockets:
-            s.close()
 
 
 @pytest.fixture
 def failover(redis_servers):
     old = redis_servers().start()
     new = redis_servers().start()
-    proxy = SwitchingProxy(old.port)
+    proxy = TcpProxy(old.port)
     yield old, new, proxy
     proxy.close()
 
 
-def demote(old, new, proxy: SwitchingProxy) -> None:
+def demote(old, new, proxy: TcpProxy) -> None:
     """The old master becomes a replica of the new one; the address leads to the new one."""
     proxy.upstream = new.port
     redis.Redis(port=old.port).replicaof("127.0.0.1", new.port)

@@ -14,7 +14,8 @@ import redis
 
 from queuecore import AsyncQueue
 from queuecore.runner import _AutoPipeline
-from tests.test_direct_connection import DroppingProxy, proxy  # noqa: F401 - the fixture
+from tests.tcp_proxy import TcpProxy
+from tests.test_direct_connection import proxy  # noqa: F401 - the fixture
 
 K = "bull:auto:"
 
@@ -77,7 +78,7 @@ async def test_a_call_cancelled_before_its_write_is_never_sent(aq: AsyncQueue,
 
 
 async def test_dropped_connection_fails_calls_in_flight_once_then_recovers(
-        proxy: DroppingProxy, r: redis.Redis) -> None:  # noqa: F811
+        proxy: TcpProxy, r: redis.Redis) -> None:  # noqa: F811
     q = await _queue(f"redis://127.0.0.1:{proxy.port}/0")
     try:
         proxy.drop_next_reply.set()

@@ -15,11 +15,15 @@ def _no_nan(value: Any) -> Any:
     raise DataError(f"job data must be JSON-serialisable, got {type(value).__name__}")
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                            default=_no_nan)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON as BullMQ writes it; NaN/Infinity and unknown types raise DataError."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                          default=_no_nan)
+        return _encoder.encode(value)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NotRequired, TypedDict
 
-from . import cluster, jsonutil, ops, schedulers
+from . import cluster, ops, schedulers
 from .clock import now_ms
 from .commands import Op, ScriptCall
 from .connection import ConnectionLike, describe
@@ -25,23 +24,6 @@ def positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidOptionsError(f"{name} must be a positive integer")
     return value
-
-
-# jsonutil.dumps' encoder, built once (json.dumps builds one per call when given options).
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-                           default=jsonutil._no_nan).encode
-
-
-def _fast_dumps_data(value: Any, max_size: int | None) -> str:
-    """``dumps_data`` for the common case (small, serialisable data); anything else goes to
-    ``dumps_data`` itself, which raises its errors."""
-    try:
-        text = _encode(value)
-    except Exception:
-        return dumps_data(value, max_size)
-    if max_size is not None and len(text) * 4 > max_size:
-        return dumps_data(value, max_size)
-    return text
 
 
 class BulkJob(TypedDict):
@@ -117,7 +99,7 @@ class QueueBase:
                 self._plain = (opts, dumps(opts.to_json()))  # same for every plain add
         else:
             opts, opts_json = self._plain
-        data_json = _fast_dumps_data(data, self.max_data_size)
+        data_json = dumps_data(data, self.max_data_size)
         call = ops.add_job_call(self.keys, name, data_json, opts, now, opts_json=opts_json,
                                 key_names=self._add_keys)
         timestamp = opts.timestamp if opts.timestamp is not None else now

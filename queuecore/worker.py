@@ -542,14 +542,10 @@ class Worker:
             return await self._handle_failure(job, token, exc)
         if getattr(job, "_moved", False):
             return None
-        max_size = self.queue.max_data_size
-        if result is None and (max_size is None or max_size >= 4):
-            value = "null"  # what dumps_data gives, without building a JSON encoder per job
-        else:
-            try:
-                value = dumps_data(result, max_size, what="return value")
-            except DataError as exc:
-                return await self._handle_failure(job, token, exc)
+        try:
+            value = dumps_data(result, self.queue.max_data_size, what="return value")
+        except DataError as exc:
+            return await self._handle_failure(job, token, exc)
         return await self._finish_completed(job, token, value, result)
 
     async def _call_processor(self, job: JobRecord, job_id: str, h: dict[str, str],

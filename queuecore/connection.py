@@ -19,6 +19,8 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry as SyncRetry
 
+from . import handshake
+
 ConnectionLike: TypeAlias = (
     "str | redis.Redis | aioredis.Redis | RedisCluster | AsyncRedisCluster | Mapping[str, Any]"
     " | None")
@@ -93,11 +95,11 @@ def _prepare(connection: ConnectionLike, extra: Mapping[str, Any],
 
 
 _SYNC_CLASSES: dict[str, type[Any]] = {
-    "unix": redis.UnixDomainSocketConnection, "ssl": redis.SSLConnection,
-    "tcp": redis.Connection}
+    "unix": handshake.UnixDomainSocketConnection, "ssl": handshake.SSLConnection,
+    "tcp": handshake.Connection}
 _ASYNC_CLASSES: dict[str, type[Any]] = {
-    "unix": aioredis.UnixDomainSocketConnection, "ssl": aioredis.SSLConnection,
-    "tcp": aioredis.Connection}
+    "unix": handshake.AsyncUnixDomainSocketConnection, "ssl": handshake.AsyncSSLConnection,
+    "tcp": handshake.AsyncConnection}
 
 
 def sync_client(connection: ConnectionLike, *, defaults: Mapping[str, Any] | None = None,

@@ -58,7 +58,9 @@ Processor: TypeAlias = AsyncProcessor | SyncProcessor
 
 WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error", "stalled",
                            "drained", "closing", "closed", "ready", "lock-lost"})
-_CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+# InvalidResponse: the peer said something that is not RESP (a link out of step, or a port
+# that is not Redis's): the connection is dropped and the worker tries again.
+_CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, rexc.InvalidResponse, OSError)
 # Redis refusals that pass: memory freed, a replica promoted, data loaded.
 _TRANSIENT_ERRORS = (rexc.OutOfMemoryError, rexc.ReadOnlyError, rexc.BusyLoadingError)
 MAX_BLOCK_SECONDS = 10.0

@@ -31,10 +31,13 @@ class Emitter:
             self._listeners[event].remove(listener)
 
     def emit(self, event: str, *args: Any) -> None:
-        for listener in list(self._listeners.get(event, ())):
+        listeners = self._listeners.get(event)
+        if not listeners:  # the common case, twice a job on a worker's hot path
+            return
+        for listener in list(listeners):
             try:
                 result = listener(*args)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     task = asyncio.ensure_future(result)
                     self._pending.add(task)
                     task.add_done_callback(self._done)

@@ -489,6 +489,18 @@ class AsyncRunner:
 
     async def run(self, op: Op[T]) -> T:
         try:
+            auto = self._auto
+            if auto is not None and len(op.calls) == 1 and not op.transaction:
+                # The hot path of every worker (fetch, finish): a lone script call straight
+                # onto the auto-pipelined connection. NOSCRIPT takes the general path below,
+                # which loads the script and sends the call again (it never ran).
+                call = op.calls[0]
+                if call.__class__ is ScriptCall:
+                    try:
+                        reply = await auto.call(self._packer.pack(call))
+                    except NoScriptError:
+                        return await self._run(op)
+                    return op.decode([reply])
             return await self._run(op)
         except redis.ReadOnlyError:
             await self.reset()

@@ -121,3 +121,11 @@ async def test_close_fails_calls_not_yet_answered_instead_of_leaving_them_waitin
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
     assert all(isinstance(res, redis.ConnectionError) for res in results[1:]), results
     assert r.exists(*(K + f"j{i}" for i in range(1, 5))) == 0  # never sent
+
+
+async def test_a_flushed_script_is_loaded_again_and_the_call_runs_once(
+        aq: AsyncQueue, r: redis.Redis) -> None:
+    r.script_flush()
+    jobs = await asyncio.gather(*(aq.add("after-flush", {"i": i}) for i in range(5)))
+    assert sorted(int(j.id) for j in jobs) == sorted({int(j.id) for j in jobs})
+    assert r.llen(K + "wait") == 6  # the warm-up job and these five: none added twice

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -151,6 +151,11 @@ class AsyncQueue(QueueBase):
                      asc: bool = True) -> tuple[list[str], int]:
         self._check_range(start, end)
         return await self._run(ops.get_logs(self.keys, str(job_id), start, end, asc))
+
+    async def get_job_log_counts(self, job_ids: Iterable[str]) -> dict[str, int]:
+        """How many log lines each job has (0 for none or an unknown id), in one round trip."""
+        ids = [str(j) for j in job_ids]
+        return await self._run(ops.log_counts(self.keys, ids)) if ids else {}
 
     async def is_paused(self) -> bool:
         return await self._run(ops.is_paused(self.keys))

@@ -167,6 +167,13 @@ def get_logs(keys: QueueKeys, job_id: str, start: int, end: int,
     return Op((rng, raw("LLEN", key)), decode)
 
 
+def log_counts(keys: QueueKeys, job_ids: list[str]) -> Op[dict[str, int]]:
+    def decode(replies: list[Any]) -> dict[str, int]:
+        return {job_id: int(n) for job_id, n in zip(job_ids, replies, strict=True)}
+
+    return Op(tuple(raw("LLEN", keys.logs(job_id)) for job_id in job_ids), decode)
+
+
 @dataclass(frozen=True, slots=True)
 class Dependencies:
     """A flow parent's children, by full job key: results of the completed ones, the keys of

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -150,6 +150,11 @@ class Queue(QueueBase):
                      asc: bool = True) -> tuple[list[str], int]:
         self._check_range(start, end)
         return self._run(ops.get_logs(self.keys, str(job_id), start, end, asc))
+
+    def get_job_log_counts(self, job_ids: Iterable[str]) -> dict[str, int]:
+        """How many log lines each job has (0 for none or an unknown id), in one round trip."""
+        ids = [str(j) for j in job_ids]
+        return self._run(ops.log_counts(self.keys, ids)) if ids else {}
 
     def is_paused(self) -> bool:
         return self._run(ops.is_paused(self.keys))

@@ -261,3 +261,11 @@ def test_construction_errors_and_repr(redis_url: str) -> None:
     assert "secret" not in repr(queue)
     assert "AsyncQueue" in repr(queue)
     asyncio.run(queue.close())
+
+
+async def test_get_job_log_counts(aq: AsyncQueue) -> None:
+    job = await aq.add("a")
+    await job.log("one")
+    await job.log("two")
+    assert await aq.get_job_log_counts((job.id, "nope")) == {job.id: 2, "nope": 0}
+    assert await aq.get_job_log_counts(iter(())) == {}

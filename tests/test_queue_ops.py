@@ -261,6 +261,16 @@ def test_get_job_logs_paging(q: Queue, r: redis.Redis) -> None:
         q.get_job_logs("1", 2, 1)
 
 
+def test_get_job_log_counts_for_many_jobs_at_once(q: Queue) -> None:
+    a, b = q.add("a"), q.add("b")
+    for i in range(3):
+        a.log(f"a{i}")
+    b.log("b0")
+    assert q.get_job_log_counts([a.id, b.id, "unknown", 7]) == {a.id: 3, b.id: 1,
+                                                                 "unknown": 0, "7": 0}
+    assert q.get_job_log_counts([]) == {}
+
+
 # -- pause / resume -------------------------------------------------------------------------------
 
 

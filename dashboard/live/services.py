@@ -128,11 +128,5 @@ async def log_tail(queue: AsyncQueue, job_id: str, known: int, limit: int) -> Lo
 
 
 async def log_lengths(queue: AsyncQueue, job_ids: list[str]) -> dict[str, int]:
-    """How many log lines each of these jobs has (LLEN), in one pipelined round trip."""
-    if not job_ids:
-        return {}
-    async with queue.client.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.llen(queue.keys.logs(job_id))
-        lengths = await pipe.execute()
-    return {job_id: int(n) for job_id, n in zip(job_ids, lengths, strict=True)}
+    """How many log lines each of these jobs has, in one pipelined round trip."""
+    return await queue.get_job_log_counts(job_ids)

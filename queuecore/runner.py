@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -262,8 +261,6 @@ class _AutoPipeline:
     write is not sent. When the connection fails, every call in flight gets the error (each
     may or may not have run) and the next write starts on a fresh connection."""
 
-    _IDLE_CHECK_S = 1.0  # idle longer than this: check the connection before writing
-
     def __init__(self, pool: Any) -> None:
         self._pool = pool
         self._queued: list[bytes] = []
@@ -281,8 +278,7 @@ class _AutoPipeline:
         future: asyncio.Future[Any] = loop.create_future()
         session = self._session
         if not self._flush_pending and session is not None and \
-                not session.broken and (self._writer is None or self._writer.done()) and \
-                time.monotonic() - session.last_reply <= self._IDLE_CHECK_S:
+                not session.broken and (self._writer is None or self._writer.done()):
             # The first call of a loop turn is written at once, so that Redis starts on it
             # while this turn goes on; the calls made later in the turn go together in one
             # write at its end. One call at a time (concurrency 1) never waits for a turn.
@@ -329,9 +325,6 @@ class _AutoPipeline:
                         await session.close(self._pool)
                     session = self._session = _PipelineSession(
                         await self._pool.get_connection())
-                elif not session.inflight and \
-                        time.monotonic() - session.last_reply > self._IDLE_CHECK_S:
-                    await session.check_idle(self._pool)
             except BaseException as exc:  # nothing was sent
                 cancelled = isinstance(exc, asyncio.CancelledError)
                 error = redis.ConnectionError("the queue is closed") if cancelled else exc
@@ -372,13 +365,7 @@ class _PipelineSession:
         self.conn = conn
         self.inflight: deque[asyncio.Future[Any]] = deque()
         self.broken = False
-        self.last_reply = time.monotonic()
         self._reader: asyncio.Task[None] | None = None
-
-    async def check_idle(self, pool: Any) -> None:
-        """As the pool checks a connection it hands out: reconnect a stale one (nothing of
-        this turn has been sent yet)."""
-        await pool.ensure_connection(self.conn)
 
     async def send(self, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
         if self.broken:  # failed while the writer waited: nothing of this is sent
@@ -399,9 +386,12 @@ class _PipelineSession:
                 raise
 
     async def _read_replies(self) -> None:
+        """One reader for the session's life, waiting also while nothing is in flight: no
+        task is started per call, and a connection the server drops while idle is seen at
+        once (the next call then opens a fresh one)."""
         conn = self.conn
         inflight = self.inflight
-        while inflight and not self.broken:
+        while not self.broken:
             try:
                 reply = await conn.read_response()
             except redis.ResponseError as exc:
@@ -411,7 +401,10 @@ class _PipelineSession:
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 return
-            self.last_reply = time.monotonic()
+            if not inflight:  # out of step: nothing can be trusted on this connection
+                self._fail(redis.ConnectionError("Redis sent a reply no call was waiting for"))
+                await conn.disconnect()
+                return
             future = inflight.popleft()
             if future.done():  # its caller was cancelled: the reply is dropped
                 continue

@@ -129,3 +129,32 @@ async def test_a_flushed_script_is_loaded_again_and_the_call_runs_once(
     jobs = await asyncio.gather(*(aq.add("after-flush", {"i": i}) for i in range(5)))
     assert sorted(int(j.id) for j in jobs) == sorted({int(j.id) for j in jobs})
     assert r.llen(K + "wait") == 6  # the warm-up job and these five: none added twice
+
+
+async def test_a_connection_dropped_while_idle_is_replaced_before_the_next_call(
+        aq: AsyncQueue, r: redis.Redis) -> None:
+    session = aq._runner._auto._session  # type: ignore[union-attr]
+    assert session is not None
+    killed = 0
+    for client in r.client_list():
+        if client["cmd"] == "evalsha":
+            killed += r.client_kill_filter(_id=client["id"])
+    assert killed == 1
+    for _ in range(200):  # the session's reader sees the close at once, with no call out
+        if session.broken:
+            break
+        await asyncio.sleep(0.01)
+    assert session.broken
+    job = await aq.add("after-kill", {})  # no error: a fresh connection
+    assert job.id == "2"
+    assert aq._runner._auto._session is not session  # type: ignore[union-attr]
+
+
+async def test_one_reader_serves_the_session_across_idle_periods(aq: AsyncQueue) -> None:
+    session = aq._runner._auto._session  # type: ignore[union-attr]
+    assert session is not None
+    reader = session._reader
+    for i in range(5):
+        await aq.add("n", {"i": i})
+        await asyncio.sleep(0.01)
+    assert session._reader is reader and reader is not None and not reader.done()

@@ -277,13 +277,9 @@ class _AutoPipeline:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         session = self._session
-        if not self._flush_pending and session is not None and \
+        if not self._flush_pending and session is not None and not session.inflight and \
                 not session.broken and (self._writer is None or self._writer.done()):
-            # The first call of a loop turn is written at once, so that Redis starts on it
-            # while this turn goes on; the calls made later in the turn go together in one
-            # write at its end. One call at a time (concurrency 1) never waits for a turn.
-            self._flush_pending = True
-            loop.call_soon(self._flush)
+            # Nothing in flight or queued (one call at a time): write now, skip a loop turn.
             await session.send(packed, [future])
             return await future
         self._queued.append(packed)

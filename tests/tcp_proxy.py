@@ -38,9 +38,9 @@ class TcpProxy:
             while data := src.recv(65536):
                 if replies and self.drop_next_reply.is_set():
                     self.drop_next_reply.clear()
+                    self.dropped.set()  # before the cut: the client may see it at once
                     dst.shutdown(socket.SHUT_RDWR)
                     dst.close()
-                    self.dropped.set()
                     return
                 dst.sendall(data)
         except OSError:

@@ -598,7 +598,6 @@ class Worker:
 
     async def _finish_completed(self, job: JobRecord, token: str, value: str,
                                 result: Any) -> tuple[str, dict[str, str], str] | None:
-        self._finishing.add(job.id)
         next_job = await self._finish(job, token, completed=True, value=value, stack="")
         if next_job is not _FAILED:
             job.return_value = result
@@ -624,6 +623,7 @@ class Worker:
                       stack: str) -> Any:
         """Store the outcome (fetching the next job in the same call unless closing); returns
         the next job, None, or _FAILED when the outcome could not be stored."""
+        self._finishing.add(job.id)  # also on the deferred-failure path: renewal skips it
         next_token = self._next_token()
         keep = keep_jobs(job.opts.get("removeOnComplete" if completed else "removeOnFail",
                                       self.remove_on_complete if completed

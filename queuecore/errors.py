@@ -37,6 +37,24 @@ class JobTimeoutError(QueueCoreError):
     """An attempt ran longer than the job's ``timeout`` option; retried per attempts."""
 
 
+class RedisError(QueueCoreError):
+    """Redis refused or could not run a command. The redis-py exception is ``__cause__``;
+    queuecore's API never lets redis-py's own exceptions out."""
+
+
+class RedisConnectionError(RedisError, ConnectionError):
+    """Redis could not be reached, or the connection dropped before the reply (a reply that
+    was lost may or may not have been carried out)."""
+
+
+class RedisTimeoutError(RedisConnectionError, TimeoutError):
+    """Redis did not answer in time."""
+
+
+class RedisResponseError(RedisError):
+    """Redis answered with an error (out of memory, a read-only replica, a wrong key type...)."""
+
+
 class ErrorCode(IntEnum):
     """Negative codes that the Lua scripts return (BullMQ's numbering where it has one)."""
 

@@ -1,0 +1,103 @@
+"""Builders of BullMQ's read helpers that queuecore lacked: counts per priority and by types,
+job-state checks, deduplication keys and a flow parent's dependency counts. Reads are plain
+commands (one round trip each op); the one write, removing a deduplication key, is a script."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..base.errors import InvalidOptionsError
+from ..base.keys import ALL_STATES, QueueKeys
+from ..base.options import MAX_PRIORITY
+from .op import Op, raw, script, single
+from .ops import get_state, job_counts
+
+PRIORITY_SHIFT = 2**32
+DEPENDENCY_TYPES = ("processed", "unprocessed", "ignored", "failed")
+# BullMQ's getWaiting()-style shortcuts: the state each reads and whether oldest first.
+SHORTCUT_ORDER = {"waiting": True, "active": True, "delayed": True, "prioritized": True,
+                  "waiting-children": True, "completed": False, "failed": False}
+
+
+def counts_per_priority(keys: QueueKeys, priorities: Iterable[int]) -> Op[dict[str, int]]:
+    """Jobs queued at each priority, keyed by the priority as a string (as BullMQ): 0 counts
+    `wait`, any other the `prioritized` entries of that priority. Repeats are counted once."""
+    wanted: list[int] = []
+    for p in priorities:
+        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= MAX_PRIORITY:
+            raise InvalidOptionsError(f"priority must be an integer between 0 and "
+                                      f"{MAX_PRIORITY}, got {p!r}")
+        if p not in wanted:
+            wanted.append(p)
+    calls = tuple(
+        raw("LLEN", keys.wait) if p == 0
+        else raw("ZCOUNT", keys.prioritized, p * PRIORITY_SHIFT, (p + 1) * PRIORITY_SHIFT - 1)
+        for p in wanted)
+    return Op(calls, lambda replies: {str(p): int(n) for p, n in zip(wanted, replies,
+                                                                    strict=True)})
+
+
+def job_count_by_types(keys: QueueKeys, types: Sequence[str]) -> Op[int]:
+    """The sum of the jobs in each state of ``types`` (every state when empty; a state given
+    twice counts once, as BullMQ)."""
+    unique = tuple(dict.fromkeys(types)) or ALL_STATES
+    counts = job_counts(keys, unique)
+    return Op(counts.calls, lambda replies: sum(counts.decode(replies).values()))
+
+
+def is_in_state(keys: QueueKeys, job_id: str, state: str) -> Op[bool]:
+    """Whether the job is in ``state`` now (False for a job that does not exist)."""
+    if state not in SHORTCUT_ORDER:
+        raise InvalidOptionsError(f"unknown state {state!r}; expected one of "
+                                  f"{tuple(SHORTCUT_ORDER)}")
+    op = get_state(keys, job_id)
+    return Op(op.calls, lambda replies: op.decode(replies) == state)
+
+
+def deduplication_job_id(keys: QueueKeys, dedup_id: str) -> Op[str | None]:
+    """The id of the job that owns deduplication id ``dedup_id``, or None."""
+    return single(raw("GET", keys.dedup(_dedup_id(dedup_id))),
+                  lambda r: None if r is None else str(r))
+
+
+def remove_deduplication_key(keys: QueueKeys, dedup_id: str) -> Op[bool]:
+    """Remove the deduplication key; True when there was one."""
+    return single(script("remove_deduplication_key", [keys.dedup(_dedup_id(dedup_id))], []),
+                  lambda r: int(r) > 0)
+
+
+def _dedup_id(dedup_id: Any) -> str:
+    if not isinstance(dedup_id, str) or not dedup_id:
+        raise InvalidOptionsError("a deduplication id must be a non-empty string")
+    return dedup_id
+
+
+def dependency_counts(keys: QueueKeys, job_id: str,
+                      types: Sequence[str] = ()) -> Op[dict[str, int]]:
+    """How many children a flow parent has of each type, in BullMQ's names: ``processed``
+    (completed), ``unprocessed`` (pending), ``ignored`` (failures recorded by
+    continue/ignore-on-failure children) and ``failed`` (children that failed the parent).
+    Every type when ``types`` is empty."""
+    for t in types:
+        if t not in DEPENDENCY_TYPES:
+            raise InvalidOptionsError(f"unknown dependency type {t!r}; expected one of "
+                                      f"{DEPENDENCY_TYPES}")
+    wanted = tuple(dict.fromkeys(types)) or DEPENDENCY_TYPES
+    key = keys.job(job_id)
+    command = {"processed": ("HLEN", ":processed"), "unprocessed": ("SCARD", ":dependencies"),
+               "ignored": ("HLEN", ":failed"), "failed": ("ZCARD", ":unsuccessful")}
+    calls = tuple(raw(command[t][0], key + command[t][1]) for t in wanted)
+    return Op(calls, lambda replies: {t: int(n) for t, n in zip(wanted, replies, strict=True)})
+
+
+def ignored_children_failures(keys: QueueKeys, job_id: str) -> Op[dict[str, str]]:
+    """Failure reasons of the children whose failure the parent recorded and went on
+    (continue/ignore-on-failure), by the child's full job key."""
+    return single(raw("HGETALL", keys.job(job_id) + ":failed"), _pairs)
+
+
+def _pairs(reply: Any) -> dict[str, str]:
+    if isinstance(reply, dict):
+        return {str(k): str(v) for k, v in reply.items()}
+    return dict(zip(reply[::2], reply[1::2], strict=True)) if reply else {}

@@ -303,6 +303,59 @@ async function runAction(ctx, a) {
       await job.updateProgress(a.progress);
       return true;
     }
+    case 'updateData': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      await job.updateData(a.data);
+      return true;
+    }
+    case 'changePriority': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      await job.changePriority({ priority: a.priority, lifo: a.lifo ?? false });
+      return true;
+    }
+    case 'changeDelay': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      await job.changeDelay(a.delay);
+      return true;
+    }
+    case 'getCountsPerPriority':
+      return queue.getCountsPerPriority(a.priorities ?? []);
+    case 'getJobCountByTypes':
+      return queue.getJobCountByTypes(...(a.types || []));
+    case 'getDependenciesCount': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      return job.getDependenciesCount(a.types ?? {});
+    }
+    case 'removeChildDependency': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      return job.removeChildDependency();
+    }
+    case 'removeUnprocessedChildren': {
+      const job = await Job.fromId(queue, String(a.id));
+      if (!job) throw new Error(`job ${a.id} not found`);
+      await job.removeUnprocessedChildren();
+      return true;
+    }
+    case 'getFlow': {
+      const fp = new FlowProducer(ctx.baseOpts);
+      try {
+        // Only the options given: an undefined one would replace getFlow's default.
+        const opts = { id: String(a.id), queueName: a.queueName ?? ctx.queueName };
+        if (a.depth !== undefined) opts.depth = a.depth;
+        if (a.maxChildren !== undefined) opts.maxChildren = a.maxChildren;
+        const tree = await fp.getFlow(opts);
+        const walk = (n) => (n ? { id: n.job.id, name: n.job.name, queueName: n.job.queueName,
+          children: (n.children || []).filter(Boolean).map(walk) } : null);
+        return walk(tree);
+      } finally {
+        await fp.close();
+      }
+    }
     case 'drain':
       await queue.drain(a.delayed ?? false);
       return true;
@@ -357,7 +410,17 @@ async function main() {
       await ctx.collector.ready();
     }
     for (const a of scenario.actions || []) {
-      results.push(await runAction(ctx, a));
+      if (a.catch) {
+        // The action is expected to be refused: its message is the result.
+        try {
+          await runAction(ctx, a);
+          results.push({ thrown: null });
+        } catch (err) {
+          results.push({ thrown: String(err && err.message ? err.message : err) });
+        }
+      } else {
+        results.push(await runAction(ctx, a));
+      }
     }
     out = { results };
     if (ctx.collector) {

@@ -295,6 +295,15 @@ async def run_action(ctx: dict[str, Any], a: dict[str, Any]) -> Any:
             a.get("start", 0), a.get("end", -1), a.get("asc", False))]
     if op == "removeJobScheduler":
         return await queue.removeJobScheduler(a["id"])
+    if op == "updateData":
+        job = await get_job(queue, a["id"])
+        await job.updateData(a.get("data"))
+        return True
+    if op == "changePriority":
+        job = await get_job(queue, a["id"])
+        await job.changePriority({"priority": a.get("priority", 0),
+                                  "lifo": a.get("lifo", False)})
+        return True
     if op == "drain":
         await queue.drain(a.get("delayed", False))
         return True
@@ -341,7 +350,15 @@ async def main() -> int:
             ctx["collector"] = EventCollector(ctx["queueName"], ctx["base"])
             await ctx["collector"].ready()
         for a in scenario.get("actions") or []:
-            results.append(await run_action(ctx, a))
+            if a.get("catch"):
+                # The action is expected to be refused: its message is the result.
+                try:
+                    await run_action(ctx, a)
+                    results.append({"thrown": None})
+                except Exception as exc:  # any refusal is the answer
+                    results.append({"thrown": str(exc)})
+            else:
+                results.append(await run_action(ctx, a))
         out: dict[str, Any] = {"results": results}
         if ctx.get("collector") is not None:
             await asyncio.sleep(scenario.get("settleMs", 200) / 1000)

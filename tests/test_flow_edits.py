@@ -19,7 +19,7 @@ from queuecore import (
     Queue,
 )
 from queuecore.base.clock import now_ms
-from queuecore.commands import flow_edits, getters
+from queuecore.commands import flow_edits, getters, job_edits
 from queuecore.commands.flow_edits import FlowNodeData, arun_plan, read_flow, run_plan
 from tests.queue_helpers import events, fetch, finish
 
@@ -258,3 +258,15 @@ async def test_flow_ops_async(flows: FlowProducer, redis_url: str, r: redis.Redi
         assert await aparents.run_op(flow_edits.remove_unprocessed_children(
             aparents.keys, parent, now_ms())) == 1
     assert r.lrange(P + "wait", 0, -1) == [parent]
+
+
+def test_changed_priority_of_a_waiting_parent_is_used_on_release(
+        flows: FlowProducer, parents: Queue, kids: Queue, r: redis.Redis) -> None:
+    parent, kid_ids = add_family(flows, 1)
+    parents.run_op(job_edits.change_priority(parents.keys, parent, 4))
+    assert r.zscore(P + "waiting-children", parent) is not None
+    assert r.zcard(P + "prioritized") == 0
+    assert fetch(kids, "t") == kid_ids[0]
+    finish(kids, kid_ids[0], value=1, token="t")
+    score = r.zscore(P + "prioritized", parent)
+    assert score is not None and int(score) >> 32 == 4

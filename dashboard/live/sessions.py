@@ -27,7 +27,7 @@ from dashboard.live import feeds, services
 from dashboard.live.changes import Changes
 from dashboard.live.ticker import TickCache, ticker
 from dashboard.pagination import parse_int
-from dashboard.services import STATES
+from dashboard.services.common import STATES
 from dashboard.templatetags.queue_dashboard import dom_id
 
 log = logging.getLogger(__name__)

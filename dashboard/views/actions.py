@@ -75,7 +75,7 @@ def perform(
         raise
     try:
         outcome = run()
-    except (QueueCoreError, ValueError, NotImplementedError, redis.ResponseError) as exc:
+    except (QueueCoreError, ValueError, redis.ResponseError) as exc:
         audit.record(
             request.user,
             label,

@@ -7,11 +7,19 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django_htmx.middleware import HtmxDetails
 
 from dashboard import conf
 
 #: Set on the request by the admin mount; pages then extend admin's base template.
 ADMIN_SITE_ATTR = "queue_dashboard_admin_site"
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as views see it: django-htmx's middleware (a requirement of the app) has set
+    ``request.htmx``. For annotations only; Django builds the requests."""
+
+    htmx: HtmxDetails
 
 
 def namespace(request: HttpRequest) -> str:

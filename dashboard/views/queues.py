@@ -10,12 +10,13 @@ from dashboard.pagination import parse_int
 from dashboard.services.common import STATES
 from dashboard.services.queue_page import queue_page
 from dashboard.views.base import dashboard_view, render_page, url
+from dashboard.views.context import HtmxHttpRequest
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @dashboard_view()
-def queue_detail(request: HttpRequest, connection: str, queue: str) -> HttpResponse:
+def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
     """One queue: a tab per state and a bounded page of its jobs (a fragment for htmx)."""
     settings = conf.get_settings()
     state = request.GET.get("state", "waiting")

@@ -102,7 +102,7 @@ def throughput(
 
 
 class MetricsLike(Protocol):
-    """What ``queuecore.metrics.Metrics`` offers (BullMQ's ``metrics:<kind>`` keys)."""
+    """What ``queuecore.commands.metrics.Metrics`` offers (BullMQ's ``metrics:<kind>`` keys)."""
 
     @property
     def count(self) -> int: ...

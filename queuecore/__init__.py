@@ -5,10 +5,8 @@ Queues, workers and jobs interoperate with Node ``bullmq`` 6.x and Python ``bull
 
 from __future__ import annotations
 
-from .aqueue import AsyncQueue
-from .backoff import Backoff, compute_backoff
-from .discovery import alist_queues, list_queues
-from .errors import (
+from .base.backoff import Backoff, compute_backoff
+from .base.errors import (
     ChildProcessCrashedError,
     DataError,
     DelayedError,
@@ -38,8 +36,14 @@ from .errors import (
     UnrecoverableError,
     WaitingChildrenError,
 )
-from .events import QueueEvent, QueueEvents
-from .flow import (
+from .base.options import JobOptionsDict
+from .client.aqueue import AsyncQueue
+from .client.job import AsyncJob, Job, JobRecord
+from .client.queue import Queue
+from .commands.metrics import Metrics, TimingSummary
+from .commands.ops import Dependencies
+from .commands.schedulers import JobScheduler
+from .flows.flow import (
     AsyncFlowProducer,
     FanOut,
     FanOutNode,
@@ -50,16 +54,12 @@ from .flow import (
     fan_out,
     release_fan_out,
 )
-from .health import HealthReport, acheck_health, check_health
-from .job import AsyncJob, Job, JobRecord
-from .metrics import Metrics, TimingSummary
-from .ops import Dependencies
-from .options import JobOptionsDict
-from .pool import WorkerPool
-from .processes import ProcessPool
-from .queue import Queue
-from .schedulers import JobScheduler
-from .worker import Worker
+from .observe.discovery import alist_queues, list_queues
+from .observe.events import QueueEvent, QueueEvents
+from .observe.health import HealthReport, acheck_health, check_health
+from .worker.pool import WorkerPool
+from .worker.processes import ProcessPool
+from .worker.worker import Worker
 
 __version__ = "0.1.0"
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import redis
 
-from queuecore import Queue, worker_ops
-from queuecore.clock import now_ms
+from queuecore import Queue
+from queuecore.base.clock import now_ms
+from queuecore.commands import worker_ops
 
 
 def events(r: redis.Redis, queue: str = "q", prefix: str = "bull") -> list[dict[str, str]]:
@@ -23,7 +24,7 @@ def event_names(r: redis.Redis, queue: str = "q") -> list[str]:
 
 def fetch(q: Queue, token: str = "tok", lock_ms: int = 30_000) -> str | None:
     """Move the next job to active as a worker would; its id, or None when nothing was taken."""
-    reply = q._run(worker_ops.move_to_active(q.keys, now_ms(), token, lock_ms, 0, 0, ""))
+    reply = q.run_op(worker_ops.move_to_active(q.keys, now_ms(), token, lock_ms, 0, 0, ""))
     return None if reply[0] == 0 else str(reply[1])
 
 
@@ -31,7 +32,7 @@ def finish(q: Queue, job_id: str, *, completed: bool = True, value: Any = None,
            token: str = "tok", now: int | None = None, stacktrace: list[str] | None = None,
            max_attempts: int = 1, metrics_points: int = 0) -> None:
     """Finish an active job (lock token ``token``) without fetching the next one."""
-    q._run(worker_ops.move_to_finished(
+    q.run_op(worker_ops.move_to_finished(
         q.keys, job_id, token, now if now is not None else now_ms(), completed=completed,
         value=json.dumps(value) if completed else str(value),
         stacktrace="" if stacktrace is None else json.dumps(stacktrace),

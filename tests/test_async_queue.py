@@ -21,9 +21,9 @@ from queuecore import (
     JobLockedError,
     JobNotFoundError,
     JobNotInStateError,
-    worker_ops,
 )
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
+from queuecore.commands import worker_ops
 from tests.queue_helpers import event_names, events, queue_keys
 
 K = "bull:q:"
@@ -36,13 +36,13 @@ async def aq(redis_url: str) -> AsyncIterator[AsyncQueue]:
 
 
 async def afetch(q: AsyncQueue, token: str = "tok") -> str | None:
-    reply = await q._run(worker_ops.move_to_active(q.keys, now_ms(), token, 30_000, 0, 0, ""))
+    reply = await q.run_op(worker_ops.move_to_active(q.keys, now_ms(), token, 30_000, 0, 0, ""))
     return None if reply[0] == 0 else str(reply[1])
 
 
 async def afinish(q: AsyncQueue, job_id: str, *, completed: bool, value: str,
                   token: str = "tok", now: int | None = None) -> None:
-    await q._run(worker_ops.move_to_finished(
+    await q.run_op(worker_ops.move_to_finished(
         q.keys, job_id, token, now if now is not None else now_ms(), completed=completed,
         value=value, stacktrace="", keep=(-1, 0, 0), max_attempts=1, metrics_points=0,
         fetch_next=False, next_token="", lock_ms=30_000, limiter_max=0, limiter_ms=0,

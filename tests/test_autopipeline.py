@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from queuecore import AsyncQueue
-from queuecore.runner import _AutoPipeline
+from queuecore.transport.runner import _AutoPipeline
 from tests.tcp_proxy import TcpProxy
 from tests.test_direct_connection import proxy  # noqa: F401 - the fixture
 

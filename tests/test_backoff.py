@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queuecore import Backoff, compute_backoff
-from queuecore.backoff import parse_backoff
+from queuecore.base.backoff import parse_backoff
 
 DELAYS = st.integers(min_value=0, max_value=10**7)
 ATTEMPTS = st.integers(min_value=1, max_value=30)

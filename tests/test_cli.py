@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from queuecore import Queue, Worker
-from queuecore.cli import main
+from queuecore.worker.cli import main
 from tests.redisproc import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from queuecore import Queue
-from queuecore.commands import script
-from queuecore.runner import _ScriptPacker
+from queuecore.commands.op import script
+from queuecore.transport.runner import _ScriptPacker
 from tests.redisproc import RedisProcess
 from tests.tcp_proxy import TcpProxy
 

@@ -58,10 +58,10 @@ def test_a_walk_cut_short_is_reported(redis_url: str, r, caplog: pytest.LogCaptu
     for i in range(500):
         pipe.set(f"bull:filler:{i}", 1)
     pipe.execute()
-    with caplog.at_level("WARNING", logger="queuecore.discovery"):
+    with caplog.at_level("WARNING", logger="queuecore.observe.discovery"):
         list_queues(redis_url, max_calls=1, count=10)
     assert "queues may be missing" in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger="queuecore.discovery"):
+    with caplog.at_level("WARNING", logger="queuecore.observe.discovery"):
         list_queues(redis_url)
     assert caplog.text == ""

@@ -39,9 +39,9 @@ from queuecore import (
     Worker,
     WorkerPool,
 )
-from queuecore.metrics import Metrics, TimingSummary
-from queuecore.ops import Dependencies
-from queuecore.schedulers import JobScheduler
+from queuecore.commands.metrics import Metrics, TimingSummary
+from queuecore.commands.ops import Dependencies
+from queuecore.commands.schedulers import JobScheduler
 
 API = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 

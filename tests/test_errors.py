@@ -21,15 +21,15 @@ from queuecore import (
     Queue,
     QueueCoreError,
     ScriptError,
-    worker_ops,
 )
-from queuecore.clock import now_ms
-from queuecore.commands import check
-from queuecore.errors import ERRORS_BY_CODE, error_for_code
-from queuecore.scripts import get_script, script_names
+from queuecore.base.clock import now_ms
+from queuecore.base.errors import ERRORS_BY_CODE, error_for_code
+from queuecore.commands import worker_ops
+from queuecore.commands.op import check
+from queuecore.commands.scripts import get_script, script_names
 from tests.queue_helpers import fetch
 
-LUA = resources.files("queuecore").joinpath("lua")
+LUA = resources.files("queuecore.commands").joinpath("lua")
 RETURN_CODE = re.compile(r"\breturn\s+-(\d+)\b")
 TAKE_ACTIVE_CODES = {-1, -2, -3, -6}  # what qc_take_active can hand back
 
@@ -139,7 +139,7 @@ def q(redis_url: str) -> Iterator[Queue]:
 
 
 def _finish(q: Queue, job_id: str, token: str) -> None:
-    q._run(worker_ops.move_to_finished(
+    q.run_op(worker_ops.move_to_finished(
         q.keys, job_id, token, now_ms(), completed=True, value="null", stacktrace="",
         keep=(-1, 0, 0), max_attempts=1, metrics_points=0, fetch_next=False, next_token="",
         lock_ms=1000, limiter_max=0, limiter_ms=0, worker_name=""))

@@ -16,7 +16,7 @@ from queuecore import (
     Worker,
     chain,
 )
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
 from tests.worker_utils import events_of, running, wait_until
 
 

@@ -8,8 +8,8 @@ import time
 import redis
 
 from queuecore import AsyncJob, AsyncQueue, Queue, Worker
-from queuecore.clock import now_ms
-from queuecore.health import HealthReport, acheck_health, check_health
+from queuecore.base.clock import now_ms
+from queuecore.observe.health import HealthReport, acheck_health, check_health
 from tests.redisproc import free_port
 from tests.worker_utils import running, wait_until
 

@@ -10,9 +10,9 @@ import random
 import orjson
 import pytest
 
-from queuecore import jsonutil
-from queuecore.errors import DataError
-from queuecore.jsonutil import dumps, dumps_data, loads
+from queuecore.base import jsonutil
+from queuecore.base.errors import DataError
+from queuecore.base.jsonutil import dumps, dumps_data, loads
 
 
 def _corpus() -> list[str]:

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from queuecore import ops
-from queuecore.keys import (
+from queuecore.base.keys import (
     ALL_STATES,
     LIST_STATES,
     QUEUE_SUFFIXES,
@@ -19,6 +18,7 @@ from queuecore.keys import (
     validate_prefix,
     validate_queue_name,
 )
+from queuecore.commands import ops
 
 
 def test_every_key_name() -> None:

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queuecore import AsyncJob, Queue, Worker
-from queuecore.errors import InvalidOptionsError
-from queuecore.metrics import Timing, per_minute, percentile, summarize
+from queuecore.base.errors import InvalidOptionsError
+from queuecore.commands.metrics import Timing, per_minute, percentile, summarize
 from tests.queue_helpers import fetch, finish
 from tests.worker_utils import running, wait_until
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queuecore import Backoff, InvalidOptionsError
-from queuecore.options import (
+from queuecore.base.options import (
     MAX_PRIORITY,
     JobOptions,
     JobOptionsDict,

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from queuecore import AsyncJob, AsyncQueue
-from queuecore.errors import InvalidOptionsError, QueueCoreError
-from queuecore.pool import WorkerPool
+from queuecore.base.errors import InvalidOptionsError, QueueCoreError
+from queuecore.worker.pool import WorkerPool
 from tests.worker_utils import wait_until
 
 

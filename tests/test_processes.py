@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from queuecore import Queue, UnrecoverableError
-from queuecore.errors import (
+from queuecore.base.errors import (
     ChildProcessCrashedError,
     DelayedError,
     InvalidOptionsError,
@@ -24,9 +24,9 @@ from queuecore.errors import (
     QueueCoreError,
     RemoteProcessorError,
 )
-from queuecore.failure import plan_failure
-from queuecore.job import JobRecord
-from queuecore.processes import ProcessPool, import_target, portable_connection, target_path
+from queuecore.client.job import JobRecord
+from queuecore.worker.failure import plan_failure
+from queuecore.worker.processes import ProcessPool, import_target, portable_connection, target_path
 from tests.helpers import processors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,7 +212,7 @@ async def test_result_that_is_not_json_is_an_error(redis_url: str) -> None:
     async with ProcessPool(f"{P}:not_json", 1, redis_url, "procs") as pool:
         with pytest.raises(RemoteProcessorError) as info:
             await pool.run(job_id, h, "tok")
-    assert info.value.remote_type == "queuecore.errors.DataError"
+    assert info.value.remote_type == "queuecore.base.errors.DataError"
 
 
 async def test_job_moved_by_its_processor_is_left_alone(redis_url: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from queuecore import Backoff, DataError, InvalidOptionsError, Queue
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
 from tests.queue_helpers import event_names, events, queue_keys
 
 K = "bull:q:"

@@ -18,9 +18,9 @@ from queuecore import (
     JobNotFoundError,
     Queue,
     ScriptError,
-    worker_ops,
 )
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
+from queuecore.commands import worker_ops
 from tests.queue_helpers import event_names, events, fetch, finish, queue_keys, run_to
 
 K = "bull:q:"
@@ -708,7 +708,7 @@ def test_worker_ops_fetch_helper_sets_lock(q: Queue, r: redis.Redis) -> None:
     assert fetch(q, token="abc") == "1"
     assert r.get(K + "1:lock") == "abc"
     assert r.hget(K + "1", "ats") == "1"
-    reply = q._run(worker_ops.move_to_active(q.keys, now_ms(), "t", 1000, 0, 0, ""))
+    reply = q.run_op(worker_ops.move_to_active(q.keys, now_ms(), "t", 1000, 0, 0, ""))
     assert reply[0] == 0
     assert json.loads(r.hget(K + "1", "data") or "") is None
 

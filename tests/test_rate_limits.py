@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from queuecore import AsyncJob, InvalidOptionsError, Queue, Worker
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
 from tests.worker_utils import running, wait_until
 
 

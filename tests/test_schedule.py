@@ -1,4 +1,4 @@
-"""queuecore.schedule: when job schedulers run. Pure, no Redis."""
+"""queuecore.commands.schedule: when job schedulers run. Pure, no Redis."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queuecore.errors import InvalidOptionsError
-from queuecore.schedule import cron_next, first_run, make_schedule, next_run
+from queuecore.base.errors import InvalidOptionsError
+from queuecore.commands.schedule import cron_next, first_run, make_schedule, next_run
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -20,8 +20,8 @@ from queuecore import (
     UnrecoverableError,
     Worker,
 )
-from queuecore.clock import now_ms
-from queuecore.errors import InvalidOptionsError
+from queuecore.base.clock import now_ms
+from queuecore.base.errors import InvalidOptionsError
 from tests.worker_utils import events_of, running, wait_until
 
 

@@ -25,7 +25,7 @@ from dashboard.throughput import (
     throughput,
 )
 from queuecore import Queue, Worker
-from queuecore.metrics import Metrics
+from queuecore.commands.metrics import Metrics
 from tests.dashboard.conftest import MOUNT
 
 NOW = 10 * HOUR_MS + 30_000  # half a minute into a minute

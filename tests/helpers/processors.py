@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from queuecore import AsyncJob, Job, UnrecoverableError
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
 
 
 def echo(job: Job) -> dict[str, Any]:

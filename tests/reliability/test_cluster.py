@@ -17,7 +17,7 @@ from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster as ClusterClient
 
 from queuecore import AsyncJob, FlowProducer, InvalidOptionsError, Queue, QueueEvents, Worker
-from queuecore.discovery import list_queues
+from queuecore.observe.discovery import list_queues
 from tests.reliability.servers import RedisCluster
 from tests.worker_utils import running, wait_until
 
@@ -129,12 +129,12 @@ def test_cluster_needs_a_hash_tag(owner_url: str, cluster: RedisCluster):
 async def test_a_moved_slot_is_followed(owner_url: str, cluster: RedisCluster):
     """A queue built while the slot lived elsewhere follows the MOVED answer."""
     queue = Queue("moved", other_url(cluster) + "?cluster=true", prefix=PREFIX)
-    queue._resolved = {"host": "127.0.0.1", "port": int(other_url(cluster).split(":")[2]
+    queue.resolved_connection = {"host": "127.0.0.1", "port": int(other_url(cluster).split(":")[2]
                                                           .split("/")[0]),
                        "cluster_seeds": [("127.0.0.1", cluster.nodes[0].port)]}
     queue._runner.client.close()
-    from queuecore.connection import sync_client
-    queue._runner.client = sync_client(queue._resolved)
+    from queuecore.transport.connection import sync_client
+    queue._runner.client = sync_client(queue.resolved_connection)
     queue._runner._exec = queue._runner.client.execute_command
     job = queue.add("x", {})  # first sent to the wrong node: MOVED, then the owner
     assert queue.get_job(job.id) is not None

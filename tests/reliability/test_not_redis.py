@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from queuecore import AsyncJob, AsyncQueue, Queue, Worker, handshake
+from queuecore import AsyncJob, AsyncQueue, Queue, Worker
+from queuecore.transport import handshake
 from tests.worker_utils import running
 
 HTTP_REPLY = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -97,7 +98,7 @@ def test_a_socket_connected_to_itself_is_refused_before_anything_is_sent():
 
 
 async def test_worker_reports_and_keeps_trying(not_redis: NotRedis, caplog):
-    caplog.set_level(logging.WARNING, "queuecore.worker")
+    caplog.set_level(logging.WARNING, "queuecore.worker.worker")
     errors: list[BaseException] = []
 
     async def process(job: AsyncJob) -> None:

@@ -16,9 +16,9 @@ from queuecore import (
     Queue,
     UnrecoverableError,
     Worker,
-    worker_ops,
 )
-from queuecore.clock import now_ms
+from queuecore.base.clock import now_ms
+from queuecore.commands import worker_ops
 from tests.reliability.invariants import check_invariants
 from tests.worker_utils import running, wait_until
 
@@ -89,14 +89,14 @@ def stall(queue: Queue, job_id: str, max_stalled: int) -> tuple[list[str], list[
     """What a worker dying with ``job_id`` does: it takes the job, then its lock expires;
     the stall check runs twice (suspect, then recover)."""
     keys = queue.keys
-    reply = queue._run(worker_ops.move_to_active(keys, now_ms(), "dead-worker:1", 30_000, 0, 0,
+    reply = queue.run_op(worker_ops.move_to_active(keys, now_ms(), "dead-worker:1", 30_000, 0, 0,
                                                  "dead-worker"))
     assert reply[1] == job_id
     queue.client.delete(keys.lock(job_id))
     result: Any = None
     for _ in range(2):
         queue.client.delete(keys.stalled_check)
-        result = queue._run(worker_ops.check_stalled(keys, max_stalled, now_ms(), 1000))
+        result = queue.run_op(worker_ops.check_stalled(keys, max_stalled, now_ms(), 1000))
     return result
 
 
@@ -188,9 +188,9 @@ def test_cleaning_a_dead_workers_active_job_leaves_no_stall_suspect(redis_url: s
     queue = Queue(QUEUE, redis_url)
     job = queue.add("orphan", {})
     keys = queue.keys
-    queue._run(worker_ops.move_to_active(keys, now_ms(), "dead:1", 30_000, 0, 0, "dead"))
+    queue.run_op(worker_ops.move_to_active(keys, now_ms(), "dead:1", 30_000, 0, 0, "dead"))
     r.delete(keys.lock(job.id))  # the worker died; its lock expired
-    queue._run(worker_ops.check_stalled(keys, 1, now_ms(), 1000))  # now a suspect
+    queue.run_op(worker_ops.check_stalled(keys, 1, now_ms(), 1000))  # now a suspect
     assert r.smembers(keys.stalled) == {job.id}
     assert queue.clean(0, state="active") == [job.id]
     assert r.smembers(keys.stalled) == set()

@@ -27,10 +27,10 @@ from queuecore import (
     Queue,
     UnrecoverableError,
     Worker,
-    worker_ops,
 )
-from queuecore.clock import now_ms
-from queuecore.options import keep_jobs
+from queuecore.base.clock import now_ms
+from queuecore.base.options import keep_jobs
+from queuecore.commands import worker_ops
 from tests.reliability.conftest import scale
 from tests.reliability.invariants import check_invariants
 from tests.worker_utils import running, wait_until
@@ -110,7 +110,7 @@ class Sim:
 
     def take(self) -> None:
         token = self.token()
-        reply = self.q._run(worker_ops.move_to_active(self.keys, now_ms(), token, HOLD_MS, 0, 0,
+        reply = self.q.run_op(worker_ops.move_to_active(self.keys, now_ms(), token, HOLD_MS, 0, 0,
                                                       "sim"))
         self.take_reply(reply, token)
 
@@ -123,7 +123,7 @@ class Sim:
         keys, now = self.keys, now_ms()
         if how in ("complete", "fail"):
             next_token = self.token()
-            reply = self.q._run(worker_ops.move_to_finished(
+            reply = self.q.run_op(worker_ops.move_to_finished(
                 keys, job_id, token, now, completed=how == "complete",
                 value='"ok"' if how == "complete" else "failed", stacktrace="",
                 keep=keep_jobs(None), max_attempts=1, metrics_points=0,
@@ -131,13 +131,13 @@ class Sim:
                 lock_ms=HOLD_MS, limiter_max=0, limiter_ms=0, worker_name="sim"))
             self.take_reply(reply, next_token)
         elif how == "retry":
-            self.q._run(worker_ops.retry_job(keys, job_id, token, "again", "", False))
+            self.q.run_op(worker_ops.retry_job(keys, job_id, token, "again", "", False))
         elif how == "delay":
-            self.q._run(worker_ops.move_to_delayed(keys, job_id, token, now,
+            self.q.run_op(worker_ops.move_to_delayed(keys, job_id, token, now,
                                                    now + self.rng.choice([1, 60_000]),
                                                    count_attempt=True, reason="later"))
         else:
-            self.q._run(worker_ops.release(keys, job_id, token))
+            self.q.run_op(worker_ops.release(keys, job_id, token))
 
     def kill(self) -> None:
         """A simulated worker dies: the locks of some held jobs expire."""
@@ -149,12 +149,12 @@ class Sim:
 
     def renew(self) -> None:
         if self.held:
-            lost = self.q._run(worker_ops.extend_locks(self.keys, HOLD_MS, dict(self.held)))
+            lost = self.q.run_op(worker_ops.extend_locks(self.keys, HOLD_MS, dict(self.held)))
             assert lost == [], lost
 
     def stall_check(self) -> None:
         self.r.delete(self.keys.stalled_check)
-        recovered, _deferred = self.q._run(worker_ops.check_stalled(
+        recovered, _deferred = self.q.run_op(worker_ops.check_stalled(
             self.keys, MAX_STALLED, now_ms(), 60_000))
         assert set(recovered) <= self.dead, f"recovered live jobs: {set(recovered) - self.dead}"
         self.dead -= set(recovered)

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from queuecore import AsyncJob, AsyncQueue, JobNotFoundError, Queue, QueueEvents, Worker
-from queuecore.errors import QueueCoreError
+from queuecore.base.errors import QueueCoreError
 from tests.redisproc import RedisProcess
 from tests.reliability.conftest import ROOT
 from tests.reliability.servers import TLSRedisProcess, make_certs

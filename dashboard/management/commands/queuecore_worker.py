@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from queuecore import cli
+from queuecore.worker import cli
 
 from ...conf import get_settings
 

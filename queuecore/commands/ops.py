@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .commands import Arg, Op, RawCall, ScriptCall, check, checked, raw, script, single
-from .errors import InvalidOptionsError
-from .jsonutil import dumps, loads
-from .keys import ALL_STATES, LIST_STATES, STATE_SUFFIX, QueueKeys
-from .options import JobOptions
+from ..base.errors import InvalidOptionsError
+from ..base.jsonutil import dumps, loads
+from ..base.keys import ALL_STATES, LIST_STATES, STATE_SUFFIX, QueueKeys
+from ..base.options import JobOptions
+from .op import Arg, Op, RawCall, ScriptCall, check, checked, raw, script, single
 from .scripts import get_script
 
 # -- adding -----------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from .backoff import BackoffStrategy, compute_backoff, parse_backoff
-from .errors import UnrecoverableError
-from .job import JobRecord
-from .jsonutil import dumps
+from ..base.backoff import BackoffStrategy, compute_backoff, parse_backoff
+from ..base.errors import UnrecoverableError
+from ..base.jsonutil import dumps
+from ..client.job import JobRecord
 
 
 @dataclass(frozen=True, slots=True)

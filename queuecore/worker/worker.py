@@ -21,14 +21,10 @@ from typing import Any, TypeAlias, cast
 
 import redis.exceptions as rexc
 
-from . import deadletter, worker_ops
-from .aqueue import AsyncQueue
-from .backoff import BackoffStrategy
-from .clock import now_ms
-from .cluster import is_moved
-from .connection import ConnectionLike, async_client, eviction_policy, redact
-from .emitter import Emitter, Listener
-from .errors import (
+from ..base.backoff import BackoffStrategy
+from ..base.clock import now_ms
+from ..base.emitter import Emitter, Listener
+from ..base.errors import (
     DataError,
     DelayedError,
     InvalidOptionsError,
@@ -40,14 +36,18 @@ from .errors import (
     ScriptError,
     WaitingChildrenError,
 )
+from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
+from ..base.keys import QueueKeys
+from ..base.options import keep_jobs
+from ..client.aqueue import AsyncQueue
+from ..client.job import AsyncJob, Job, JobRecord
+from ..client.queue import Queue
+from ..commands import deadletter, worker_ops
+from ..commands.ops import worker_client_names
+from ..transport.cluster import is_moved
+from ..transport.connection import ConnectionLike, async_client, eviction_policy, redact
 from .failure import plan_failure
-from .job import AsyncJob, Job, JobRecord
-from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
-from .keys import QueueKeys
-from .ops import worker_client_names
-from .options import keep_jobs
 from .processes import ProcessPool
-from .queue import Queue
 from .threads import DaemonThreadPool
 
 log = logging.getLogger("queuecore.worker")
@@ -122,7 +122,7 @@ class Worker:
         # peer is found by TCP keepalive and the health check, a lost job by the stall check.
         self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None,
                                 max_data_size=max_data_size)
-        self.queue._runner.enable_autopipeline()  # many finish calls in flight at once
+        self.queue.enable_autopipeline()  # many finish calls in flight at once
         self.keys = self.queue.keys
         self.name = queue_name
         self.processor = processor
@@ -149,7 +149,8 @@ class Worker:
                                  if dead_letter_queue is not None else None)
         self.id = uuid.uuid4().hex
         self._given_connection = connection
-        self._connection = self.queue._resolved  # in Cluster: the master of the queue's slot
+        # In Cluster: the master of the queue's slot.
+        self._connection = self.queue.resolved_connection
         self._token_counter = 0
         self._emitter = Emitter(WORKER_EVENTS)
         self._active: dict[str, tuple[str, asyncio.Task[None]]] = {}
@@ -281,7 +282,7 @@ class Worker:
                 await self._wait_any(self._slot_free.wait())
                 continue
             try:
-                reply = await self.queue._run(self._fetch_op())
+                reply = await self.queue.run_op(self._fetch_op())
                 self._clear_error()
             except _CONNECTION_ERRORS as exc:
                 await self._connection_trouble(exc)
@@ -393,7 +394,7 @@ class Worker:
 
     async def _follow_slot(self) -> None:
         """The queue's slot moved to another master: block and announce there."""
-        self._connection = self.queue._reresolve()
+        self._connection = self.queue.reresolve()
         await self._renew_clients()
 
     async def _renew_clients(self) -> None:
@@ -497,20 +498,20 @@ class Worker:
         finally:
             self._slot_free.set()
 
-    def _make_job(self, job_id: str, h: dict[str, str], token: str) -> JobRecord:
+    def _make_job(self, job_id: str, h: dict[str, str], token: str) -> AsyncJob | Job:
         fields = JobRecord.fields_from_hash(job_id, h)
         fields["token"] = token
         loop = asyncio.get_running_loop()
         if self.is_async:
             ajob = AsyncJob(self.queue, **fields)
-            ajob._on_progress = lambda value: self._emitter.emit("progress", ajob, value)
+            ajob.on_progress = lambda value: self._emitter.emit("progress", ajob, value)
             return ajob
         sjob = Job(self._get_sync_queue(), **fields)
         # A sync processor reports from its thread: emit on the loop.
         def from_thread(value: Any) -> None:
             loop.call_soon_threadsafe(self._emitter.emit, "progress", sjob, value)
 
-        sjob._on_progress = from_thread
+        sjob.on_progress = from_thread
         return sjob
 
     def _get_sync_queue(self) -> Queue:
@@ -539,10 +540,10 @@ class Worker:
             await self._safe(worker_ops.release(self.keys, job_id, token))
             return None
         except Exception as exc:  # the processor failed: retry or fail the job
-            if getattr(job, "_moved", False):
+            if job.moved:
                 return None
             return await self._handle_failure(job, token, exc)
-        if getattr(job, "_moved", False):
+        if job.moved:
             return None
         try:
             value = dumps_data(result, self.queue.max_data_size, what="return value")
@@ -576,7 +577,7 @@ class Worker:
 
     async def _schedule_next(self, job: JobRecord) -> None:
         """A job of a job scheduler was fetched: create the scheduler's next run."""
-        from .schedulers import schedule_next
+        from ..commands.schedulers import schedule_next
 
         try:
             await schedule_next(self.queue, job, now_ms())
@@ -590,7 +591,7 @@ class Worker:
         processor afterwards to put the current job back unharmed."""
         if isinstance(ms, bool) or not isinstance(ms, int) or ms <= 0:
             raise InvalidOptionsError("rate_limit takes a positive number of ms")
-        await self.queue._run(worker_ops.rate_limit(self.keys, ms))
+        await self.queue.run_op(worker_ops.rate_limit(self.keys, ms))
 
     def _fetch_next(self) -> bool:
         assert self._closing is not None
@@ -666,7 +667,7 @@ class Worker:
         """Run a finishing op; a lost lock or Redis trouble is reported, never raised."""
         for attempt in range(tries):
             try:
-                return await self.queue._run(op)
+                return await self.queue.run_op(op)
             except (LockNotFoundError, LockMismatchError) as exc:
                 log.warning("job %s: lock lost before finishing; left to its new owner", job_id)
                 self._emitter.emit("lock-lost", job_id, exc)
@@ -703,7 +704,7 @@ class Worker:
     def _warm_renewer(self) -> None:
         assert self._renew_queue is not None
         with contextlib.suppress(Exception):  # Redis away: the first round will say so
-            self._renew_queue._run(worker_ops.extend_locks(self.keys, self.lock_duration, {}))
+            self._renew_queue.run_op(worker_ops.extend_locks(self.keys, self.lock_duration, {}))
 
     async def _stop_renewer(self) -> None:
         self._stop_renewal.set()
@@ -726,7 +727,7 @@ class Worker:
             if not tokens:
                 continue
             try:
-                lost = self._renew_queue._run(
+                lost = self._renew_queue.run_op(
                     worker_ops.extend_locks(self.keys, self.lock_duration, tokens))
             except Exception as exc:  # keep renewing whatever happened to this round
                 self._from_renewer(loop, self._renewal_failed, exc)
@@ -766,7 +767,7 @@ class Worker:
         assert self._closing is not None
         while not self._closing.is_set():
             try:
-                recovered, _deferred = await self.queue._run(worker_ops.check_stalled(
+                recovered, _deferred = await self.queue.run_op(worker_ops.check_stalled(
                     self.keys, self.max_stalled_count, now_ms(), self.stalled_interval))
                 for jid in recovered:
                     self._emitter.emit("stalled", jid, "active")

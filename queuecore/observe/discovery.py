@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import cluster
-from .connection import ConnectionLike, async_client, sync_client
-from .keys import validate_prefix, validate_queue_name
+from ..base.keys import validate_prefix, validate_queue_name
+from ..transport import cluster
+from ..transport.connection import ConnectionLike, async_client, sync_client
 
 # Suffixes every BullMQ-format queue has once used: Node and queuecore write `meta` on first
 # add, and every add INCRs `id`.

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from .errors import error_for_code
+from ..base.errors import error_for_code
 from .scripts import Script, get_script
 
 T = TypeVar("T")

@@ -11,9 +11,9 @@ import asyncio
 import logging
 from typing import Any
 
-from .connection import ConnectionLike
-from .emitter import Listener
-from .errors import InvalidOptionsError, QueueCoreError
+from ..base.emitter import Listener
+from ..base.errors import InvalidOptionsError, QueueCoreError
+from ..transport.connection import ConnectionLike
 from .worker import Processor, Worker
 
 log = logging.getLogger("queuecore.pool")

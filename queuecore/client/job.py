@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import ops, worker_ops
-from .clock import now_ms
-from .errors import DataError, InvalidOptionsError
-from .jsonutil import dumps_data, is_finite_number, loads
+from ..base.clock import now_ms
+from ..base.errors import DataError, InvalidOptionsError
+from ..base.jsonutil import dumps_data, is_finite_number, loads
+from ..commands import ops, worker_ops
 
 if TYPE_CHECKING:
     from .aqueue import AsyncQueue
@@ -149,42 +149,42 @@ ProgressListener = Callable[[Any], None]
 class Job(JobRecord):
     """A job with blocking methods, bound to a ``Queue``."""
 
-    __slots__ = ("_moved", "_on_progress", "_queue")
+    __slots__ = ("moved", "on_progress", "queue")
 
     def __init__(self, queue: Queue, **fields: Any) -> None:
         super().__init__(**fields)
-        self._queue = queue
-        self._moved = False
-        self._on_progress: ProgressListener | None = None
+        self.queue = queue
+        self.moved = False
+        self.on_progress: ProgressListener | None = None
 
     @classmethod
     def from_hash(cls, queue: Queue, job_id: str, h: dict[str, str]) -> Job:
         return cls(queue, **JobRecord.fields_from_hash(job_id, h))
 
     def __repr__(self) -> str:
-        return f"<Job {self._queue.name}:{self.id} {self.name!r}>"
+        return f"<Job {self.queue.name}:{self.id} {self.name!r}>"
 
     def update_progress(self, progress: Any) -> None:
-        text = _progress_json(progress, self._queue.max_data_size)
-        self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
+        text = _progress_json(progress, self.queue.max_data_size)
+        self.queue.run_op(ops.update_progress(self.queue.keys, self.id, text))
         self.progress = progress
-        if self._on_progress is not None:
-            self._on_progress(progress)
+        if self.on_progress is not None:
+            self.on_progress(progress)
 
     def log(self, line: str) -> int:
         keep = self.opts.get("kl") or 0
-        text = _log_line(line, self._queue.max_data_size)
-        return self._queue._run(ops.add_log(self._queue.keys, self.id, text, int(keep)))
+        text = _log_line(line, self.queue.max_data_size)
+        return self.queue.run_op(ops.add_log(self.queue.keys, self.id, text, int(keep)))
 
     def get_logs(self, start: int = 0, end: int = -1, asc: bool = True) -> tuple[list[str], int]:
-        return self._queue.get_job_logs(self.id, start, end, asc)
+        return self.queue.get_job_logs(self.id, start, end, asc)
 
     def get_state(self) -> str:
-        return self._queue._run(ops.get_state(self._queue.keys, self.id))
+        return self.queue.run_op(ops.get_state(self.queue.keys, self.id))
 
     def get_dependencies(self) -> ops.Dependencies:
         """A flow parent's children: processed results, pending keys and failures."""
-        return self._queue._run(ops.dependencies(self._queue.keys, self.id))
+        return self.queue.run_op(ops.dependencies(self.queue.keys, self.id))
 
     def get_children_values(self) -> dict[str, Any]:
         """Results of the completed children, by the child's full job key."""
@@ -194,63 +194,63 @@ class Job(JobRecord):
         return self.get_dependencies().failed
 
     def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
-        self._queue._run(ops.reprocess(self._queue.keys, state, self.id,
+        self.queue.run_op(ops.reprocess(self.queue.keys, state, self.id,
                                        reset_attempts=reset_attempts))
 
     def promote(self) -> None:
-        self._queue._run(ops.promote(self._queue.keys, self.id))
+        self.queue.run_op(ops.promote(self.queue.keys, self.id))
 
     def remove(self) -> None:
-        self._queue._run(ops.remove(self._queue.keys, self.id))
+        self.queue.run_op(ops.remove(self.queue.keys, self.id))
 
     def move_to_delayed(self, timestamp_ms: int, token: str | None = None) -> None:
         """From inside a processor: run this job again at ``timestamp_ms`` (no attempt counted)."""
         tok = token or self.token or "0"
-        self._queue._run(worker_ops.move_to_delayed(self._queue.keys, self.id, tok, now_ms(),
+        self.queue.run_op(worker_ops.move_to_delayed(self.queue.keys, self.id, tok, now_ms(),
                                                     int(timestamp_ms), count_attempt=False))
-        self._moved = True
+        self.moved = True
 
 
 class AsyncJob(JobRecord):
     """A job with coroutine methods, bound to an ``AsyncQueue``."""
 
-    __slots__ = ("_moved", "_on_progress", "_queue")
+    __slots__ = ("moved", "on_progress", "queue")
 
     def __init__(self, queue: AsyncQueue, **fields: Any) -> None:
         super().__init__(**fields)
-        self._queue = queue
-        self._moved = False
-        self._on_progress: ProgressListener | None = None
+        self.queue = queue
+        self.moved = False
+        self.on_progress: ProgressListener | None = None
 
     @classmethod
     def from_hash(cls, queue: AsyncQueue, job_id: str, h: dict[str, str]) -> AsyncJob:
         return cls(queue, **JobRecord.fields_from_hash(job_id, h))
 
     def __repr__(self) -> str:
-        return f"<AsyncJob {self._queue.name}:{self.id} {self.name!r}>"
+        return f"<AsyncJob {self.queue.name}:{self.id} {self.name!r}>"
 
     async def update_progress(self, progress: Any) -> None:
-        text = _progress_json(progress, self._queue.max_data_size)
-        await self._queue._run(ops.update_progress(self._queue.keys, self.id, text))
+        text = _progress_json(progress, self.queue.max_data_size)
+        await self.queue.run_op(ops.update_progress(self.queue.keys, self.id, text))
         self.progress = progress
-        if self._on_progress is not None:
-            self._on_progress(progress)
+        if self.on_progress is not None:
+            self.on_progress(progress)
 
     async def log(self, line: str) -> int:
         keep = self.opts.get("kl") or 0
-        text = _log_line(line, self._queue.max_data_size)
-        return await self._queue._run(ops.add_log(self._queue.keys, self.id, text, int(keep)))
+        text = _log_line(line, self.queue.max_data_size)
+        return await self.queue.run_op(ops.add_log(self.queue.keys, self.id, text, int(keep)))
 
     async def get_logs(self, start: int = 0, end: int = -1,
                        asc: bool = True) -> tuple[list[str], int]:
-        return await self._queue.get_job_logs(self.id, start, end, asc)
+        return await self.queue.get_job_logs(self.id, start, end, asc)
 
     async def get_state(self) -> str:
-        return await self._queue._run(ops.get_state(self._queue.keys, self.id))
+        return await self.queue.run_op(ops.get_state(self.queue.keys, self.id))
 
     async def get_dependencies(self) -> ops.Dependencies:
         """A flow parent's children: processed results, pending keys and failures."""
-        return await self._queue._run(ops.dependencies(self._queue.keys, self.id))
+        return await self.queue.run_op(ops.dependencies(self.queue.keys, self.id))
 
     async def get_children_values(self) -> dict[str, Any]:
         """Results of the completed children, by the child's full job key."""
@@ -260,18 +260,18 @@ class AsyncJob(JobRecord):
         return (await self.get_dependencies()).failed
 
     async def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
-        await self._queue._run(ops.reprocess(self._queue.keys, state, self.id,
+        await self.queue.run_op(ops.reprocess(self.queue.keys, state, self.id,
                                              reset_attempts=reset_attempts))
 
     async def promote(self) -> None:
-        await self._queue._run(ops.promote(self._queue.keys, self.id))
+        await self.queue.run_op(ops.promote(self.queue.keys, self.id))
 
     async def remove(self) -> None:
-        await self._queue._run(ops.remove(self._queue.keys, self.id))
+        await self.queue.run_op(ops.remove(self.queue.keys, self.id))
 
     async def move_to_delayed(self, timestamp_ms: int, token: str | None = None) -> None:
         """From inside a processor: run this job again at ``timestamp_ms`` (no attempt counted)."""
         tok = token or self.token or "0"
-        await self._queue._run(worker_ops.move_to_delayed(
-            self._queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
-        self._moved = True
+        await self.queue.run_op(worker_ops.move_to_delayed(
+            self.queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
+        self.moved = True

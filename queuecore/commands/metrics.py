@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .commands import Op, raw
-from .errors import InvalidOptionsError
-from .keys import QueueKeys
+from ..base.errors import InvalidOptionsError
+from ..base.keys import QueueKeys
+from .op import Op, raw
 
 KINDS = ("completed", "failed")
 

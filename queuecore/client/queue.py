@@ -8,18 +8,18 @@ from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from . import deadletter, metrics, ops, schedulers, worker_ops
-from .clock import now_ms
-from .commands import Op
-from .connection import ConnectionLike, sync_client
-from .errors import JobNotFoundError, QueueCoreError
+from ..base.clock import now_ms
+from ..base.errors import JobNotFoundError, QueueCoreError
+from ..base.keys import QueueKeys
+from ..base.options import JobOptionsDict
+from ..commands import deadletter, metrics, ops, schedulers, worker_ops
+from ..commands.metrics import Metrics, TimingSummary
+from ..commands.op import Op
+from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
+from ..transport.connection import ConnectionLike, sync_client
+from ..transport.runner import SyncRunner
 from .job import Job
-from .keys import QueueKeys
-from .metrics import Metrics, TimingSummary
-from .options import JobOptionsDict
 from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
-from .runner import SyncRunner
-from .schedulers import JobScheduler, RepeatOptions, UpsertReply
 
 T = TypeVar("T")
 
@@ -29,7 +29,8 @@ class Queue(QueueBase):
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
-        self._runner = SyncRunner(sync_client(self._resolved, defaults=self._client_defaults),
+        client = sync_client(self.resolved_connection, defaults=self._client_defaults)
+        self._runner = SyncRunner(client,
                                   self._reroute if self._cluster else None)
 
     @property
@@ -38,9 +39,10 @@ class Queue(QueueBase):
         return self._runner.client
 
     def _reroute(self) -> Any:
-        return sync_client(self._reresolve(), defaults=self._client_defaults)
+        return sync_client(self.reresolve(), defaults=self._client_defaults)
 
-    def _run(self, op: Op[T]) -> T:
+    def run_op(self, op: Op[T]) -> T:
+        """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""
         return self._runner.run(op)
 
     def __enter__(self) -> Queue:
@@ -59,9 +61,9 @@ class Queue(QueueBase):
         """Add a job; an existing ``job_id`` returns the job already stored. With ``repeat``
         it upserts a job scheduler instead and returns its next (or latest) run."""
         if repeat is not None:
-            return self._scheduled_run(self._run(self._repeat_op(name, data, repeat, options)))
+            return self._scheduled_run(self.run_op(self._repeat_op(name, data, repeat, options)))
         p = self._prepare_add(name, data, options)
-        [(job_id, status)] = self._run(ops.add_jobs([p.call]))
+        [(job_id, status)] = self.run_op(ops.add_jobs([p.call]))
         if status:
             existing = self.get_job(job_id)
             if existing is not None:
@@ -73,7 +75,7 @@ class Queue(QueueBase):
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = self._run(ops.add_jobs_in_one_call([p.call for p in prepared]))
+        replies = self.run_op(ops.add_jobs_in_one_call([p.call for p in prepared]))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = self.get_job(job_id) if status else None
@@ -90,7 +92,7 @@ class Queue(QueueBase):
                              name: str | None = None, data: Any = None,
                              opts: JobOptionsDict | None = None) -> Job | None:
         """Create or update a job scheduler; returns its next run (None when it has none)."""
-        return self._job_of(self._run(schedulers.upsert(
+        return self._job_of(self.run_op(schedulers.upsert(
             self.keys, scheduler_id, now_ms(), every=every, pattern=pattern, tz=tz,
             start_date=start_date, end_date=end_date, limit=limit, offset=offset,
             immediately=immediately, name=name, data=data, opts=opts,
@@ -99,17 +101,17 @@ class Queue(QueueBase):
     def get_job_schedulers(self, start: int = 0, end: int = -1,
                            asc: bool = False) -> list[JobScheduler]:
         """Schedulers ordered by next run, latest first unless ``asc``."""
-        return self._run(schedulers.get_schedulers(self.keys, start, end, asc))
+        return self.run_op(schedulers.get_schedulers(self.keys, start, end, asc))
 
     def get_job_scheduler(self, scheduler_id: str) -> JobScheduler | None:
-        return self._run(schedulers.get_scheduler(self.keys, scheduler_id))
+        return self.run_op(schedulers.get_scheduler(self.keys, scheduler_id))
 
     def get_job_schedulers_count(self) -> int:
-        return self._run(schedulers.count(self.keys))
+        return self.run_op(schedulers.count(self.keys))
 
     def remove_job_scheduler(self, scheduler_id: str) -> bool:
         """Remove a scheduler and its run that has not started; False when there was none."""
-        return self._run(schedulers.remove(self.keys, scheduler_id))
+        return self.run_op(schedulers.remove(self.keys, scheduler_id))
 
     def _job_of(self, reply: UpsertReply) -> Job | None:
         return Job.from_hash(self, reply[0], reply[1]) if reply else None
@@ -123,20 +125,20 @@ class Queue(QueueBase):
     # -- reading --
 
     def get_job(self, job_id: str) -> Job | None:
-        h = self._run(ops.get_job_hash(self.keys, str(job_id)))
+        h = self.run_op(ops.get_job_hash(self.keys, str(job_id)))
         return Job.from_hash(self, str(job_id), h) if h else None
 
     def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0, end: int = -1,
                  asc: bool = False) -> list[Job]:
         self._check_range(start, end)
-        ids = self._run(ops.job_ids(self.keys, self._states(states), start, end, asc))
+        ids = self.run_op(ops.job_ids(self.keys, self._states(states), start, end, asc))
         if not ids:
             return []
-        hashes = self._run(ops.get_job_hashes(self.keys, ids))
+        hashes = self.run_op(ops.get_job_hashes(self.keys, ids))
         return [Job.from_hash(self, i, h) for i, h in zip(ids, hashes, strict=True) if h]
 
     def get_job_counts(self, *states: str) -> dict[str, int]:
-        return self._run(ops.job_counts(self.keys, states))
+        return self.run_op(ops.job_counts(self.keys, states))
 
     def count(self) -> int:
         counts = self.get_job_counts("waiting", "paused", "delayed", "prioritized",
@@ -144,38 +146,38 @@ class Queue(QueueBase):
         return sum(counts.values())
 
     def get_job_state(self, job_id: str) -> str:
-        return self._run(ops.get_state(self.keys, str(job_id)))
+        return self.run_op(ops.get_state(self.keys, str(job_id)))
 
     def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
                      asc: bool = True) -> tuple[list[str], int]:
         self._check_range(start, end)
-        return self._run(ops.get_logs(self.keys, str(job_id), start, end, asc))
+        return self.run_op(ops.get_logs(self.keys, str(job_id), start, end, asc))
 
     def get_job_log_counts(self, job_ids: Iterable[str]) -> dict[str, int]:
         """How many log lines each job has (0 for none or an unknown id), in one round trip."""
         ids = [str(j) for j in job_ids]
-        return self._run(ops.log_counts(self.keys, ids)) if ids else {}
+        return self.run_op(ops.log_counts(self.keys, ids)) if ids else {}
 
     def is_paused(self) -> bool:
-        return self._run(ops.is_paused(self.keys))
+        return self.run_op(ops.is_paused(self.keys))
 
     def get_workers(self) -> list[dict[str, str]]:
-        return self._run(ops.workers(self.keys))
+        return self.run_op(ops.workers(self.keys))
 
     def redis_info(self) -> dict[str, Any]:
-        return self._run(ops.redis_info())
+        return self.run_op(ops.redis_info())
 
     # -- changing --
 
     def pause(self) -> None:
-        self._run(ops.pause(self.keys, True))
+        self.run_op(ops.pause(self.keys, True))
 
     def resume(self) -> None:
-        while self._run(ops.pause(self.keys, False)) > 0:
+        while self.run_op(ops.pause(self.keys, False)) > 0:
             pass
 
     def drain(self, delayed: bool = False) -> None:
-        while self._run(ops.drain(self.keys, delayed)) > 0:
+        while self.run_op(ops.drain(self.keys, delayed)) > 0:
             pass
 
     def clean(self, grace_ms: int, limit: int = 0, state: str = "completed") -> list[str]:
@@ -184,7 +186,7 @@ class Queue(QueueBase):
         cutoff, removed = now_ms() - int(grace_ms), list[str]()
         while True:
             batch = CLEAN_BATCH if not limit else min(CLEAN_BATCH, int(limit) - len(removed))
-            ids = self._run(ops.clean(self.keys, state, cutoff, batch))
+            ids = self.run_op(ops.clean(self.keys, state, cutoff, batch))
             removed += ids
             if len(ids) < batch or (limit and len(removed) >= limit):
                 return removed
@@ -192,7 +194,7 @@ class Queue(QueueBase):
     def obliterate(self, force: bool = False) -> None:
         """Delete the queue and all its jobs (pauses it first)."""
         self.pause()
-        while self._run(ops.obliterate(self.keys, force)) > 0:
+        while self.run_op(ops.obliterate(self.keys, force)) > 0:
             pass
 
     def retry_jobs(self, state: str = "failed", count: int = 1000,
@@ -200,37 +202,37 @@ class Queue(QueueBase):
         """Retry every ``state`` job finished before ``timestamp``, ``count`` per round trip."""
         before = timestamp if timestamp is not None else now_ms()
         total = 0
-        while (moved := self._run(ops.reprocess(self.keys, state, "", count=count,
+        while (moved := self.run_op(ops.reprocess(self.keys, state, "", count=count,
                                                 before_ms=before))) > 0:
             total += moved
         return total
 
     def promote_jobs(self, count: int = 1000) -> int:
         total = 0
-        while (moved := self._run(ops.promote(self.keys, "", count))) > 0:
+        while (moved := self.run_op(ops.promote(self.keys, "", count))) > 0:
             total += moved
         return total
 
     def remove(self, job_id: str) -> None:
-        self._run(ops.remove(self.keys, str(job_id)))
+        self.run_op(ops.remove(self.keys, str(job_id)))
 
     # -- metrics --
 
     def get_metrics(self, kind: str = "completed", start: int = 0, end: int = -1) -> Metrics:
         """Per-minute counts of ``kind`` ("completed" or "failed"), newest minute first."""
-        return self._run(metrics.get_metrics(self.keys, kind, start, end))
+        return self.run_op(metrics.get_metrics(self.keys, kind, start, end))
 
     def get_timings(self, kind: str = "completed", since_ms: int | None = None,
                     percentiles: Sequence[float] = (50, 90, 99)) -> TimingSummary:
         """Wait and processing time percentiles of the recorded samples (ms)."""
-        samples = self._run(metrics.get_timings(self.keys, kind, since_ms))
+        samples = self.run_op(metrics.get_timings(self.keys, kind, since_ms))
         return metrics.summarize(samples, percentiles)
 
     def get_timing_series(self, kind: str = "completed", since_ms: int | None = None,
                           percentiles: Sequence[float] = (50, 90, 99)
                           ) -> list[tuple[int, TimingSummary]]:
         """The same percentiles per minute (oldest first), for charts."""
-        samples = self._run(metrics.get_timings(self.keys, kind, since_ms))
+        samples = self.run_op(metrics.get_timings(self.keys, kind, since_ms))
         return metrics.per_minute(samples, percentiles)
 
     # -- dead letters --
@@ -238,15 +240,15 @@ class Queue(QueueBase):
     def move_to_dead_letter(self, job_id: str, dead_letter_queue: str) -> str:
         """Move a failed job of this queue into ``dead_letter_queue``; returns its id there."""
         dlq = QueueKeys.of(dead_letter_queue, self.prefix)
-        return self._run(deadletter.move_to_dead_letter(self.keys, str(job_id), dlq))
+        return self.run_op(deadletter.move_to_dead_letter(self.keys, str(job_id), dlq))
 
     def replay_dead_letter(self, job_id: str) -> str:
         """On a dead-letter queue: send the job back to its origin as a fresh job."""
-        origin = self._run(deadletter.origin_of(self.keys, str(job_id)))
+        origin = self.run_op(deadletter.origin_of(self.keys, str(job_id)))
         if origin is None:
             raise JobNotFoundError(f"job {job_id} is not a dead letter of this queue",
                                    job_id=str(job_id), command="replay_dead_letter")
-        return self._run(deadletter.replay(self.keys, str(job_id), origin))
+        return self.run_op(deadletter.replay(self.keys, str(job_id), origin))
 
     def replay_dead_letters(self, count: int = 1000) -> list[str]:
         """Replay up to ``count`` dead letters of this queue, oldest first."""
@@ -257,35 +259,35 @@ class Queue(QueueBase):
 
     def set_global_concurrency(self, concurrency: int) -> None:
         """At most ``concurrency`` active jobs in the queue across all workers."""
-        self._run(ops.set_meta(
+        self.run_op(ops.set_meta(
             self.keys, concurrency=positive_int("concurrency", concurrency)))
 
     def remove_global_concurrency(self) -> None:
-        self._run(ops.del_meta(self.keys, "concurrency"))
+        self.run_op(ops.del_meta(self.keys, "concurrency"))
 
     def get_global_concurrency(self) -> int | None:
-        return self._run(ops.get_meta(self.keys, "concurrency"))[0]
+        return self.run_op(ops.get_meta(self.keys, "concurrency"))[0]
 
     def set_global_rate_limit(self, max_jobs: int, duration_ms: int) -> None:
         """At most ``max_jobs`` jobs started per ``duration_ms`` across all workers."""
-        self._run(ops.set_meta(self.keys, max=positive_int("max_jobs", max_jobs),
+        self.run_op(ops.set_meta(self.keys, max=positive_int("max_jobs", max_jobs),
                                duration=positive_int("duration_ms", duration_ms)))
 
     def remove_global_rate_limit(self) -> None:
-        self._run(ops.del_meta(self.keys, "max", "duration"))
+        self.run_op(ops.del_meta(self.keys, "max", "duration"))
 
     def get_global_rate_limit(self) -> tuple[int, int] | None:
-        max_jobs, duration = self._run(ops.get_meta(self.keys, "max", "duration"))
+        max_jobs, duration = self.run_op(ops.get_meta(self.keys, "max", "duration"))
         return (max_jobs, duration) if max_jobs and duration else None
 
     def rate_limit(self, ms: int) -> None:
         """Hold every worker of the queue for ``ms`` (as ``Worker.rate_limit``)."""
-        self._run(worker_ops.rate_limit(self.keys, positive_int("ms", ms)))
+        self.run_op(worker_ops.rate_limit(self.keys, positive_int("ms", ms)))
 
     def get_rate_limit_ttl(self) -> int:
         """Milliseconds until the current rate limit window ends (0 when none)."""
-        return self._run(worker_ops.rate_limit_ttl(self.keys))
+        return self.run_op(worker_ops.rate_limit_ttl(self.keys))
 
     def trim_events(self, max_length: int) -> int:
-        return self._run(ops.trim_events(self.keys, max_length))
+        return self.run_op(ops.trim_events(self.keys, max_length))
 

@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - hiredis is a dependency
     _HIREDIS = False
     pack_command = None  # type: ignore[assignment]
-from .commands import Call, Op, RawCall, ScriptCall
+from ..commands.op import Call, Op, RawCall, ScriptCall
 
 T = TypeVar("T")
 _pack = cast(Callable[[tuple[Any, ...]], bytes], pack_command)

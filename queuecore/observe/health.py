@@ -20,16 +20,16 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from . import ops
-from .clock import now_ms
-from .commands import Op, raw
-from .connection import _kwargs_from, async_client, describe, sync_client
-from .keys import ALL_STATES, QueueKeys
-from .runner import AsyncRunner, SyncRunner
+from ..base.clock import now_ms
+from ..base.keys import ALL_STATES, QueueKeys
+from ..commands import ops
+from ..commands.op import Op, raw
+from ..transport.connection import _kwargs_from, async_client, describe, sync_client
+from ..transport.runner import AsyncRunner, SyncRunner
 
 if TYPE_CHECKING:
-    from .aqueue import AsyncQueue
-    from .queue import Queue
+    from ..client.aqueue import AsyncQueue
+    from ..client.queue import Queue
 
 DEFAULT_TIMEOUT = 2.0
 _TAIL = 10  # ids read from the old end of a list: enough to step over stray markers
@@ -153,11 +153,11 @@ def _failed(queue: Queue | AsyncQueue, exc: BaseException, ping_ms: float | None
             now: int) -> HealthReport:
     """Redis did not answer (``ok`` False), or answered PING and refused a later command
     (an ACL without the queue's keys: ``ok`` stays True, ``error`` tells what failed)."""
-    detail = _scrub(f"{type(exc).__name__}: {exc}", queue._connection)
+    detail = _scrub(f"{type(exc).__name__}: {exc}", queue.connection)
     answered = ping_ms is not None and not isinstance(
         exc, RedisConnectionError | RedisTimeoutError | OSError)
     return HealthReport(queue=queue.name, prefix=queue.prefix,
-                        redis=describe(queue._connection), ok=answered, error=detail,
+                        redis=describe(queue.connection), ok=answered, error=detail,
                         ping_ms=round(ping_ms, 3) if ping_ms is not None else None,
                         checked_at=now)
 
@@ -168,7 +168,7 @@ def _report(queue: Queue | AsyncQueue, probe: _Probe, ping_ms: float | None,
     known = [a for a in waiting if a is not None]
     prioritized = _age(now, ages[-1]) if probe.prioritized_id is not None else None
     return HealthReport(
-        queue=queue.name, prefix=queue.prefix, redis=describe(queue._connection), ok=True,
+        queue=queue.name, prefix=queue.prefix, redis=describe(queue.connection), ok=True,
         redis_version=probe.version,
         ping_ms=round(ping_ms, 3) if ping_ms is not None else None, paused=probe.paused,
         counts=probe.counts, workers=workers,
@@ -186,7 +186,7 @@ def _client_options(timeout: float) -> dict[str, Any]:
 
 def check_health(queue: Queue, timeout: float = DEFAULT_TIMEOUT) -> HealthReport:
     """Check Redis and the queue from blocking code; never raises for a Redis that is away."""
-    client = sync_client(queue._connection, **_client_options(timeout))
+    client = sync_client(queue.connection, **_client_options(timeout))
     runner = SyncRunner(client)
     ping_ms = None
     try:
@@ -209,7 +209,7 @@ def check_health(queue: Queue, timeout: float = DEFAULT_TIMEOUT) -> HealthReport
 
 async def acheck_health(queue: AsyncQueue, timeout: float = DEFAULT_TIMEOUT) -> HealthReport:
     """Check Redis and the queue from asyncio code; never raises for a Redis that is away."""
-    client = async_client(queue._connection, **_client_options(timeout))
+    client = async_client(queue.connection, **_client_options(timeout))
     runner = AsyncRunner(client)
     ping_ms = None
     try:

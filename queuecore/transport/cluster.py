@@ -21,7 +21,7 @@ import redis.asyncio.cluster as acluster
 import redis.cluster as scluster
 from redis.crc import key_slot
 
-from .errors import InvalidOptionsError
+from ..base.errors import InvalidOptionsError
 
 _TRUE = {"1", "true", "yes", "on"}
 _HASH_TAG = re.compile(r"\{[^{}]+\}")

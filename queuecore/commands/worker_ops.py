@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .commands import Op, checked, raw, script, single
-from .keys import QueueKeys
+from ..base.keys import QueueKeys
+from .op import Op, checked, raw, script, single
 
 
 @functools.lru_cache(maxsize=256)

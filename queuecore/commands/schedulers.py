@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .commands import Op, checked, raw, script, single
-from .errors import InvalidOptionsError
-from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data, loads
-from .keys import QueueKeys
-from .options import build_options
+from ..base.errors import InvalidOptionsError
+from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data, loads
+from ..base.keys import QueueKeys
+from ..base.options import build_options
+from .op import Op, checked, raw, script, single
 from .schedule import Schedule, every_offset, first_run, make_schedule, next_run
 
 if TYPE_CHECKING:
-    from .aqueue import AsyncQueue
-    from .job import JobRecord
+    from ..client.aqueue import AsyncQueue
+    from ..client.job import JobRecord
 
 MAX_SCHEDULER_ID_LENGTH = 512
 # Options a template may not carry: they belong to each run, not to the scheduler.
@@ -323,7 +323,7 @@ async def schedule_next(queue: AsyncQueue, job: JobRecord, now_ms: int) -> None:
     due = run_due(job.scheduler_id, job.id, job.opts)
     if due is None:
         return
-    scheduler = await queue._run(get_scheduler(queue.keys, job.scheduler_id))
+    scheduler = await queue.run_op(get_scheduler(queue.keys, job.scheduler_id))
     if scheduler is None or scheduler.next != due:
         return
     if scheduler.every is None and not scheduler.pattern:
@@ -333,7 +333,7 @@ async def schedule_next(queue: AsyncQueue, job: JobRecord, now_ms: int) -> None:
         next_due = next_run(scheduler.schedule(), after, now_ms, scheduler.offset)
         if next_due is None:
             return
-        created, reason = await queue._run(next_job_op(queue.keys, scheduler, due, next_due,
+        created, reason = await queue.run_op(next_job_op(queue.keys, scheduler, due, next_due,
                                                        now_ms))
         if created or reason != "busy":
             return

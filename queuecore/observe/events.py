@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cluster
-from .connection import ConnectionLike, async_client, sync_client
-from .keys import QueueKeys
+from ..base.keys import QueueKeys
+from ..transport import cluster
+from ..transport.connection import ConnectionLike, async_client, sync_client
 
 
 @dataclass(frozen=True, slots=True)

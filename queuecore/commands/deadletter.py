@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import now_ms
-from .commands import Op, checked, raw, script, single
-from .jsonutil import loads
-from .keys import QueueKeys
+from ..base.clock import now_ms
+from ..base.jsonutil import loads
+from ..base.keys import QueueKeys
+from .op import Op, checked, raw, script, single
 
 
 def move_to_dead_letter(source: QueueKeys, job_id: str, dlq: QueueKeys) -> Op[str]:

@@ -6,15 +6,16 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NotRequired, TypedDict
 
-from . import cluster, ops, schedulers
-from .clock import now_ms
-from .commands import Op, ScriptCall
-from .connection import ConnectionLike, describe
-from .errors import InvalidOptionsError
-from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
-from .keys import ALL_STATES, QueueKeys
-from .options import JobOptions, JobOptionsDict, build_options
-from .schedulers import UpsertReply
+from ..base.clock import now_ms
+from ..base.errors import InvalidOptionsError
+from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
+from ..base.keys import ALL_STATES, QueueKeys
+from ..base.options import JobOptions, JobOptionsDict, build_options
+from ..commands import ops, schedulers
+from ..commands.op import Op, ScriptCall
+from ..commands.schedulers import UpsertReply
+from ..transport import cluster
+from ..transport.connection import ConnectionLike, describe
 
 MAX_NAME_LENGTH = 1024
 CLEAN_BATCH = 1000
@@ -61,10 +62,10 @@ class QueueBase:
         self._add_keys = ops.add_job_keys(self.keys)  # the same for every add
         self.name = name
         self.prefix = prefix
-        self._connection = connection
+        self.connection = connection
         # Outside Cluster the same; in Cluster, the master of this queue's slot.
-        self._resolved = cluster.resolve(connection, self.keys.base)
-        self._cluster = self._resolved is not connection
+        self.resolved_connection = cluster.resolve(connection, self.keys.base)
+        self._cluster = self.resolved_connection is not connection
         if max_data_size is not None and max_data_size <= 0:
             raise InvalidOptionsError("max_data_size must be positive or None")
         self.max_data_size = max_data_size
@@ -78,13 +79,13 @@ class QueueBase:
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
 
-    def _reresolve(self) -> Any:
+    def reresolve(self) -> Any:
         """After MOVED: ask the cluster again who serves this queue's slot."""
-        self._resolved = cluster.resolve(self._connection, self.keys.base)
-        return self._resolved
+        self.resolved_connection = cluster.resolve(self.connection, self.keys.base)
+        return self.resolved_connection
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.prefix}:{self.name} on {describe(self._connection)}>"
+        return f"<{type(self).__name__} {self.prefix}:{self.name} on {describe(self.connection)}>"
 
     def _prepare_add(self, name: str, data: Any, options: Mapping[str, Any]) -> PreparedAdd:
         if not isinstance(name, str):

@@ -8,18 +8,18 @@ from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from . import deadletter, metrics, ops, schedulers, worker_ops
-from .clock import now_ms
-from .commands import Op
-from .connection import ConnectionLike, async_client
-from .errors import JobNotFoundError, QueueCoreError
+from ..base.clock import now_ms
+from ..base.errors import JobNotFoundError, QueueCoreError
+from ..base.keys import QueueKeys
+from ..base.options import JobOptionsDict
+from ..commands import deadletter, metrics, ops, schedulers, worker_ops
+from ..commands.metrics import Metrics, TimingSummary
+from ..commands.op import Op
+from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
+from ..transport.connection import ConnectionLike, async_client
+from ..transport.runner import AsyncRunner
 from .job import AsyncJob
-from .keys import QueueKeys
-from .metrics import Metrics, TimingSummary
-from .options import JobOptionsDict
 from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
-from .runner import AsyncRunner
-from .schedulers import JobScheduler, RepeatOptions, UpsertReply
 
 T = TypeVar("T")
 
@@ -29,7 +29,8 @@ class AsyncQueue(QueueBase):
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
-        self._runner = AsyncRunner(async_client(self._resolved, defaults=self._client_defaults),
+        client = async_client(self.resolved_connection, defaults=self._client_defaults)
+        self._runner = AsyncRunner(client,
                                   self._reroute if self._cluster else None)
 
     @property
@@ -38,10 +39,15 @@ class AsyncQueue(QueueBase):
         return self._runner.client
 
     def _reroute(self) -> Any:
-        return async_client(self._reresolve(), defaults=self._client_defaults)
+        return async_client(self.reresolve(), defaults=self._client_defaults)
 
-    async def _run(self, op: Op[T]) -> T:
+    async def run_op(self, op: Op[T]) -> T:
+        """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""
         return await self._runner.run(op)
+
+    def enable_autopipeline(self) -> None:
+        """Internal (the worker): send the calls of one loop turn in one write."""
+        self._runner.enable_autopipeline()
 
     async def __aenter__(self) -> AsyncQueue:
         return self
@@ -60,9 +66,9 @@ class AsyncQueue(QueueBase):
         it upserts a job scheduler instead and returns its next (or latest) run."""
         if repeat is not None:
             op = self._repeat_op(name, data, repeat, options)
-            return self._scheduled_run(await self._run(op))
+            return self._scheduled_run(await self.run_op(op))
         p = self._prepare_add(name, data, options)
-        [(job_id, status)] = await self._run(ops.add_jobs([p.call]))
+        [(job_id, status)] = await self.run_op(ops.add_jobs([p.call]))
         if status:
             existing = await self.get_job(job_id)
             if existing is not None:
@@ -74,7 +80,7 @@ class AsyncQueue(QueueBase):
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = await self._run(ops.add_jobs_in_one_call([p.call for p in prepared]))
+        replies = await self.run_op(ops.add_jobs_in_one_call([p.call for p in prepared]))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = await self.get_job(job_id) if status else None
@@ -91,7 +97,7 @@ class AsyncQueue(QueueBase):
                              name: str | None = None, data: Any = None,
                              opts: JobOptionsDict | None = None) -> AsyncJob | None:
         """Create or update a job scheduler; returns its next run (None when it has none)."""
-        return self._job_of(await self._run(schedulers.upsert(
+        return self._job_of(await self.run_op(schedulers.upsert(
             self.keys, scheduler_id, now_ms(), every=every, pattern=pattern, tz=tz,
             start_date=start_date, end_date=end_date, limit=limit, offset=offset,
             immediately=immediately, name=name, data=data, opts=opts,
@@ -100,17 +106,17 @@ class AsyncQueue(QueueBase):
     async def get_job_schedulers(self, start: int = 0, end: int = -1,
                            asc: bool = False) -> list[JobScheduler]:
         """Schedulers ordered by next run, latest first unless ``asc``."""
-        return await self._run(schedulers.get_schedulers(self.keys, start, end, asc))
+        return await self.run_op(schedulers.get_schedulers(self.keys, start, end, asc))
 
     async def get_job_scheduler(self, scheduler_id: str) -> JobScheduler | None:
-        return await self._run(schedulers.get_scheduler(self.keys, scheduler_id))
+        return await self.run_op(schedulers.get_scheduler(self.keys, scheduler_id))
 
     async def get_job_schedulers_count(self) -> int:
-        return await self._run(schedulers.count(self.keys))
+        return await self.run_op(schedulers.count(self.keys))
 
     async def remove_job_scheduler(self, scheduler_id: str) -> bool:
         """Remove a scheduler and its run that has not started; False when there was none."""
-        return await self._run(schedulers.remove(self.keys, scheduler_id))
+        return await self.run_op(schedulers.remove(self.keys, scheduler_id))
 
     def _job_of(self, reply: UpsertReply) -> AsyncJob | None:
         return AsyncJob.from_hash(self, reply[0], reply[1]) if reply else None
@@ -124,20 +130,20 @@ class AsyncQueue(QueueBase):
     # -- reading --
 
     async def get_job(self, job_id: str) -> AsyncJob | None:
-        h = await self._run(ops.get_job_hash(self.keys, str(job_id)))
+        h = await self.run_op(ops.get_job_hash(self.keys, str(job_id)))
         return AsyncJob.from_hash(self, str(job_id), h) if h else None
 
     async def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0,
                        end: int = -1, asc: bool = False) -> list[AsyncJob]:
         self._check_range(start, end)
-        ids = await self._run(ops.job_ids(self.keys, self._states(states), start, end, asc))
+        ids = await self.run_op(ops.job_ids(self.keys, self._states(states), start, end, asc))
         if not ids:
             return []
-        hashes = await self._run(ops.get_job_hashes(self.keys, ids))
+        hashes = await self.run_op(ops.get_job_hashes(self.keys, ids))
         return [AsyncJob.from_hash(self, i, h) for i, h in zip(ids, hashes, strict=True) if h]
 
     async def get_job_counts(self, *states: str) -> dict[str, int]:
-        return await self._run(ops.job_counts(self.keys, states))
+        return await self.run_op(ops.job_counts(self.keys, states))
 
     async def count(self) -> int:
         counts = await self.get_job_counts("waiting", "paused", "delayed", "prioritized",
@@ -145,38 +151,38 @@ class AsyncQueue(QueueBase):
         return sum(counts.values())
 
     async def get_job_state(self, job_id: str) -> str:
-        return await self._run(ops.get_state(self.keys, str(job_id)))
+        return await self.run_op(ops.get_state(self.keys, str(job_id)))
 
     async def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
                      asc: bool = True) -> tuple[list[str], int]:
         self._check_range(start, end)
-        return await self._run(ops.get_logs(self.keys, str(job_id), start, end, asc))
+        return await self.run_op(ops.get_logs(self.keys, str(job_id), start, end, asc))
 
     async def get_job_log_counts(self, job_ids: Iterable[str]) -> dict[str, int]:
         """How many log lines each job has (0 for none or an unknown id), in one round trip."""
         ids = [str(j) for j in job_ids]
-        return await self._run(ops.log_counts(self.keys, ids)) if ids else {}
+        return await self.run_op(ops.log_counts(self.keys, ids)) if ids else {}
 
     async def is_paused(self) -> bool:
-        return await self._run(ops.is_paused(self.keys))
+        return await self.run_op(ops.is_paused(self.keys))
 
     async def get_workers(self) -> list[dict[str, str]]:
-        return await self._run(ops.workers(self.keys))
+        return await self.run_op(ops.workers(self.keys))
 
     async def redis_info(self) -> dict[str, Any]:
-        return await self._run(ops.redis_info())
+        return await self.run_op(ops.redis_info())
 
     # -- changing --
 
     async def pause(self) -> None:
-        await self._run(ops.pause(self.keys, True))
+        await self.run_op(ops.pause(self.keys, True))
 
     async def resume(self) -> None:
-        while await self._run(ops.pause(self.keys, False)) > 0:
+        while await self.run_op(ops.pause(self.keys, False)) > 0:
             pass
 
     async def drain(self, delayed: bool = False) -> None:
-        while await self._run(ops.drain(self.keys, delayed)) > 0:
+        while await self.run_op(ops.drain(self.keys, delayed)) > 0:
             pass
 
     async def clean(self, grace_ms: int, limit: int = 0, state: str = "completed") -> list[str]:
@@ -185,7 +191,7 @@ class AsyncQueue(QueueBase):
         cutoff, removed = now_ms() - int(grace_ms), list[str]()
         while True:
             batch = CLEAN_BATCH if not limit else min(CLEAN_BATCH, int(limit) - len(removed))
-            ids = await self._run(ops.clean(self.keys, state, cutoff, batch))
+            ids = await self.run_op(ops.clean(self.keys, state, cutoff, batch))
             removed += ids
             if len(ids) < batch or (limit and len(removed) >= limit):
                 return removed
@@ -193,7 +199,7 @@ class AsyncQueue(QueueBase):
     async def obliterate(self, force: bool = False) -> None:
         """Delete the queue and all its jobs (pauses it first)."""
         await self.pause()
-        while await self._run(ops.obliterate(self.keys, force)) > 0:
+        while await self.run_op(ops.obliterate(self.keys, force)) > 0:
             pass
 
     async def retry_jobs(self, state: str = "failed", count: int = 1000,
@@ -201,37 +207,37 @@ class AsyncQueue(QueueBase):
         """Retry every ``state`` job finished before ``timestamp``, ``count`` per round trip."""
         before = timestamp if timestamp is not None else now_ms()
         total = 0
-        while (moved := await self._run(ops.reprocess(self.keys, state, "", count=count,
+        while (moved := await self.run_op(ops.reprocess(self.keys, state, "", count=count,
                                                 before_ms=before))) > 0:
             total += moved
         return total
 
     async def promote_jobs(self, count: int = 1000) -> int:
         total = 0
-        while (moved := await self._run(ops.promote(self.keys, "", count))) > 0:
+        while (moved := await self.run_op(ops.promote(self.keys, "", count))) > 0:
             total += moved
         return total
 
     async def remove(self, job_id: str) -> None:
-        await self._run(ops.remove(self.keys, str(job_id)))
+        await self.run_op(ops.remove(self.keys, str(job_id)))
 
     # -- metrics --
 
     async def get_metrics(self, kind: str = "completed", start: int = 0, end: int = -1) -> Metrics:
         """Per-minute counts of ``kind`` ("completed" or "failed"), newest minute first."""
-        return await self._run(metrics.get_metrics(self.keys, kind, start, end))
+        return await self.run_op(metrics.get_metrics(self.keys, kind, start, end))
 
     async def get_timings(self, kind: str = "completed", since_ms: int | None = None,
                     percentiles: Sequence[float] = (50, 90, 99)) -> TimingSummary:
         """Wait and processing time percentiles of the recorded samples (ms)."""
-        samples = await self._run(metrics.get_timings(self.keys, kind, since_ms))
+        samples = await self.run_op(metrics.get_timings(self.keys, kind, since_ms))
         return metrics.summarize(samples, percentiles)
 
     async def get_timing_series(self, kind: str = "completed", since_ms: int | None = None,
                           percentiles: Sequence[float] = (50, 90, 99)
                           ) -> list[tuple[int, TimingSummary]]:
         """The same percentiles per minute (oldest first), for charts."""
-        samples = await self._run(metrics.get_timings(self.keys, kind, since_ms))
+        samples = await self.run_op(metrics.get_timings(self.keys, kind, since_ms))
         return metrics.per_minute(samples, percentiles)
 
     # -- dead letters --
@@ -239,15 +245,15 @@ class AsyncQueue(QueueBase):
     async def move_to_dead_letter(self, job_id: str, dead_letter_queue: str) -> str:
         """Move a failed job of this queue into ``dead_letter_queue``; returns its id there."""
         dlq = QueueKeys.of(dead_letter_queue, self.prefix)
-        return await self._run(deadletter.move_to_dead_letter(self.keys, str(job_id), dlq))
+        return await self.run_op(deadletter.move_to_dead_letter(self.keys, str(job_id), dlq))
 
     async def replay_dead_letter(self, job_id: str) -> str:
         """On a dead-letter queue: send the job back to its origin as a fresh job."""
-        origin = await self._run(deadletter.origin_of(self.keys, str(job_id)))
+        origin = await self.run_op(deadletter.origin_of(self.keys, str(job_id)))
         if origin is None:
             raise JobNotFoundError(f"job {job_id} is not a dead letter of this queue",
                                    job_id=str(job_id), command="replay_dead_letter")
-        return await self._run(deadletter.replay(self.keys, str(job_id), origin))
+        return await self.run_op(deadletter.replay(self.keys, str(job_id), origin))
 
     async def replay_dead_letters(self, count: int = 1000) -> list[str]:
         """Replay up to ``count`` dead letters of this queue, oldest first."""
@@ -259,35 +265,35 @@ class AsyncQueue(QueueBase):
 
     async def set_global_concurrency(self, concurrency: int) -> None:
         """At most ``concurrency`` active jobs in the queue across all workers."""
-        await self._run(ops.set_meta(
+        await self.run_op(ops.set_meta(
             self.keys, concurrency=positive_int("concurrency", concurrency)))
 
     async def remove_global_concurrency(self) -> None:
-        await self._run(ops.del_meta(self.keys, "concurrency"))
+        await self.run_op(ops.del_meta(self.keys, "concurrency"))
 
     async def get_global_concurrency(self) -> int | None:
-        return (await self._run(ops.get_meta(self.keys, "concurrency")))[0]
+        return (await self.run_op(ops.get_meta(self.keys, "concurrency")))[0]
 
     async def set_global_rate_limit(self, max_jobs: int, duration_ms: int) -> None:
         """At most ``max_jobs`` jobs started per ``duration_ms`` across all workers."""
-        await self._run(ops.set_meta(self.keys, max=positive_int("max_jobs", max_jobs),
+        await self.run_op(ops.set_meta(self.keys, max=positive_int("max_jobs", max_jobs),
                                duration=positive_int("duration_ms", duration_ms)))
 
     async def remove_global_rate_limit(self) -> None:
-        await self._run(ops.del_meta(self.keys, "max", "duration"))
+        await self.run_op(ops.del_meta(self.keys, "max", "duration"))
 
     async def get_global_rate_limit(self) -> tuple[int, int] | None:
-        max_jobs, duration = await self._run(ops.get_meta(self.keys, "max", "duration"))
+        max_jobs, duration = await self.run_op(ops.get_meta(self.keys, "max", "duration"))
         return (max_jobs, duration) if max_jobs and duration else None
 
     async def rate_limit(self, ms: int) -> None:
         """Hold every worker of the queue for ``ms`` (as ``Worker.rate_limit``)."""
-        await self._run(worker_ops.rate_limit(self.keys, positive_int("ms", ms)))
+        await self.run_op(worker_ops.rate_limit(self.keys, positive_int("ms", ms)))
 
     async def get_rate_limit_ttl(self) -> int:
         """Milliseconds until the current rate limit window ends (0 when none)."""
-        return await self._run(worker_ops.rate_limit_ttl(self.keys))
+        return await self.run_op(worker_ops.rate_limit_ttl(self.keys))
 
     async def trim_events(self, max_length: int) -> int:
-        return await self._run(ops.trim_events(self.keys, max_length))
+        return await self.run_op(ops.trim_events(self.keys, max_length))
 

@@ -35,8 +35,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
-from .connection import ConnectionLike, _kwargs_from
-from .errors import (
+from ..base.errors import (
     ChildProcessCrashedError,
     DelayedError,
     InvalidOptionsError,
@@ -47,12 +46,13 @@ from .errors import (
     UnrecoverableError,
     WaitingChildrenError,
 )
-from .jsonutil import dumps
-from .keys import QueueKeys
+from ..base.jsonutil import dumps
+from ..base.keys import QueueKeys
+from ..transport.connection import ConnectionLike, _kwargs_from
 
 if TYPE_CHECKING:
-    from .aqueue import AsyncQueue
-    from .queue import Queue
+    from ..client.aqueue import AsyncQueue
+    from ..client.queue import Queue
 
 log = logging.getLogger("queuecore.processes")
 
@@ -177,7 +177,7 @@ class _ChildRunner:
         self._loop: asyncio.Runner | None = None
 
     def run(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        from .job import AsyncJob, Job, JobRecord
+        from ..client.job import AsyncJob, Job, JobRecord
 
         fields = JobRecord.fields_from_hash(str(message["id"]), dict(message["hash"]))
         fields["token"] = str(message["token"])
@@ -203,14 +203,14 @@ class _ChildRunner:
             }
 
     def _sync_queue(self) -> Queue:
-        from .queue import Queue
+        from ..client.queue import Queue
 
         if self._queue is None:
             self._queue = Queue(self.queue_name, self.connection, prefix=self.prefix)
         return self._queue
 
     def _async_queue(self) -> AsyncQueue:
-        from .aqueue import AsyncQueue
+        from ..client.aqueue import AsyncQueue
 
         if self._aqueue is None:
             self._runner()
@@ -237,7 +237,7 @@ async def _await(awaitable: Any) -> Any:
 
 
 def _moved(job: Any) -> bool:
-    return bool(getattr(job, "_moved", False))
+    return bool(getattr(job, "moved", False))
 
 
 def _child_main(conn: Connection, target: str, connection: PortableConnection, queue_name: str,

@@ -20,7 +20,7 @@ class Script:
 
 
 def _read(path: str) -> str:
-    node = resources.files("queuecore").joinpath("lua")
+    node = resources.files("queuecore.commands").joinpath("lua")
     for part in path.split("/"):
         node = node.joinpath(part)
     return node.read_text(encoding="utf-8")
@@ -45,5 +45,5 @@ def get_script(name: str) -> Script:
 
 
 def script_names() -> list[str]:
-    root = resources.files("queuecore").joinpath("lua")
+    root = resources.files("queuecore.commands").joinpath("lua")
     return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".lua"))

@@ -19,17 +19,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, overload
 
-from . import ops
-from .aqueue import AsyncQueue
-from .clock import now_ms
-from .commands import Op, ScriptCall, check, script
-from .connection import ConnectionLike
-from .errors import InvalidOptionsError, UnrecoverableError
-from .job import AsyncJob, Job
-from .jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
-from .keys import QueueKeys
-from .options import PARENT_POLICIES, JobOptionsDict, build_options
-from .queue import Queue
+from ..base.clock import now_ms
+from ..base.errors import InvalidOptionsError, UnrecoverableError
+from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
+from ..base.keys import QueueKeys
+from ..base.options import PARENT_POLICIES, JobOptionsDict, build_options
+from ..client.aqueue import AsyncQueue
+from ..client.job import AsyncJob, Job
+from ..client.queue import Queue
+from ..commands import ops
+from ..commands.op import Op, ScriptCall, check, script
+from ..transport.connection import ConnectionLike
 
 MAX_FLOW_JOBS = 10_000
 FAN_OUT_GATE_QUEUE = "fan-out"
@@ -303,7 +303,7 @@ class FlowProducer(_FlowBase):
         """Write a flow (or a ``fan_out``) at once, all or nothing."""
         if isinstance(flow, FanOut):
             roots, op = self._plan_fan_out(flow)
-            self._queue(roots[0].queue_name)._run(op)
+            self._queue(roots[0].queue_name).run_op(op)
             gate, later, join = self._fan_out_parts(flow, roots)
             gate_node = self._node(gate)
             return FanOutNode(gate_node.children[0], [self._node(p) for p in later],
@@ -316,7 +316,7 @@ class FlowProducer(_FlowBase):
         first = self._queue(roots[0].queue_name) if roots else None
         if first is None:
             return []
-        first._run(ops.add_jobs(calls, transaction=True))
+        first.run_op(ops.add_jobs(calls, transaction=True))
         return [self._node(root) for root in roots]
 
     def _node(self, p: _Planned) -> JobNode:
@@ -357,7 +357,7 @@ class AsyncFlowProducer(_FlowBase):
         """Write a flow (or a ``fan_out``) at once, all or nothing."""
         if isinstance(flow, FanOut):
             roots, op = self._plan_fan_out(flow)
-            await self._queue(roots[0].queue_name)._run(op)
+            await self._queue(roots[0].queue_name).run_op(op)
             gate, later, join = self._fan_out_parts(flow, roots)
             gate_node = self._node(gate)
             return FanOutNode(gate_node.children[0], [self._node(p) for p in later],
@@ -368,7 +368,7 @@ class AsyncFlowProducer(_FlowBase):
         roots, calls = self._plan_all(flows)
         if not roots:
             return []
-        await self._queue(roots[0].queue_name)._run(ops.add_jobs(calls, transaction=True))
+        await self._queue(roots[0].queue_name).run_op(ops.add_jobs(calls, transaction=True))
         return [self._node(root) for root in roots]
 
     def _node(self, p: _Planned) -> JobNode:
@@ -401,12 +401,12 @@ async def release_fan_out(job: AsyncJob) -> dict[str, Any]:
             isinstance(t, dict) and all(isinstance(t.get(k), str)
                                         for k in ("key", "id", "queue_key")) for t in targets):
         raise UnrecoverableError(f"job {job.id} is not a fan-out gate (data: {job.data!r})")
-    queue: AsyncQueue = job._queue
+    queue: AsyncQueue = job.queue
     args: list[str | int] = ["release", now_ms(), first_key]
     for target in targets:
         args += [target["key"], target["id"], target["queue_key"]]
     call = script("fan_out", [queue.keys.job(job.id)], args)
-    released = await queue._run(Op((call,), lambda replies: replies[0]))
+    released = await queue.run_op(Op((call,), lambda replies: replies[0]))
     if released is None:
         raise UnrecoverableError(f"fan-out gate {job.id}: its first job {first_key} has not "
                                  "completed")

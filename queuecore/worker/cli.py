@@ -19,11 +19,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .connection import DEFAULT_URL, describe
-from .errors import InvalidOptionsError
-from .health import check_health
+from ..base.errors import InvalidOptionsError
+from ..client.queue import Queue
+from ..observe.health import check_health
+from ..transport.connection import DEFAULT_URL, describe
 from .processes import import_target
-from .queue import Queue
 from .worker import Worker
 
 URL_ENV = "QUEUECORE_REDIS_URL"

@@ -1,0 +1,64 @@
+"""redis-py's exceptions turned into queuecore's own at the boundary.
+
+Callers of queuecore catch ``RedisError`` and its subclasses (queuecore/base/errors.py), never
+redis-py's; the redis-py exception stays reachable as ``__cause__``. Code inside queuecore
+that must tell kinds of Redis trouble apart (retry, reroute, give up) asks the predicates here,
+which accept either form.
+"""
+
+from __future__ import annotations
+
+import redis.exceptions as rexc
+
+from ..base.errors import (
+    RedisConnectionError,
+    RedisError,
+    RedisResponseError,
+    RedisTimeoutError,
+)
+
+#: redis-py errors a retry can cure: the server is out of memory, a read-only replica (a
+#: failover in progress) or still loading its data.
+_TRANSIENT = (rexc.OutOfMemoryError, rexc.ReadOnlyError, rexc.BusyLoadingError)
+#: What a dropped or unreachable connection raises (redis-py's, ours, and the OS's).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    rexc.ConnectionError, rexc.TimeoutError, rexc.InvalidResponse, OSError)
+
+
+def wrap(exc: rexc.RedisError) -> RedisError:
+    """queuecore's error for a redis-py error (raise it ``from exc``)."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, rexc.TimeoutError):
+        return RedisTimeoutError(message)
+    if isinstance(exc, rexc.ConnectionError | rexc.InvalidResponse):
+        return RedisConnectionError(message)
+    if isinstance(exc, rexc.ResponseError):
+        return RedisResponseError(message)
+    return RedisError(message)
+
+
+def redis_cause(exc: BaseException) -> BaseException:
+    """The redis-py error behind a wrapped one; any other exception as it is."""
+    if isinstance(exc, RedisError) and isinstance(exc.__cause__, rexc.RedisError):
+        return exc.__cause__
+    return exc
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The connection dropped or could not be made (a reply may have been lost)."""
+    return isinstance(redis_cause(exc), CONNECTION_ERRORS) or isinstance(exc, OSError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """OOM, READONLY or LOADING: the command did not run, and may later."""
+    return isinstance(redis_cause(exc), _TRANSIENT)
+
+
+def is_response_error(exc: BaseException) -> bool:
+    """Redis answered with an error (the connection itself is fine)."""
+    return isinstance(redis_cause(exc), rexc.ResponseError)
+
+
+def is_read_only(exc: BaseException) -> bool:
+    """READONLY: the connection reaches a replica (a demoted master after a failover)."""
+    return isinstance(redis_cause(exc), rexc.ReadOnlyError)

@@ -37,6 +37,7 @@ from .base.errors import (
     WaitingChildrenError,
 )
 from .base.options import JobOptionsDict
+from .base.version import __version__ as __version__
 from .client.aqueue import AsyncQueue
 from .client.job import AsyncJob, Job, JobRecord
 from .client.queue import Queue
@@ -60,8 +61,6 @@ from .observe.health import HealthReport, acheck_health, check_health
 from .worker.pool import WorkerPool
 from .worker.processes import ProcessPool
 from .worker.worker import Worker
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AsyncFlowProducer",

@@ -27,11 +27,17 @@ T = TypeVar("T")
 class AsyncQueue(QueueBase):
     """A queue in BullMQ 6's format, used from asyncio code."""
 
-    def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
+    def __init__(self, name: str, connection: ConnectionLike = None, *,
+                 autopipeline: bool = False, **kwargs: Any) -> None:
+        """``autopipeline``: send the script calls made in one loop turn in one write, over
+        one held connection (a worker's many finish calls in flight at once); it needs
+        ``socket_timeout=None``, else it is not used."""
         super().__init__(name, connection, **kwargs)
         client = async_client(self.resolved_connection, defaults=self._client_defaults)
         self._runner = AsyncRunner(client,
                                   self._reroute if self._cluster else None)
+        if autopipeline:
+            self._runner.enable_autopipeline()
 
     @property
     def client(self) -> Any:
@@ -39,15 +45,11 @@ class AsyncQueue(QueueBase):
         return self._runner.client
 
     def _reroute(self) -> Any:
-        return async_client(self.reresolve(), defaults=self._client_defaults)
+        return async_client(self._reresolve(), defaults=self._client_defaults)
 
     async def run_op(self, op: Op[T]) -> T:
         """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""
         return await self._runner.run(op)
-
-    def enable_autopipeline(self) -> None:
-        """Internal (the worker): send the calls of one loop turn in one write."""
-        self._runner.enable_autopipeline()
 
     async def __aenter__(self) -> AsyncQueue:
         return self

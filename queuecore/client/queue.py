@@ -39,7 +39,7 @@ class Queue(QueueBase):
         return self._runner.client
 
     def _reroute(self) -> Any:
-        return sync_client(self.reresolve(), defaults=self._client_defaults)
+        return sync_client(self._reresolve(), defaults=self._client_defaults)
 
     def run_op(self, op: Op[T]) -> T:
         """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""

@@ -79,7 +79,7 @@ class QueueBase:
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
 
-    def reresolve(self) -> Any:
+    def _reresolve(self) -> Any:
         """After MOVED: ask the cluster again who serves this queue's slot."""
         self.resolved_connection = cluster.resolve(self.connection, self.keys.base)
         return self.resolved_connection

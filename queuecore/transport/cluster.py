@@ -21,7 +21,7 @@ import redis.asyncio.cluster as acluster
 import redis.cluster as scluster
 from redis.crc import key_slot
 
-from ..base.errors import InvalidOptionsError
+from ..base.errors import InvalidOptionsError, RedisConnectionError
 
 _TRUE = {"1", "true", "yes", "on"}
 _HASH_TAG = re.compile(r"\{[^{}]+\}")
@@ -102,8 +102,8 @@ def slot_owner(seeds: list[tuple[str, int]], options: Mapping[str, Any],
             problems.append(f"{host}:{port}: {type(exc).__name__}")
         finally:
             client.close()
-    raise redis.ConnectionError("no cluster node answered for slot "
-                                f"{slot}: {'; '.join(problems)}")
+    raise RedisConnectionError("no cluster node answered for slot "
+                               f"{slot}: {'; '.join(problems)}")
 
 
 def resolve(connection: Any, base: str) -> Any:

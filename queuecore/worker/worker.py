@@ -33,6 +33,7 @@ from ..base.errors import (
     LockNotFoundError,
     QueueCoreError,
     RateLimitError,
+    RedisError,
     ScriptError,
     WaitingChildrenError,
 )
@@ -44,8 +45,10 @@ from ..client.job import AsyncJob, Job, JobRecord
 from ..client.queue import Queue
 from ..commands import deadletter, worker_ops
 from ..commands.ops import worker_client_names
+from ..transport import cluster
 from ..transport.cluster import is_moved
 from ..transport.connection import ConnectionLike, async_client, eviction_policy, redact
+from ..transport.errors import CONNECTION_ERRORS, is_transient, public_error
 from .failure import plan_failure
 from .processes import ProcessPool
 from .threads import DaemonThreadPool
@@ -60,9 +63,7 @@ WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error",
                            "drained", "closing", "closed", "ready", "lock-lost"})
 # InvalidResponse: the peer said something that is not RESP (a link out of step, or a port
 # that is not Redis's): the connection is dropped and the worker tries again.
-_CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, rexc.InvalidResponse, OSError)
-# Redis refusals that pass: memory freed, a replica promoted, data loaded.
-_TRANSIENT_ERRORS = (rexc.OutOfMemoryError, rexc.ReadOnlyError, rexc.BusyLoadingError)
+_CONNECTION_ERRORS = CONNECTION_ERRORS
 MAX_BLOCK_SECONDS = 10.0
 
 
@@ -121,8 +122,8 @@ class Worker:
         # No reply timeout (redis-py would wrap every command in asyncio.wait_for): a dead
         # peer is found by TCP keepalive and the health check, a lost job by the stall check.
         self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None,
-                                max_data_size=max_data_size)
-        self.queue.enable_autopipeline()  # many finish calls in flight at once
+                                max_data_size=max_data_size,
+                                autopipeline=True)  # many finish calls in flight at once
         self.keys = self.queue.keys
         self.name = queue_name
         self.processor = processor
@@ -287,7 +288,7 @@ class Worker:
             except _CONNECTION_ERRORS as exc:
                 await self._connection_trouble(exc)
                 continue
-            except (ScriptError, rexc.ResponseError) as exc:
+            except (ScriptError, RedisError, rexc.ResponseError) as exc:
                 # Out of memory, READONLY after a failover, NOPERM, BUSY...: report (at most
                 # once a second) and try again; the worker itself never dies of it.
                 await self._trouble(exc, 1.0)
@@ -394,7 +395,7 @@ class Worker:
 
     async def _follow_slot(self) -> None:
         """The queue's slot moved to another master: block and announce there."""
-        self._connection = self.queue.reresolve()
+        self._connection = cluster.resolve(self.queue.connection, self.keys.base)
         await self._renew_clients()
 
     async def _renew_clients(self) -> None:
@@ -445,7 +446,7 @@ class Worker:
             self._last_error_log = now
             log.warning("worker %s: %s (%s: %s); retrying", self.name, what,
                         type(exc).__name__, redact(str(exc)))
-            self._emitter.emit("error", exc)
+            self._emitter.emit("error", public_error(exc))
         if pause:
             await self._wait_any(asyncio.sleep(pause))
 
@@ -584,7 +585,7 @@ class Worker:
         except (QueueCoreError, *_CONNECTION_ERRORS) as exc:
             log.warning("job %s: next run of scheduler %s not created: %s", job.id,
                         job.scheduler_id, exc)
-            self._emitter.emit("error", exc)
+            self._emitter.emit("error", public_error(exc))
 
     async def rate_limit(self, ms: int) -> None:
         """Hold every worker of this queue for ``ms``; raise ``RateLimitError`` from the
@@ -673,16 +674,16 @@ class Worker:
                 self._emitter.emit("lock-lost", job_id, exc)
                 return _FAILED
             except ScriptError as exc:
-                self._emitter.emit("error", exc)
+                self._emitter.emit("error", public_error(exc))
                 return _FAILED
-            except (*_CONNECTION_ERRORS, *_TRANSIENT_ERRORS) as exc:
-                if attempt == tries - 1:
-                    self._emitter.emit("error", exc)
+            except (*_CONNECTION_ERRORS, RedisError, rexc.ResponseError) as exc:
+                # Out of memory, READONLY, LOADING or a dropped connection: try again; an
+                # other refusal (NOPERM...) is not cured by retrying.
+                retry = isinstance(exc, _CONNECTION_ERRORS) or is_transient(exc)
+                if not retry or attempt == tries - 1:
+                    self._emitter.emit("error", public_error(exc))
                     return _FAILED
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
-            except rexc.ResponseError as exc:  # e.g. NOPERM: retrying will not help
-                self._emitter.emit("error", exc)
-                return _FAILED
         return _FAILED
 
     # -- helpers running beside the processors --

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import redis.exceptions as rexc
 
-from queuecore import Queue, alist_queues, list_queues
+from queuecore import Queue, RedisConnectionError, alist_queues, list_queues
 
 
 def test_finds_queues_by_meta_and_id(redis_url: str, r) -> None:
@@ -65,3 +66,14 @@ def test_a_walk_cut_short_is_reported(redis_url: str, r, caplog: pytest.LogCaptu
     with caplog.at_level("WARNING", logger="queuecore.observe.discovery"):
         list_queues(redis_url)
     assert caplog.text == ""
+
+
+async def test_unreachable_redis_raises_queuecores_error() -> None:
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1 (see tests/test_redis_errors.py)
+    with pytest.raises(RedisConnectionError) as sync_error:
+        list_queues(dead)
+    with pytest.raises(RedisConnectionError) as async_error:
+        await alist_queues(dead)
+    for error in (sync_error.value, async_error.value):
+        assert not isinstance(error, rexc.RedisError)
+        assert isinstance(error.__cause__, rexc.ConnectionError)

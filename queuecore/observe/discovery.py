@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis.exceptions as rexc
+
 from ..base.keys import validate_prefix, validate_queue_name
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, async_client, sync_client
+from ..transport.errors import wrap
 
 # Suffixes every BullMQ-format queue has once used: Node and queuecore write `meta` on first
 # add, and every add INCRs `id`.
@@ -67,6 +70,8 @@ def list_queues(connection: ConnectionLike | Any, prefix: str = "bull", limit: i
                 break
         else:
             _cut_short(prefix, max_calls, count)
+    except rexc.RedisError as exc:  # SCAN goes straight to redis-py, not through the runner
+        raise wrap(exc) from exc
     finally:
         client.close()
     return sorted(names)[:limit]
@@ -91,6 +96,8 @@ async def alist_queues(connection: ConnectionLike | Any, prefix: str = "bull",
                 break
         else:
             _cut_short(prefix, max_calls, count)
+    except rexc.RedisError as exc:
+        raise wrap(exc) from exc
     finally:
         await client.aclose()
     return sorted(names)[:limit]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import redis
-
 from queuecore import QueueCoreError
 
 #: Tabs of the queue page, in BullMQ's order.
@@ -24,7 +22,9 @@ COUNTED_STATES: tuple[str, ...] = (*STATES, "paused")
 #: Job fields are untrusted and may be huge: names are cut to this many characters.
 NAME_CHARS = 256
 #: Errors that mean "this Redis or this data could not be read", shown instead of a crash.
-READ_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, QueueCoreError, OSError)
+#: queuecore wraps Redis trouble in its own types (``RedisError`` and its subclasses, all
+#: ``QueueCoreError``), so no redis-py type is named here.
+READ_ERRORS: tuple[type[Exception], ...] = (QueueCoreError,)
 
 
 def now_ms() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import redis
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -76,7 +75,7 @@ def perform(
         raise
     try:
         outcome = run()
-    except (QueueCoreError, ValueError, redis.ResponseError) as exc:
+    except (QueueCoreError, ValueError) as exc:
         audit.record(
             request.user,
             label,

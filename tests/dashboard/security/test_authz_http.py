@@ -1,4 +1,4 @@
-"""Issue 7, case 12 (HTTP half): every route of ``dashboard.urls``, as enumerated by Django's
+"""Access over HTTP: every route of ``dashboard.urls``, as enumerated by Django's
 URL resolver, against every role, on both mounts (the include and the admin). Each route
 declares what each role gets; a route nobody declared fails. A refused request must also
 leave Redis untouched, and a refused action is audited."""

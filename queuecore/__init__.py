@@ -36,6 +36,7 @@ from .base.errors import (
     UnrecoverableError,
     WaitingChildrenError,
 )
+from .base.keys import QUEUE_SUFFIXES, validate_queue_name
 from .base.options import JobOptionsDict
 from .base.version import __version__ as __version__
 from .client.aqueue import AsyncQueue
@@ -63,6 +64,7 @@ from .worker.processes import ProcessPool
 from .worker.worker import Worker
 
 __all__ = [
+    "QUEUE_SUFFIXES",
     "AsyncFlowProducer",
     "AsyncJob",
     "AsyncQueue",
@@ -122,4 +124,5 @@ __all__ = [
     "fan_out",
     "list_queues",
     "release_fan_out",
+    "validate_queue_name",
 ]

@@ -47,21 +47,30 @@ def test_added_after_commit_and_reads_the_committed_row(emails: Queue) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_nothing_on_rollback(emails: Queue) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
-        User.objects.create_user("bob")
-        enqueue_on_commit("emails", "welcome", {})
-        raise RuntimeError("rolled back")
+    def create_then_fail() -> None:
+        with transaction.atomic():
+            User.objects.create_user("bob")
+            enqueue_on_commit("emails", "welcome", {})
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        create_then_fail()
     assert waiting_names(emails) == []
     assert not User.objects.filter(username="bob").exists()
+
+
+def _enqueue_then_fail(name: str) -> None:
+    with transaction.atomic():
+        enqueue_on_commit("emails", name, {})
+        raise RuntimeError("savepoint rolled back")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_savepoint_drops_only_its_jobs(emails: Queue) -> None:
     with transaction.atomic():
         enqueue_on_commit("emails", "outer", {})
-        with pytest.raises(RuntimeError), transaction.atomic():
-            enqueue_on_commit("emails", "inner", {})
-            raise RuntimeError("savepoint rolled back")
+        with pytest.raises(RuntimeError):
+            _enqueue_then_fail("inner")
     assert waiting_names(emails) == ["outer"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 from django.urls import path
 
@@ -24,7 +25,8 @@ own_router = ProtocolTypeRouter({
     ]))),
 })
 
-http_only = ProtocolTypeRouter({"http": django_application})
+# An asgi.py that forgot the websockets (static files served, so the page is styled).
+http_only = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(django_application)})
 
 elsewhere = ProtocolTypeRouter({
     "http": django_application,

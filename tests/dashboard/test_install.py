@@ -278,7 +278,7 @@ def exercise(browser: Any, project: Project, origin: str, prefix: str, server: s
         [job] = queue.get_jobs(["completed"])
         assert job.return_value == {"greeted": username}
 
-    # The admin entry: "Queues › Queue dashboard", the same views in the admin's look.
+    # The admin entry: "Queues > Queue dashboard", the same views in the admin's look.
     page.goto(base + "/admin/")
     page.click("text=Queue dashboard")
     page.wait_for_url(re.compile(re.escape(base + "/admin/queue_dashboard/")))

@@ -45,8 +45,10 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=verdict.code)  # before accept: the handshake is refused
             return
         await self.accept()
-        self.session = LiveSession(self._send_html, self.target,
-                                   safe_namespace(self._query().get("ns")))
+        query = self._query()
+        self.session = LiveSession(self._send_html, self.target, safe_namespace(query.get("ns")),
+                                   await_view=query.get("view") == "page",
+                                   script_prefix=self._script_prefix())
         groups = [notify.ALL_GROUP, notify.user_group(verdict.user_id)]
         groups += [notify.queue_group(*k) for k in verdict.keys]
         await self._join(groups)
@@ -137,6 +139,14 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._closed = True
             if self.session is not None:
                 await self.session.unwatch()
+
+    def _script_prefix(self) -> str:
+        """What Django's ASGI handler takes as the script prefix of this socket's pages."""
+        from django.conf import settings
+
+        forced: str | None = settings.FORCE_SCRIPT_NAME
+        root: str = forced if forced else str(self.scope.get("root_path") or "")
+        return root.rstrip("/") + "/"
 
     def _query(self) -> dict[str, str]:
         from urllib.parse import parse_qsl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -33,6 +34,11 @@ def url(request: HttpRequest, name: str, *args: Any, query: str = "") -> str:
     return f"{path}?{query}" if query else path
 
 
+def served_by_asgi(request: HttpRequest) -> bool:
+    """False under a WSGI server (``runserver`` without daphne, gunicorn): no websockets."""
+    return isinstance(request, ASGIRequest)
+
+
 def page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     admin_site = getattr(request, ADMIN_SITE_ATTR, None)
     settings = conf.get_settings()
@@ -47,6 +53,7 @@ def page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         dashboard_ns=namespace(request),
         dashboard_settings=settings,
         read_only=settings.read_only,
+        live_served=served_by_asgi(request),
     )
     context.update(extra)
     return context

@@ -7,6 +7,10 @@ comes back as JSON text. In the child a plain function gets a sync ``Job`` bound
 child's own ``Queue``, an ``async def`` one gets an ``AsyncJob`` on its own loop, so both can
 call ``update_progress`` and ``log``.
 
+An ``initializer`` ("pkg.module:function", no arguments) runs in each child before the
+processor is imported: what a framework needs first, e.g. ``"django:setup"`` so that a
+processor module may import Django models.
+
 A child that dies during a job fails that attempt with ``ChildProcessCrashedError`` and is
 replaced; a job over its time limit has its child terminated (SIGTERM, then SIGKILL after a
 grace period) and fails with ``JobTimeoutError``. A child whose parent dies exits by itself.
@@ -241,13 +245,22 @@ def _moved(job: Any) -> bool:
 
 
 def _child_main(conn: Connection, target: str, connection: PortableConnection, queue_name: str,
-                prefix: str, log_level: int) -> None:
-    """The body of a child: import the processor, then run jobs until told to stop."""
+                prefix: str, log_level: int, initializer: str | None = None) -> None:
+    """The body of a child: run the initializer, import the processor, then run jobs until
+    told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     if log_level:
         logging.basicConfig(level=log_level)
     try:
+        if initializer is not None:
+            setup = import_target(initializer)
+            try:
+                setup()
+            except Exception as exc:
+                raise InvalidOptionsError(
+                    f"the initializer {initializer} failed: {type(exc).__name__}: {exc}"
+                ) from exc
         fn = import_target(target)
     except Exception as exc:
         _send(conn, {"op": "startup-error", "message": str(exc)})
@@ -401,6 +414,9 @@ def _exit_text(code: int | None) -> str:
 class ProcessPool:
     """Runs a processor in ``processes`` long-lived child processes, one job per child.
 
+    ``initializer`` ("pkg.module:function" or a top-level function, no arguments) is called
+    in each child before the processor is imported.
+
     >>> pool = ProcessPool("app.tasks:resize", 4, "redis://127.0.0.1:6379/0", "images")
     >>> await pool.start()
     >>> value = await pool.run(job_id, job_hash, token, timeout_s=60)
@@ -418,6 +434,7 @@ class ProcessPool:
         context: str = "spawn",
         start_timeout: float = 60.0,
         term_grace: float = 2.0,
+        initializer: str | Callable[[], object] | None = None,
     ) -> None:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise InvalidOptionsError("processes must be an integer >= 1")
@@ -426,6 +443,8 @@ class ProcessPool:
                                       "with threads and open Redis connections)")
         QueueKeys.of(queue_name, prefix)  # a bad name or prefix fails here, not in a child
         self.target = target_path(target)
+        # Called in each child before the processor is imported (by path: nothing pickled).
+        self.initializer = target_path(initializer) if initializer is not None else None
         self.processes = processes
         self.queue_name = queue_name
         self.prefix = prefix
@@ -475,7 +494,8 @@ class ProcessPool:
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_child_main,
             args=(child_conn, self.target, self._connection, self.queue_name, self.prefix,
-                  logging.getLogger().level if logging.getLogger().handlers else 0),
+                  logging.getLogger().level if logging.getLogger().handlers else 0,
+                  self.initializer),
             name=f"queuecore-{self.queue_name}-{slot}",
             daemon=True,
         )

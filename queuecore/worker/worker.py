@@ -50,7 +50,7 @@ from ..transport.cluster import is_moved
 from ..transport.connection import ConnectionLike, async_client, eviction_policy, redact
 from ..transport.errors import CONNECTION_ERRORS, is_transient, public_error
 from .failure import plan_failure
-from .processes import ProcessPool
+from .processes import ProcessPool, target_path
 from .threads import DaemonThreadPool
 
 log = logging.getLogger("queuecore.worker")
@@ -108,6 +108,7 @@ class Worker:
         shutdown_timeout: float | None = None,
         dead_letter_queue: str | None = None,
         processes: int | None = None,
+        process_initializer: str | Callable[[], object] | None = None,
         max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
     ) -> None:
         if processes is not None and (isinstance(processes, bool) or
@@ -128,6 +129,9 @@ class Worker:
         self.name = queue_name
         self.processor = processor
         self.processes = processes
+        # Validated here (its import happens in each child, before the processor's).
+        self.process_initializer = (target_path(process_initializer)
+                                    if process_initializer is not None else None)
         self.is_async = inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
             getattr(processor, "__call__", None)  # noqa: B004
         )
@@ -248,7 +252,8 @@ class Worker:
             if self.processes:
                 self._process_pool = ProcessPool(self.processor, self.processes,
                                                  self._given_connection, self.name,
-                                                 self.keys.prefix)
+                                                 self.keys.prefix,
+                                                 initializer=self.process_initializer)
                 await self._process_pool.start()
             elif not self.is_async:
                 self._executor = DaemonThreadPool(self.concurrency, f"qc-{self.name}")

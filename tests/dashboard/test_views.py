@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.csp import POLICY
+from dashboard.csp import policy
 from dashboard.templatetags.queue_dashboard import dom_id
 from tests.dashboard.conftest import MOUNT
 from tests.dashboard.jobs import populate
@@ -28,7 +28,7 @@ def test_overview_lists_discovered_queues_and_counts(
 ) -> None:
     response = viewer_client.get(MOUNT)
     assert response.status_code == 200
-    assert response["Content-Security-Policy"] == POLICY
+    assert response["Content-Security-Policy"] == policy()
     body = response.content.decode()
     assert f'href="{MOUNT}default/q/emails/"' in body
     assert 'data-queue="emails"' in body

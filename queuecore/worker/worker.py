@@ -50,7 +50,7 @@ from ..transport.cluster import is_moved
 from ..transport.connection import ConnectionLike, async_client, eviction_policy, redact
 from ..transport.errors import CONNECTION_ERRORS, is_transient, public_error
 from .failure import plan_failure
-from .processes import ProcessPool
+from .process_pool import ProcessPool
 from .threads import DaemonThreadPool
 
 log = logging.getLogger("queuecore.worker")

@@ -121,7 +121,7 @@ class WorkerPool:
             if n > len(self._workers):
                 raise InvalidOptionsError(
                     f"cannot scale down by {n}: the pool has {len(self._workers)} workers")
-            chosen = sorted(self._workers, key=lambda w: len(w._active))[:n]
+            chosen = sorted(self._workers, key=lambda w: w.active_count)[:n]
             tasks = [self._workers.pop(w) for w in chosen]
             await self._stop(chosen, tasks, timeout)
 

@@ -60,7 +60,7 @@ from .observe.discovery import alist_queues, list_queues
 from .observe.events import QueueEvent, QueueEvents
 from .observe.health import HealthReport, acheck_health, check_health
 from .worker.pool import WorkerPool
-from .worker.processes import ProcessPool
+from .worker.process_pool import ProcessPool
 from .worker.worker import Worker
 
 __all__ = [

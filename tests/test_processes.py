@@ -26,7 +26,8 @@ from queuecore.base.errors import (
 )
 from queuecore.client.job import JobRecord
 from queuecore.worker.failure import plan_failure
-from queuecore.worker.processes import ProcessPool, import_target, portable_connection, target_path
+from queuecore.worker.process_pool import ProcessPool, portable_connection
+from queuecore.worker.targets import import_target, target_path
 from tests.helpers import processors
 
 ROOT = Path(__file__).resolve().parent.parent

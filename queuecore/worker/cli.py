@@ -23,7 +23,7 @@ from ..base.errors import InvalidOptionsError
 from ..client.queue import Queue
 from ..observe.health import check_health
 from ..transport.connection import DEFAULT_URL, describe
-from .processes import import_target
+from .targets import import_target
 from .worker import Worker
 
 URL_ENV = "QUEUECORE_REDIS_URL"

@@ -24,7 +24,7 @@ from queuecore.base.errors import (
     QueueCoreError,
     RemoteProcessorError,
 )
-from queuecore.client.job import JobRecord
+from queuecore.commands.record import JobRecord
 from queuecore.worker.failure import plan_failure
 from queuecore.worker.processes import ProcessPool, import_target, portable_connection, target_path
 from tests.helpers import processors

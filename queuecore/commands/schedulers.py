@@ -12,18 +12,17 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, Protocol, TypedDict, TypeVar
 
 from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data, loads
 from ..base.keys import QueueKeys
 from ..base.options import build_options
 from .op import Op, checked, raw, script, single
+from .record import JobRecord
 from .schedule import Schedule, every_offset, first_run, make_schedule, next_run
 
-if TYPE_CHECKING:
-    from ..client.aqueue import AsyncQueue
-    from ..client.job import JobRecord
+T = TypeVar("T")
 
 MAX_SCHEDULER_ID_LENGTH = 512
 # Options a template may not carry: they belong to each run, not to the scheduler.
@@ -314,7 +313,17 @@ def next_job_op(keys: QueueKeys, scheduler: JobScheduler, current_due: int, next
     )
 
 
-async def schedule_next(queue: AsyncQueue, job: JobRecord, now_ms: int) -> None:
+class OpQueue(Protocol):
+    """What ``schedule_next`` needs of a queue (an ``AsyncQueue``), named here so that this
+    layer does not import the queue's."""
+
+    @property
+    def keys(self) -> QueueKeys: ...
+
+    async def run_op(self, op: Op[T]) -> T: ...
+
+
+async def schedule_next(queue: OpQueue, job: JobRecord, now_ms: int) -> None:
     """Create the run after ``job`` when it belongs to a scheduler (call it when the job is
     fetched). Safe to call more than once: only the scheduler's current run schedules, and a
     run id is never written twice."""

@@ -39,11 +39,13 @@ from ..base.errors import (
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps_data
 from ..base.keys import QueueKeys
 from ..base.options import keep_jobs
+from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
-from ..client.job import AsyncJob, Job, JobRecord
+from ..client.job import Job
 from ..client.queue import Queue
 from ..commands import deadletter, worker_ops
 from ..commands.ops import worker_client_names
+from ..commands.record import JobRecord
 from ..transport.cluster import is_moved
 from ..transport.connection import ConnectionLike, async_client, eviction_policy, redact
 from .failure import plan_failure

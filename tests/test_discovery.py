@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
-from queuecore import Queue, alist_queues, list_queues
+from queuecore import Queue, RedisConnectionError, alist_queues, list_queues
+from tests.redisproc import free_port
 
 
 def test_finds_queues_by_meta_and_id(redis_url: str, r) -> None:
@@ -65,3 +67,24 @@ def test_a_walk_cut_short_is_reported(redis_url: str, r, caplog: pytest.LogCaptu
     with caplog.at_level("WARNING", logger="queuecore.observe.discovery"):
         list_queues(redis_url)
     assert caplog.text == ""
+
+
+def test_redis_trouble_surfaces_as_queuecores_own_error() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with pytest.raises(RedisConnectionError) as caught:
+        list_queues(url)
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)
+
+
+async def test_redis_trouble_surfaces_as_queuecores_own_error_async() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(RedisConnectionError) as caught:
+        await alist_queues(url)
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)
+
+
+def test_cluster_slot_lookup_failure_is_queuecores_own_error() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0?cluster=true"  # no node answers
+    with pytest.raises(RedisConnectionError, match="no cluster node answered") as caught:
+        Queue("q", url, prefix="{b}")
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, sync_client
+from ..transport.errors import wrap
 from .discovery_base import collect, cut_short, pattern
 
 
@@ -33,6 +36,8 @@ def list_queues(connection: ConnectionLike | Any, prefix: str = "bull",
                 break
         else:
             cut_short(prefix, max_calls, count)
+    except redis.RedisError as exc:  # SCAN goes straight to redis-py: its errors become ours
+        raise wrap(exc) from exc
     finally:
         client.close()
     return sorted(names)[:limit]

@@ -69,6 +69,7 @@ _WORDS = re.compile(r"\b(" + "|".join(sorted(RENAMES, key=len, reverse=True)) + 
 _PHRASES = tuple((re.compile(pattern), repl) for pattern, repl in PHRASES)
 _DIRECTIVE = re.compile(r"^\s*# unasync: (async-only|sync-only|end)\s*$")
 _LINE_MARK = "  # unasync: async-only"
+_NESTED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
 
 
 def header(source: str) -> str:
@@ -76,9 +77,33 @@ def header(source: str) -> str:
             "# Change the asyncio source and run `python scripts/unasync.py`.\n")
 
 
+def _unwrap_awaits(line: str) -> str:
+    """``(await x.f(...))[0]`` -> ``x.f(...)[0]``: the brackets were there for ``await`` only
+    (dropped where what is awaited is a single call or name, never an operation)."""
+    start = line.find("(await ")
+    while start >= 0:
+        depth, end = 0, start
+        for end in range(start, len(line)):
+            if line[end] in "([{":
+                depth += 1
+            elif line[end] in ")]}":
+                depth -= 1
+                if depth == 0:
+                    break
+        inner = top = line[start + len("(await "):end]
+        while (reduced := _NESTED.sub("", top)) != top:  # what is left outside any bracket
+            top = reduced
+        grouping = start == 0 or not re.match(r"[\w)\]]", line[start - 1])  # not a call's
+        if depth == 0 and grouping and re.fullmatch(r"[\w.]+", top):
+            line = f"{line[:start]}{inner}{line[end + 1:]}"
+        start = line.find("(await ", start + 1)
+    return line
+
+
 def _translate(line: str) -> str:
     for pattern, repl in _PHRASES:
         line = pattern.sub(repl, line)
+    line = _unwrap_awaits(line)
     line = _KEYWORDS.sub("", line)
     return _WORDS.sub(lambda m: RENAMES[m[1]], line)
 

@@ -52,6 +52,7 @@ def test_translation_of_keywords_names_and_face_blocks() -> None:
         "    # q.blocking_only()\n"
         "    # unasync: end\n"
         "    await q.aclose()\n"
+        "    return (await q.get(1))[0] + (await q.size() + 1) + f(await q.size())\n"
     )
     assert unasync.unasync(source, "x.py") == unasync.header("x.py") + (
         '"""A ``Queue`` for blocking code."""\n'
@@ -60,6 +61,7 @@ def test_translation_of_keywords_names_and_face_blocks() -> None:
         "        return [x for x in q.get_jobs()]\n"
         "    q.blocking_only()\n"
         "    q.close()\n"
+        "    return q.get(1)[0] + (q.size() + 1) + f(q.size())\n"
     )
 
 

@@ -80,10 +80,10 @@ class Job(JobRecord):
 
     def get_children_values(self) -> dict[str, Any]:
         """Results of the completed children, by the child's full job key."""
-        return (self.get_dependencies()).processed
+        return self.get_dependencies().processed
 
     def get_failed_children_values(self) -> dict[str, str]:
-        return (self.get_dependencies()).failed
+        return self.get_dependencies().failed
 
     def retry(self, state: str = "failed", *, reset_attempts: bool = False) -> None:
         self.queue.run_op(ops.reprocess(self.queue.keys, state, self.id,

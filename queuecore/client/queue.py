@@ -270,7 +270,7 @@ class Queue(QueueBase):
         self.run_op(ops.del_meta(self.keys, "concurrency"))
 
     def get_global_concurrency(self) -> int | None:
-        return (self.run_op(ops.get_meta(self.keys, "concurrency")))[0]
+        return self.run_op(ops.get_meta(self.keys, "concurrency"))[0]
 
     def set_global_rate_limit(self, max_jobs: int, duration_ms: int) -> None:
         """At most ``max_jobs`` jobs started per ``duration_ms`` across all workers."""

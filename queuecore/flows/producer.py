@@ -44,7 +44,7 @@ class FlowProducer:
             roots, op = plan_fan_out(self._planner, flow)
             self._queue(roots[0].queue_name).run_op(op)
             return fan_out_node(flow, roots, self._node)
-        return (self.add_bulk([flow]))[0]
+        return self.add_bulk([flow])[0]
 
     def add_bulk(self, flows: Sequence[FlowJob]) -> list[JobNode]:
         """Write every job of ``flows`` at once (all or nothing)."""

@@ -77,3 +77,11 @@ async def test_unreachable_redis_raises_queuecores_error() -> None:
     for error in (sync_error.value, async_error.value):
         assert not isinstance(error, rexc.RedisError)
         assert isinstance(error.__cause__, rexc.ConnectionError)
+
+
+def test_cluster_slot_lookup_failure_is_queuecores_own_error() -> None:
+    url = "redis://127.0.0.1:1/0?cluster=true"  # no node answers
+    with pytest.raises(RedisConnectionError, match="no cluster node answered") as caught:
+        Queue("q", url, prefix="{b}")
+    assert not isinstance(caught.value, rexc.RedisError)
+    assert "127.0.0.1:1" in str(caught.value)  # each seed asked, and why it failed

@@ -24,7 +24,7 @@ from queuecore.base.errors import (
     QueueCoreError,
     RemoteProcessorError,
 )
-from queuecore.client.job import JobRecord
+from queuecore.commands.record import JobRecord
 from queuecore.worker.failure import plan_failure
 from queuecore.worker.process_pool import ProcessPool, portable_connection
 from queuecore.worker.targets import import_target, target_path

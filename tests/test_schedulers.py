@@ -279,7 +279,7 @@ async def test_a_cron_scheduler_with_seconds_runs_in_its_slots(redis_url: str) -
 async def _drive(q: AsyncQueue, r: redis.Redis, scheduler_id: str, seen: list[str],
                  stop: asyncio.Event) -> None:
     """Stand-in for a worker without the hook: run each due run once and schedule the next."""
-    from queuecore.client.job import AsyncJob as Job
+    from queuecore.client.ajob import AsyncJob as Job
 
     while not stop.is_set():
         score = r.zscore(f"bull:{q.name}:repeat", scheduler_id)

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias, cast
 
 from ..base.errors import JobTimeoutError
-from ..client.job import AsyncJob, Job, JobRecord
+from ..client.ajob import AsyncJob
+from ..client.job import Job
+from ..commands.record import JobRecord
 from ..transport.connection import ConnectionLike
 from .process_pool import ProcessPool
 from .threads import DaemonThreadPool

@@ -22,8 +22,8 @@ from ..base.errors import (
 )
 from ..base.options import keep_jobs
 from ..client.aqueue import AsyncQueue
-from ..client.job import JobRecord
 from ..commands import deadletter, worker_ops
+from ..commands.record import JobRecord
 from ..transport.errors import (
     is_connection_error,
     is_response_error,

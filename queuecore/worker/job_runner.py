@@ -17,8 +17,10 @@ from ..base.errors import (
     WaitingChildrenError,
 )
 from ..base.jsonutil import dumps_data
+from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
-from ..client.job import AsyncJob, Job, JobRecord
+from ..client.job import Job
+from ..commands.record import JobRecord
 from ..transport.errors import is_connection_error, is_response_error, public_error
 from .connections import WorkerConnections
 from .executors import Executor

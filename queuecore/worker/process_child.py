@@ -72,7 +72,9 @@ class _ChildRunner:
         self._loop: asyncio.Runner | None = None
 
     def run(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        from ..client.job import AsyncJob, Job, JobRecord
+        from ..client.ajob import AsyncJob
+        from ..client.job import Job
+        from ..commands.record import JobRecord
 
         fields = JobRecord.fields_from_hash(str(message["id"]), dict(message["hash"]))
         fields["token"] = str(message["token"])

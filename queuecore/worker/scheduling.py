@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..client.aqueue import AsyncQueue
-from ..client.job import JobRecord
+from ..commands.record import JobRecord
 from ..commands.schedule import next_run
 from ..commands.schedulers import BUSY_RETRIES, get_scheduler, next_job_op, run_due
 

@@ -36,33 +36,31 @@ from .base.errors import (
     UnrecoverableError,
     WaitingChildrenError,
 )
+from .base.keys import QUEUE_SUFFIXES, validate_queue_name
 from .base.options import JobOptionsDict
 from .base.version import __version__ as __version__
+from .client.ajob import AsyncJob
 from .client.aqueue import AsyncQueue
-from .client.job import AsyncJob, Job, JobRecord
+from .client.job import Job
 from .client.queue import Queue
 from .commands.metrics import Metrics, TimingSummary
 from .commands.ops import Dependencies
+from .commands.record import JobRecord
 from .commands.schedulers import JobScheduler
-from .flows.flow import (
-    AsyncFlowProducer,
-    FanOut,
-    FanOutNode,
-    FlowJob,
-    FlowProducer,
-    JobNode,
-    chain,
-    fan_out,
-    release_fan_out,
-)
-from .observe.discovery import alist_queues, list_queues
+from .flows.aproducer import AsyncFlowProducer
+from .flows.fanout import FanOut, FanOutNode, fan_out, release_fan_out
+from .flows.plan import FlowJob, JobNode, chain
+from .flows.producer import FlowProducer
+from .observe.adiscovery import alist_queues
+from .observe.discovery import list_queues
 from .observe.events import QueueEvent, QueueEvents
 from .observe.health import HealthReport, acheck_health, check_health
 from .worker.pool import WorkerPool
-from .worker.processes import ProcessPool
+from .worker.process_pool import ProcessPool
 from .worker.worker import Worker
 
 __all__ = [
+    "QUEUE_SUFFIXES",
     "AsyncFlowProducer",
     "AsyncJob",
     "AsyncQueue",
@@ -122,4 +120,5 @@ __all__ = [
     "fan_out",
     "list_queues",
     "release_fan_out",
+    "validate_queue_name",
 ]

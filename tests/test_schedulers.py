@@ -16,7 +16,8 @@ import redis
 from queuecore import AsyncJob, AsyncQueue, InvalidOptionsError, Queue, Worker
 from queuecore.base.clock import now_ms
 from queuecore.commands.schedule import cron_next
-from queuecore.commands.schedulers import repeat_scheduler_id, schedule_next
+from queuecore.commands.schedulers import repeat_scheduler_id
+from queuecore.worker.scheduling import schedule_next
 
 from .worker_utils import running, wait_until
 
@@ -278,7 +279,7 @@ async def test_a_cron_scheduler_with_seconds_runs_in_its_slots(redis_url: str) -
 async def _drive(q: AsyncQueue, r: redis.Redis, scheduler_id: str, seen: list[str],
                  stop: asyncio.Event) -> None:
     """Stand-in for a worker without the hook: run each due run once and schedule the next."""
-    from queuecore.client.job import AsyncJob as Job
+    from queuecore.client.ajob import AsyncJob as Job
 
     while not stop.is_set():
         score = r.zscore(f"bull:{q.name}:repeat", scheduler_id)

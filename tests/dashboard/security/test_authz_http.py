@@ -68,6 +68,7 @@ CONFIRMED = ("retry-all", "promote-all", "clean", "drain", "obliterate")
 #: route name -> its cases. Adding a route to dashboard.urls without a line here fails.
 DECLARED: dict[str, list[Case]] = {
     "overview": [Case("overview", "GET", {}, VIEW_PAGE)],
+    "live-help": [Case("live-help", "GET", {}, VIEW_PAGE)],
     "health": [Case("health", "GET", {}, PUBLIC)],
     "metrics": [Case("metrics", "GET", {}, TOKEN_OR_VIEW)],
     "workers": [Case("workers", "GET", {"connection": "default"}, VIEW_PAGE)],

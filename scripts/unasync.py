@@ -50,6 +50,7 @@ RENAMES: dict[str, str] = {
     "adiscovery": "discovery",
     "ajob": "job",
     "alist_queues": "list_queues",
+    "arun_plan": "run_plan",
     "aproducer": "producer",
     "aqueue": "queue",
     "async_client": "sync_client",

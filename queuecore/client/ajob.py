@@ -10,10 +10,11 @@ from typing import Any, Protocol, TypeVar
 
 from ..base.clock import now_ms
 from ..base.keys import QueueKeys
-from ..commands import ops, worker_ops
+from ..commands import flow_edits, getters, job_edits, ops, worker_ops
+from ..commands.job_edits import log_line
 from ..commands.op import Op
 from ..commands.record import JobRecord
-from .job_base import ProgressListener, log_line, progress_json
+from .job_base import ProgressListener, progress_json
 
 T = TypeVar("T")
 
@@ -100,3 +101,79 @@ class AsyncJob(JobRecord):
         await self.queue.run_op(worker_ops.move_to_delayed(
             self.queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
         self.moved = True
+
+    # -- BullMQ's job edits, state checks and flow helpers --
+
+    async def update_data(self, data: Any) -> None:
+        """Replace the job's data (``DataError`` over ``max_data_size``, nothing written)."""
+        await self.queue.run_op(job_edits.update_data(self.queue.keys, self.id, data,
+                                                      self.queue.max_data_size))
+        self.data = data
+
+    async def change_priority(self, priority: int = 0, lifo: bool = False) -> None:
+        """Give the job ``priority`` (0: none; 1 the highest); a queued job is queued again
+        with it, ahead of its priority's other jobs with ``lifo``."""
+        await self.queue.run_op(job_edits.change_priority(self.queue.keys, self.id, priority,
+                                                          lifo))
+        self.priority = priority
+
+    async def change_delay(self, delay: int) -> None:
+        """Run a delayed job ``delay`` ms from now (``JobNotInStateError`` when not delayed)."""
+        await self.queue.run_op(job_edits.change_delay(self.queue.keys, self.id, delay,
+                                                       now_ms()))
+        self.delay = delay
+
+    async def clear_logs(self, keep_logs: int | None = None) -> None:
+        """Clear the job's log, keeping its last ``keep_logs`` lines when given."""
+        await self.queue.run_op(job_edits.clear_logs(self.queue.keys, self.id, keep_logs))
+
+    async def is_completed(self) -> bool:
+        return await self.queue.run_op(getters.is_in_state(self.queue.keys, self.id,
+                                                           "completed"))
+
+    async def is_failed(self) -> bool:
+        return await self.queue.run_op(getters.is_in_state(self.queue.keys, self.id, "failed"))
+
+    async def is_active(self) -> bool:
+        return await self.queue.run_op(getters.is_in_state(self.queue.keys, self.id, "active"))
+
+    async def is_waiting(self) -> bool:
+        return await self.queue.run_op(getters.is_in_state(self.queue.keys, self.id,
+                                                           "waiting"))
+
+    async def is_delayed(self) -> bool:
+        return await self.queue.run_op(getters.is_in_state(self.queue.keys, self.id,
+                                                           "delayed"))
+
+    async def is_waiting_children(self) -> bool:
+        return await self.queue.run_op(getters.is_in_state(self.queue.keys, self.id,
+                                                           "waiting-children"))
+
+    async def get_dependencies_count(self, *, processed: bool = False,
+                                     unprocessed: bool = False, ignored: bool = False,
+                                     failed: bool = False) -> dict[str, int]:
+        """A flow parent's children per type (BullMQ's names); the types asked, else all."""
+        asked = [t for t, on in (("processed", processed), ("unprocessed", unprocessed),
+                                 ("ignored", ignored), ("failed", failed)) if on]
+        return await self.queue.run_op(getters.dependency_counts(self.queue.keys, self.id,
+                                                                 asked))
+
+    async def get_ignored_children_failures(self) -> dict[str, str]:
+        """Failures of children whose parent went on (continue/ignore on failure), by key."""
+        return await self.queue.run_op(getters.ignored_children_failures(self.queue.keys,
+                                                                         self.id))
+
+    async def remove_child_dependency(self) -> bool:
+        """Cut this unfinished child loose from its parent; False when it was none's."""
+        removed = await self.queue.run_op(flow_edits.remove_child_dependency(
+            self.queue.keys, self.id, now_ms()))
+        if removed:
+            self.parent = None
+            self.parent_key = None
+        return removed
+
+    async def remove_unprocessed_children(self) -> int:
+        """Remove this parent's children that are not processed, running or failed (with
+        their subtrees); returns how many jobs were removed."""
+        return await self.queue.run_op(flow_edits.remove_unprocessed_children(
+            self.queue.keys, self.id, now_ms()))

@@ -14,7 +14,7 @@ from ..base.clock import now_ms
 from ..base.errors import JobNotFoundError, QueueCoreError
 from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
-from ..commands import deadletter, metrics, ops, schedulers, worker_ops
+from ..commands import deadletter, getters, job_edits, metrics, ops, schedulers, worker_ops
 from ..commands.metrics import Metrics, TimingSummary
 from ..commands.op import Op
 from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
@@ -295,3 +295,48 @@ class Queue(QueueBase):
     def trim_events(self, max_length: int) -> int:
         return self.run_op(ops.trim_events(self.keys, max_length))
 
+    # -- BullMQ's getters and helpers --
+
+    def get_counts_per_priority(self, priorities: Iterable[int]) -> dict[str, int]:
+        """Jobs queued at each priority, by the priority as a string (0 counts ``wait``)."""
+        return self.run_op(getters.counts_per_priority(self.keys, priorities))
+
+    def get_job_count_by_types(self, *types: str) -> int:
+        """The number of jobs in all the states given (every state when none)."""
+        return self.run_op(getters.job_count_by_types(self.keys, types))
+
+    def get_waiting(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("waiting", start, end, asc=True)
+
+    def get_active(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("active", start, end, asc=True)
+
+    def get_delayed(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("delayed", start, end, asc=True)
+
+    def get_prioritized(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("prioritized", start, end, asc=True)
+
+    def get_waiting_children(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("waiting-children", start, end, asc=True)
+
+    def get_completed(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("completed", start, end, asc=False)
+
+    def get_failed(self, start: int = 0, end: int = -1) -> list[Job]:
+        return self.get_jobs("failed", start, end, asc=False)
+
+    def add_job_log(self, job_id: str, line: str, keep_logs: int | None = None) -> int:
+        """Append a line to job ``job_id``'s log (kept to its last ``keep_logs`` lines when
+        given); returns the log's length."""
+        return self.run_op(job_edits.add_job_log(self.keys, job_id, line, keep_logs,
+                                                 self.max_data_size))
+
+    def get_deduplication_job_id(self, dedup_id: str) -> str | None:
+        """The id of the job holding deduplication id ``dedup_id``, or None."""
+        return self.run_op(getters.deduplication_job_id(self.keys, dedup_id))
+
+    def remove_deduplication_key(self, dedup_id: str) -> bool:
+        """Forget deduplication id ``dedup_id`` (the next add with it is not deduplicated);
+        True when it was set."""
+        return self.run_op(getters.remove_deduplication_key(self.keys, dedup_id))

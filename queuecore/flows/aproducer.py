@@ -9,7 +9,8 @@ from typing import overload
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE
 from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
-from ..commands import ops
+from ..commands import flow_edits, ops
+from ..commands.flow_edits import FlowNodeData
 from ..transport.connection import ConnectionLike
 from .fanout import FanOut, FanOutNode, fan_out_node, plan_fan_out
 from .plan import FlowJob, FlowPlanner, JobNode, Planned
@@ -24,12 +25,13 @@ class AsyncFlowProducer:
         self.prefix = prefix
         self.max_data_size = max_data_size
         self._planner = FlowPlanner(prefix, max_data_size)
-        self._queues: dict[str, AsyncQueue] = {}
+        self._queues: dict[tuple[str, str], AsyncQueue] = {}
 
-    def _queue(self, name: str) -> AsyncQueue:
-        if name not in self._queues:
-            self._queues[name] = AsyncQueue(name, self._connection, prefix=self.prefix)
-        return self._queues[name]
+    def _queue(self, name: str, prefix: str | None = None) -> AsyncQueue:
+        where = (prefix or self.prefix, name)
+        if where not in self._queues:
+            self._queues[where] = AsyncQueue(name, self._connection, prefix=where[0])
+        return self._queues[where]
 
     @overload
     async def add(self, flow: FanOut) -> FanOutNode: ...
@@ -56,6 +58,22 @@ class AsyncFlowProducer:
     def _node(self, p: Planned) -> JobNode:
         job = AsyncJob(self._queue(p.queue_name), **p.fields)
         return JobNode(job, [self._node(child) for child in p.children])
+
+    async def get_flow(self, *, job_id: str, queue_name: str, depth: int = 10,
+                       max_children: int = 20, prefix: str | None = None) -> JobNode | None:
+        """The flow under job ``job_id`` of ``queue_name`` as a tree of ``JobNode``s (None
+        when that job does not exist): ``depth`` levels counting the root (1: no children),
+        at most ``max_children`` children of each kind per node (completed, pending, failed,
+        ignored failures; BullMQ's order). One round trip per level."""
+        plan = flow_edits.read_flow(queue_name, str(job_id), prefix=prefix or self.prefix,
+                                    depth=depth, max_children=max_children)
+        tree = await flow_edits.arun_plan(self._queue(queue_name, prefix).run_op, plan)
+        return None if tree is None else self._read_node(tree)
+
+    def _read_node(self, node: FlowNodeData) -> JobNode:
+        job = AsyncJob.from_hash(self._queue(node.queue_name, node.prefix), node.job_id,
+                                 node.hash)
+        return JobNode(job, [self._read_node(child) for child in node.children])
 
     async def close(self) -> None:
         for queue in self._queues.values():

@@ -10,7 +10,8 @@ from typing import overload
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE
 from ..client.job import Job
 from ..client.queue import Queue
-from ..commands import ops
+from ..commands import flow_edits, ops
+from ..commands.flow_edits import FlowNodeData
 from ..transport.connection import ConnectionLike
 from .fanout import FanOut, FanOutNode, fan_out_node, plan_fan_out
 from .plan import FlowJob, FlowPlanner, JobNode, Planned
@@ -25,12 +26,13 @@ class FlowProducer:
         self.prefix = prefix
         self.max_data_size = max_data_size
         self._planner = FlowPlanner(prefix, max_data_size)
-        self._queues: dict[str, Queue] = {}
+        self._queues: dict[tuple[str, str], Queue] = {}
 
-    def _queue(self, name: str) -> Queue:
-        if name not in self._queues:
-            self._queues[name] = Queue(name, self._connection, prefix=self.prefix)
-        return self._queues[name]
+    def _queue(self, name: str, prefix: str | None = None) -> Queue:
+        where = (prefix or self.prefix, name)
+        if where not in self._queues:
+            self._queues[where] = Queue(name, self._connection, prefix=where[0])
+        return self._queues[where]
 
     @overload
     def add(self, flow: FanOut) -> FanOutNode: ...
@@ -57,6 +59,22 @@ class FlowProducer:
     def _node(self, p: Planned) -> JobNode:
         job = Job(self._queue(p.queue_name), **p.fields)
         return JobNode(job, [self._node(child) for child in p.children])
+
+    def get_flow(self, *, job_id: str, queue_name: str, depth: int = 10,
+                 max_children: int = 20, prefix: str | None = None) -> JobNode | None:
+        """The flow under job ``job_id`` of ``queue_name`` as a tree of ``JobNode``s (None
+        when that job does not exist): ``depth`` levels counting the root (1: no children),
+        at most ``max_children`` children of each kind per node (completed, pending, failed,
+        ignored failures; BullMQ's order). One round trip per level."""
+        plan = flow_edits.read_flow(queue_name, str(job_id), prefix=prefix or self.prefix,
+                                    depth=depth, max_children=max_children)
+        tree = flow_edits.run_plan(self._queue(queue_name, prefix).run_op, plan)
+        return None if tree is None else self._read_node(tree)
+
+    def _read_node(self, node: FlowNodeData) -> JobNode:
+        job = Job.from_hash(self._queue(node.queue_name, node.prefix), node.job_id,
+                            node.hash)
+        return JobNode(job, [self._read_node(child) for child in node.children])
 
     def close(self) -> None:
         for queue in self._queues.values():

@@ -15,26 +15,31 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import DataError, JobNotInStateError, Queue
+from queuecore import DataError, Job, JobNotInStateError, Queue
 from queuecore.base.clock import now_ms
-from queuecore.commands import job_edits
 
 from .conftest import Peer
 from .scenarios import count, echo, one, peer_events, qc_events, qname, run_worker
 
-# -- how queuecore performs each edit -------------------------------------------------------------
+# -- how queuecore performs each edit (its Job face) ----------------------------------------------
+
+
+def _job(q: Queue, job_id: str) -> Job:
+    job = q.get_job(job_id)
+    assert job is not None, job_id
+    return job
 
 
 def qc_update_data(q: Queue, job_id: str, data: Any) -> None:
-    q.run_op(job_edits.update_data(q.keys, job_id, data, q.max_data_size))
+    _job(q, job_id).update_data(data)
 
 
 def qc_change_priority(q: Queue, job_id: str, priority: int, lifo: bool = False) -> None:
-    q.run_op(job_edits.change_priority(q.keys, job_id, priority, lifo))
+    _job(q, job_id).change_priority(priority=priority, lifo=lifo)
 
 
 def qc_change_delay(q: Queue, job_id: str, delay: int) -> None:
-    q.run_op(job_edits.change_delay(q.keys, job_id, delay, now_ms()))
+    _job(q, job_id).change_delay(delay)
 
 
 NEW_DATA = {"a": 2, "error": {"message": "boom", "at": [1, 2]}, "text": "été ✓"}

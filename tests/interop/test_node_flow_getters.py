@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import FlowProducer, Queue
-from queuecore.base.clock import now_ms
-from queuecore.commands import flow_edits, getters
-from queuecore.commands.flow_edits import FlowNodeData, read_flow, run_plan
+from queuecore import FlowProducer, Job, JobNode, Queue
 from tests.queue_helpers import fetch, finish
 
 from .conftest import NodePeer
@@ -34,15 +31,16 @@ def test_counts_agree_with_node(node_peer: NodePeer, redis_url: str) -> None:
         res = node_peer({"queue": qn, "actions": [
             {"op": "getCountsPerPriority", "priorities": priorities},
             *({"op": "getJobCountByTypes", "types": t} for t in type_sets)]})["results"]
-        assert res[0] == q.run_op(getters.counts_per_priority(q.keys, priorities))
+        assert res[0] == q.get_counts_per_priority(priorities)
         assert res[0] == {"0": 1, "1": 1, "3": 2, "5": 1, "7": 0, str(2**21 - 1): 1}
-        assert res[1:] == [q.run_op(getters.job_count_by_types(q.keys, t)) for t in type_sets]
+        assert res[1:] == [q.get_job_count_by_types(*t) for t in type_sets]
 
 
-def _ids(node: FlowNodeData | None) -> Any:
+def _ids(node: JobNode | None) -> Any:
     if node is None:
         return None
-    return {"id": node.job_id, "name": node.hash.get("name"), "queueName": node.queue_name,
+    job = node.job
+    return {"id": job.id, "name": job.name, "queueName": job.queue.name,
             "children": sorted((_ids(c) for c in node.children), key=lambda n: n["id"])}
 
 
@@ -98,26 +96,30 @@ def test_flow_reads_agree_with_node(node_peer: NodePeer, redis_url: str) -> None
                                                                  "processed": True}}]})
         flows_seen = res["results"][:4]
         for case, seen in zip(cases, flows_seen, strict=True):
-            ours = run_plan(parents.run_op, read_flow(
-                "node-fr-parents", root, depth=case.get("depth", 10),
-                max_children=case.get("maxChildren", 20)))
+            ours = flows.get_flow(job_id=root, queue_name="node-fr-parents",
+                                  depth=case.get("depth", 10),
+                                  max_children=case.get("maxChildren", 20))
             if case.get("maxChildren") == 1:
                 # Node's cursor-0 scans return whole small sets: its bound is a hint, ours a
                 # cap. Each of ours is one of Node's.
                 assert ours is not None
-                assert {c.job_id for c in ours.children} <= {
+                assert {c.job.id for c in ours.children} <= {
                     c["id"] for c in seen["children"]}
                 continue
             assert _ids(ours) == _node_ids(seen), case
         counts = res["results"][4]
         assert counts == {"processed": 1, "unprocessed": 4, "ignored": 1, "failed": 0}
-        assert parents.run_op(getters.dependency_counts(parents.keys, root)) == counts
-        assert res["results"][5] == parents.run_op(getters.dependency_counts(
-            parents.keys, root, ["ignored", "processed"]))
+        root_job = parents.get_job(root)
+        assert isinstance(root_job, Job)
+        assert root_job.get_dependencies_count() == counts
+        assert res["results"][5] == root_job.get_dependencies_count(ignored=True,
+                                                                    processed=True)
         assert res["results"][5] == {"ignored": 1, "processed": 1}
+        sub_job = kids.get_job(sub)
+        assert isinstance(sub_job, Job)
         assert node_peer({"queue": "node-fr-kids", "actions": [
             {"op": "getDependenciesCount", "id": sub}]})["results"][0] == \
-            kids.run_op(getters.dependency_counts(kids.keys, sub))
+            sub_job.get_dependencies_count()
 
 
 def _snapshot(r: redis.Redis, queues: list[str], names: dict[str, str]) -> dict[str, Any]:
@@ -182,8 +184,9 @@ def test_remove_unprocessed_children_twins(node_peer: NodePeer, redis_url: str,
     node_peer({"queue": qa[0], "actions": [{"op": "removeUnprocessedChildren",
                                             "id": node_a.job.id}]})
     with Queue(qb[0], redis_url) as parents:
-        removed = parents.run_op(flow_edits.remove_unprocessed_children(
-            parents.keys, node_b.job.id, now_ms()))
+        root_b = parents.get_job(node_b.job.id)
+        assert root_b is not None
+        removed = root_b.remove_unprocessed_children()
     assert removed == 5  # waiting, delayed, sub, grandkid, grandkid2
     sa, sb = _snapshot(r, qa, names_a), _snapshot(r, qb, names_b)
     events_a, events_b = sa.pop("Q1:events"), sb.pop("Q1:events")
@@ -213,8 +216,7 @@ def test_remove_child_dependency_twins(node_peer: NodePeer, redis_url: str,
     res = node_peer({"queue": qa[1], "actions": [
         {"op": "removeChildDependency", "id": ids_a[name]} for name in order]})["results"]
     with Queue(qb[1], redis_url) as kids:
-        ours = [kids.run_op(flow_edits.remove_child_dependency(kids.keys, ids_b[name],
-                                                               now_ms()))
+        ours = [kids.get_job(ids_b[name]).remove_child_dependency()  # type: ignore[union-attr]
                 for name in order]
     assert ours == res
     assert res == [False, True, True, False, True, True]

@@ -1,6 +1,7 @@
-"""Interop scenarios for BullMQ's job edits (update_data, change_priority, change_delay), shared
-by the Node (test_node_job_edits.py) and Python bullmq (test_python_bullmq_job_edits.py)
-tests. Each checks one direction: one side edits, the other side reads and processes.
+"""Interop scenarios for BullMQ's job edits (update_data, change_priority, change_delay) and
+counts getters, shared by the Node (test_node_job_edits.py, test_node_flow_getters.py) and
+Python bullmq (test_python_bullmq_job_edits.py) tests. Each edit is checked one direction at a
+time: one side edits, the other side reads and processes.
 
 queuecore's side goes through the ``qc_*`` helpers below, the one place that says how
 queuecore performs each edit.
@@ -17,6 +18,7 @@ import redis
 
 from queuecore import DataError, Job, JobNotInStateError, Queue
 from queuecore.base.clock import now_ms
+from tests.queue_helpers import fetch
 
 from .conftest import Peer
 from .scenarios import count, echo, one, peer_events, qc_events, qname, run_worker
@@ -208,3 +210,25 @@ async def queuecore_changes_delay_peer_runs(peer: Peer, redis_url: str) -> None:
         due = int(evs[-1]["delay"])
         assert due >= before + 300
         assert work["completed"][1]["processedOn"] >= due
+
+
+# -- getters --------------------------------------------------------------------------------------
+
+
+def counts_agree(peer: Peer, redis_url: str) -> None:
+    """Counts per priority and by types read the same on both sides."""
+    qn = qname(peer, "counts-priority")
+    with Queue(qn, connection=redis_url) as q:
+        for p in (0, 0, 1, 3, 3, 5, 2**21 - 1):
+            q.add("j", **({"priority": p} if p else {}))
+        q.add("d", delay=60_000, priority=3)
+        fetch(q, "t")
+        priorities = [0, 1, 3, 5, 7, 3, 2**21 - 1]
+        type_sets = [["waiting"], ["prioritized", "delayed"], ["active", "waiting", "active"],
+                     []]
+        res = peer({"queue": qn, "actions": [
+            {"op": "getCountsPerPriority", "priorities": priorities},
+            *({"op": "getJobCountByTypes", "types": t} for t in type_sets)]})["results"]
+        assert res[0] == q.get_counts_per_priority(priorities)
+        assert res[0] == {"0": 1, "1": 1, "3": 2, "5": 1, "7": 0, str(2**21 - 1): 1}
+        assert res[1:] == [q.get_job_count_by_types(*t) for t in type_sets]

@@ -14,26 +14,13 @@ from queuecore import FlowProducer, Job, JobNode, Queue
 from tests.queue_helpers import fetch, finish
 
 from .conftest import NodePeer
+from .edit_scenarios import counts_agree
 
 pytestmark = pytest.mark.interop
 
 
 def test_counts_agree_with_node(node_peer: NodePeer, redis_url: str) -> None:
-    qn = "node-counts-priority"
-    with Queue(qn, connection=redis_url) as q:
-        for p in (0, 0, 1, 3, 3, 5, 2**21 - 1):
-            q.add("j", **({"priority": p} if p else {}))
-        q.add("d", delay=60_000, priority=3)
-        fetch(q, "t")
-        priorities = [0, 1, 3, 5, 7, 3, 2**21 - 1]
-        type_sets = [["waiting"], ["prioritized", "delayed"], ["active", "waiting", "active"],
-                     []]
-        res = node_peer({"queue": qn, "actions": [
-            {"op": "getCountsPerPriority", "priorities": priorities},
-            *({"op": "getJobCountByTypes", "types": t} for t in type_sets)]})["results"]
-        assert res[0] == q.get_counts_per_priority(priorities)
-        assert res[0] == {"0": 1, "1": 1, "3": 2, "5": 1, "7": 0, str(2**21 - 1): 1}
-        assert res[1:] == [q.get_job_count_by_types(*t) for t in type_sets]
+    counts_agree(node_peer, redis_url)
 
 
 def _ids(node: JobNode | None) -> Any:

@@ -26,3 +26,7 @@ async def test_queuecore_updates_data_python_bullmq_sees(py_peer: PyPeer,
 async def test_python_bullmq_and_queuecore_priority_changes_agree(
         py_peer: PyPeer, redis_url: str, r: redis.Redis) -> None:
     await sc.priority_changes_agree(py_peer, redis_url, r)
+
+
+def test_counts_agree_with_python_bullmq(py_peer: PyPeer, redis_url: str) -> None:
+    sc.counts_agree(py_peer, redis_url)

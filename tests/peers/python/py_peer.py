@@ -304,6 +304,10 @@ async def run_action(ctx: dict[str, Any], a: dict[str, Any]) -> Any:
         await job.changePriority({"priority": a.get("priority", 0),
                                   "lifo": a.get("lifo", False)})
         return True
+    if op == "getCountsPerPriority":
+        return await queue.getCountsPerPriority(a.get("priorities") or [])
+    if op == "getJobCountByTypes":
+        return await queue.getJobCountByTypes(*(a.get("types") or []))
     if op == "drain":
         await queue.drain(a.get("delayed", False))
         return True

@@ -1,6 +1,6 @@
 """queuecore <-> Python bullmq 3.4.4: job edits made by one side and seen, or processed in
-order, by the other (see edit_scenarios.py). The package has ``updateData`` and
-``changePriority``; it has no ``changeDelay``."""
+order, by the other, and the counts getters read alike (see edit_scenarios.py). The package
+has ``updateData`` and ``changePriority``; it has no ``changeDelay``."""
 
 from __future__ import annotations
 

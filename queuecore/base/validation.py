@@ -16,6 +16,23 @@ def int_at_least(name: str, value: int, low: int) -> int:
     return value
 
 
+def int_between(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` when it is an integer in ``[low, high]`` (no upper bound without ``high``);
+    the error names the value given (job options, schedules)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionsError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InvalidOptionsError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def optional_int_between(name: str, value: object, low: int,
+                         high: int | None = None) -> int | None:
+    """None, or ``int_between``."""
+    return None if value is None else int_between(name, value, low, high)
+
+
 def positive_int(name: str, value: int) -> int:
     """``value`` when it is an integer >= 1."""
     return int_at_least(name, value, 1)

@@ -13,6 +13,7 @@ from ..base.clock import now_ms
 from ..base.errors import JobNotFoundError, QueueCoreError
 from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
+from ..base.validation import positive_int
 from ..commands import deadletter, getters, job_edits, metrics, ops, schedulers, worker_ops
 from ..commands.metrics import Metrics, TimingSummary
 from ..commands.op import Op
@@ -20,7 +21,7 @@ from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
 from ..transport.connection import ConnectionLike, async_client
 from ..transport.runner import AsyncRunner
 from .ajob import AsyncJob
-from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
+from .queue_base import CLEAN_BATCH, BulkJob, QueueBase
 
 T = TypeVar("T")
 

@@ -24,12 +24,6 @@ MAX_NAME_LENGTH = 1024
 CLEAN_BATCH = 1000
 
 
-def positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidOptionsError(f"{name} must be a positive integer")
-    return value
-
-
 class BulkJob(TypedDict):
     """One entry of ``add_bulk``."""
 

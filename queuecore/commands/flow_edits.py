@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..base.errors import InvalidOptionsError
 from ..base.keys import QueueKeys
+from ..base.validation import positive_int
 from .op import Op, checked, raw, script, single
 
 T = TypeVar("T")
@@ -101,10 +101,8 @@ def read_flow(queue_name: str, job_id: str, *, prefix: str = "bull", depth: int 
     ``depth`` counts levels with the root as 1 (``depth=1``: no children); each node gets at
     most ``max_children`` children of each kind (processed first, then pending, failed and
     ignored, as BullMQ orders them); children whose job is gone are left out."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise InvalidOptionsError("depth must be an integer >= 1")
-    if isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 1:
-        raise InvalidOptionsError("max_children must be an integer >= 1")
+    positive_int("depth", depth)
+    positive_int("max_children", max_children)
     QueueKeys.of(queue_name, prefix)  # validates both
     root: FlowNodeData | None = None
     level: list[tuple[tuple[str, str, str], FlowNodeData | None]] = [

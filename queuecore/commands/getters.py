@@ -10,6 +10,7 @@ from typing import Any
 from ..base.errors import InvalidOptionsError
 from ..base.keys import ALL_STATES, QueueKeys
 from ..base.options import MAX_PRIORITY
+from ..base.validation import int_between
 from .op import Op, raw, script, single
 from .ops import get_state, job_counts
 
@@ -25,9 +26,7 @@ def counts_per_priority(keys: QueueKeys, priorities: Iterable[int]) -> Op[dict[s
     `wait`, any other the `prioritized` entries of that priority. Repeats are counted once."""
     wanted: list[int] = []
     for p in priorities:
-        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= MAX_PRIORITY:
-            raise InvalidOptionsError(f"priority must be an integer between 0 and "
-                                      f"{MAX_PRIORITY}, got {p!r}")
+        int_between("priority", p, 0, MAX_PRIORITY)
         if p not in wanted:
             wanted.append(p)
     calls = tuple(

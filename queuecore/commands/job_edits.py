@@ -11,15 +11,8 @@ from ..base.errors import DataError, InvalidOptionsError
 from ..base.jsonutil import dumps_data
 from ..base.keys import QueueKeys
 from ..base.options import MAX_PRIORITY
+from ..base.validation import int_between
 from .op import Op, checked, script, single
-
-
-def _int_arg(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low \
-            or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InvalidOptionsError(f"{name} must be an integer {bound}, got {value!r}")
-    return value
 
 
 def update_data(keys: QueueKeys, job_id: str, data: Any, max_size: int | None) -> Op[Any]:
@@ -33,7 +26,7 @@ def change_priority(keys: QueueKeys, job_id: str, priority: int = 0,
                     lifo: bool = False) -> Op[Any]:
     """Give the job ``priority`` (0: none, 1 the highest ... 2^21-1); a queued job is queued
     again with it (``lifo``: ahead of the jobs of the same priority)."""
-    _int_arg("priority", priority, 0, MAX_PRIORITY)
+    int_between("priority", priority, 0, MAX_PRIORITY)
     if not isinstance(lifo, bool):
         raise InvalidOptionsError(f"lifo must be a bool, got {lifo!r}")
     return single(
@@ -46,7 +39,7 @@ def change_priority(keys: QueueKeys, job_id: str, priority: int = 0,
 def change_delay(keys: QueueKeys, job_id: str, delay_ms: int, now: int) -> Op[int]:
     """Run a delayed job ``delay_ms`` after ``now`` instead; returns the new due time.
     ``JobNotInStateError`` when the job is not delayed."""
-    _int_arg("delay", delay_ms, 0)
+    int_between("delay", delay_ms, 0)
     return single(
         script("change_delay", [keys.delayed, keys.meta, keys.marker, keys.events, keys.active],
                [keys.base, job_id, delay_ms, now]),
@@ -56,7 +49,7 @@ def change_delay(keys: QueueKeys, job_id: str, delay_ms: int, now: int) -> Op[in
 def clear_logs(keys: QueueKeys, job_id: str, keep_logs: int | None = None) -> Op[int]:
     """Clear the job's log, keeping its last ``keep_logs`` lines when given; returns the
     number of lines left."""
-    keep = 0 if keep_logs is None else _int_arg("keep_logs", keep_logs, 0)
+    keep = 0 if keep_logs is None else int_between("keep_logs", keep_logs, 0)
     return single(script("clear_logs", [keys.logs(job_id)], [keep]), int)
 
 
@@ -74,7 +67,7 @@ def add_job_log(keys: QueueKeys, job_id: str, line: Any, keep_logs: int | None,
                 max_size: int | None) -> Op[int]:
     """Append ``line`` to the log of job ``job_id`` (``JobNotFoundError`` when there is no
     such job), keeping its last ``keep_logs`` lines when given; returns the log's length."""
-    keep = 0 if keep_logs is None else _int_arg("keep_logs", keep_logs, 0)
+    keep = 0 if keep_logs is None else int_between("keep_logs", keep_logs, 0)
     text = log_line(line, max_size)
     return single(script("add_log", [keys.job(job_id), keys.logs(job_id)], [text, keep]),
                   lambda r: int(checked("add_job_log", job_id)(r)))

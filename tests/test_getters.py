@@ -67,7 +67,7 @@ def test_is_in_state(q: Queue) -> None:
     wanted = {done: "completed", failed: "failed", delayed: "delayed",
               prioritized: "prioritized", waiting: "waiting", active: "active"}
     for job_id, state in wanted.items():
-        for other in getters.SHORTCUT_ORDER:
+        for other in getters.CHECKABLE_STATES:
             assert q.run_op(getters.is_in_state(q.keys, job_id, other)) is (other == state), \
                 (job_id, other)
     assert q.run_op(getters.is_in_state(q.keys, "nope", "waiting")) is False

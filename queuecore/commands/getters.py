@@ -16,19 +16,16 @@ from .ops import get_state, job_counts
 
 PRIORITY_SHIFT = 2**32
 DEPENDENCY_TYPES = ("processed", "unprocessed", "ignored", "failed")
-# BullMQ's getWaiting()-style shortcuts: the state each reads and whether oldest first.
-SHORTCUT_ORDER = {"waiting": True, "active": True, "delayed": True, "prioritized": True,
-                  "waiting-children": True, "completed": False, "failed": False}
+# The states a job can be asked about (BullMQ's isCompleted() and friends, plus prioritized).
+CHECKABLE_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children",
+                    "completed", "failed")
 
 
 def counts_per_priority(keys: QueueKeys, priorities: Iterable[int]) -> Op[dict[str, int]]:
     """Jobs queued at each priority, keyed by the priority as a string (as BullMQ): 0 counts
     `wait`, any other the `prioritized` entries of that priority. Repeats are counted once."""
-    wanted: list[int] = []
-    for p in priorities:
-        int_between("priority", p, 0, MAX_PRIORITY)
-        if p not in wanted:
-            wanted.append(p)
+    wanted = list(dict.fromkeys(int_between("priority", p, 0, MAX_PRIORITY)
+                                for p in priorities))
     calls = tuple(
         raw("LLEN", keys.wait) if p == 0
         else raw("ZCOUNT", keys.prioritized, p * PRIORITY_SHIFT, (p + 1) * PRIORITY_SHIFT - 1)
@@ -47,9 +44,9 @@ def job_count_by_types(keys: QueueKeys, types: Sequence[str]) -> Op[int]:
 
 def is_in_state(keys: QueueKeys, job_id: str, state: str) -> Op[bool]:
     """Whether the job is in ``state`` now (False for a job that does not exist)."""
-    if state not in SHORTCUT_ORDER:
+    if state not in CHECKABLE_STATES:
         raise InvalidOptionsError(f"unknown state {state!r}; expected one of "
-                                  f"{tuple(SHORTCUT_ORDER)}")
+                                  f"{CHECKABLE_STATES}")
     op = get_state(keys, job_id)
     return Op(op.calls, lambda replies: op.decode(replies) == state)
 

@@ -225,6 +225,16 @@ def test_change_delay_later_moves_the_marker_to_the_new_earliest(q: Queue,
     assert r.zscore(K + "marker", "1") == int(late_score) // 4096
 
 
+def test_change_delay_while_paused_writes_no_marker_until_resume(q: Queue,
+                                                                  r: redis.Redis) -> None:
+    job = q.add("j", delay=60_000)
+    q.pause()
+    due = q.run_op(job_edits.change_delay(q.keys, job.id, 5_000, now_ms()))
+    assert not r.exists(K + "marker")
+    q.resume()
+    assert r.zscore(K + "marker", "1") == due
+
+
 def test_change_delay_zero_makes_it_due_now(q: Queue, r: redis.Redis) -> None:
     job = q.add("j", delay=60_000)
     q.run_op(job_edits.change_delay(q.keys, job.id, 0, now_ms()))

@@ -14,6 +14,7 @@ from .base.errors import (
     FailedChildrenError,
     InvalidOptionsError,
     JobBelongsToSchedulerError,
+    JobFailedError,
     JobLockedError,
     JobNotFoundError,
     JobNotInStateError,
@@ -35,6 +36,7 @@ from .base.errors import (
     ScriptError,
     UnrecoverableError,
     WaitingChildrenError,
+    WaitTimeoutError,
 )
 from .base.keys import QUEUE_SUFFIXES, validate_queue_name
 from .base.options import JobOptionsDict
@@ -79,6 +81,7 @@ __all__ = [
     "InvalidOptionsError",
     "Job",
     "JobBelongsToSchedulerError",
+    "JobFailedError",
     "JobLockedError",
     "JobNode",
     "JobNotFoundError",
@@ -109,6 +112,7 @@ __all__ = [
     "ScriptError",
     "TimingSummary",
     "UnrecoverableError",
+    "WaitTimeoutError",
     "WaitingChildrenError",
     "Worker",
     "WorkerPool",

@@ -49,6 +49,7 @@ RENAMES: dict[str, str] = {
     "aclose": "close",
     "adiscovery": "discovery",
     "ajob": "job",
+    "ajob_result": "job_result",
     "alist_queues": "list_queues",
     "arun_plan": "run_plan",
     "aproducer": "producer",

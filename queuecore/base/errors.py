@@ -37,6 +37,22 @@ class JobTimeoutError(QueueCoreError):
     """An attempt ran longer than the job's ``timeout`` option; retried per attempts."""
 
 
+class JobFailedError(QueueCoreError):
+    """``wait_until_finished``: the job failed for good; ``failed_reason`` says why."""
+
+    def __init__(self, job_id: str, failed_reason: str) -> None:
+        super().__init__(f"job {job_id} failed: {failed_reason}")
+        self.job_id = job_id
+        self.failed_reason = failed_reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.job_id, self.failed_reason))
+
+
+class WaitTimeoutError(QueueCoreError, TimeoutError):
+    """``wait_until_finished``: the job did not finish within the timeout (it may still)."""
+
+
 class RedisError(QueueCoreError):
     """Redis refused or could not run a command. The redis-py exception is ``__cause__``;
     queuecore's API never lets redis-py's own exceptions out."""

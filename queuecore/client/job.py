@@ -15,7 +15,7 @@ from ..commands import flow_edits, getters, job_edits, ops, worker_ops
 from ..commands.job_edits import log_line
 from ..commands.op import Op
 from ..commands.record import JobRecord
-from .job_base import ProgressListener, progress_json
+from .job_base import JobEvents, ProgressListener, progress_json
 
 T = TypeVar("T")
 
@@ -74,6 +74,14 @@ class Job(JobRecord):
 
     def get_state(self) -> str:
         return self.queue.run_op(ops.get_state(self.queue.keys, self.id))
+
+    def wait_until_finished(self, queue_events: JobEvents,
+                            timeout: float | None = None) -> Any:
+        """The job's return value once it completes; ``JobFailedError`` (with its failed
+        reason) once it fails for good; ``WaitTimeoutError`` after ``timeout`` seconds. Works
+        when the job finished before the call. ``queue_events`` is a ``QueueEvents`` of the
+        job's queue (it is read, not consumed)."""
+        return queue_events.job_result(self.id, timeout)
 
     def get_dependencies(self) -> ops.Dependencies:
         """A flow parent's children: processed results, pending keys and failures."""

@@ -13,6 +13,7 @@ from ..base.keys import QueueKeys
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, async_client, sync_client
 from ..transport.errors import wrap
+from . import job_wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,56 @@ class QueueEvents:
         entries = _decode(reply)
         self._latest_id(entries)
         return entries
+
+    def job_result(self, job_id: str, timeout: float | None = None) -> Any:
+        """Wait until job ``job_id`` of this queue finishes: its return value, or
+        ``JobFailedError`` when it failed for good, ``WaitTimeoutError`` after ``timeout``
+        seconds, ``JobNotFoundError`` when there is no such job. A job that finished before
+        the call returns at once. It reads the stream itself (job_wait.py): iterating this
+        ``QueueEvents`` elsewhere loses nothing to it. ``Job.wait_until_finished`` calls it."""
+        deadline = job_wait.Deadline(job_id, timeout)
+        try:
+            if self._sync is None:
+                self._sync = sync_client(self._connection, socket_timeout=None)
+            pipe = self._sync.pipeline(transaction=False)
+            for command in job_wait.snapshot_commands(self.keys, job_id):
+                pipe.execute_command(*command)
+            last, exists, values = pipe.execute()
+            outcome = job_wait.from_hash(job_id, exists, values)
+            after = job_wait.last_id(last)
+            while outcome is None:
+                reply = self._sync.xread({self.keys.events: after}, count=self.batch,
+                                         block=deadline.block_ms())
+                entries = _decode(reply)
+                if entries:
+                    after = entries[-1].id
+                outcome = job_wait.from_events(job_id, entries)
+        except redis.RedisError as exc:
+            raise wrap(exc) from exc
+        return outcome.result()
+
+    async def ajob_result(self, job_id: str, timeout: float | None = None) -> Any:
+        """``job_result`` for asyncio code."""
+        deadline = job_wait.Deadline(job_id, timeout)
+        try:
+            if self._async is None:
+                self._async = async_client(self._connection, socket_timeout=None)
+            pipe = self._async.pipeline(transaction=False)
+            for command in job_wait.snapshot_commands(self.keys, job_id):
+                pipe.execute_command(*command)
+            last, exists, values = await pipe.execute()
+            outcome = job_wait.from_hash(job_id, exists, values)
+            after = job_wait.last_id(last)
+            while outcome is None:
+                reply = await self._async.xread({self.keys.events: after}, count=self.batch,
+                                                block=deadline.block_ms())
+                entries = _decode(reply)
+                if entries:
+                    after = entries[-1].id
+                outcome = job_wait.from_events(job_id, entries)
+        except redis.RedisError as exc:
+            raise wrap(exc) from exc
+        return outcome.result()
 
     def __iter__(self) -> Iterator[QueueEvent]:
         while not self._closed:

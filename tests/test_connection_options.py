@@ -4,6 +4,8 @@ replica, so WAIT never confirms: the call says so, and the write itself did run)
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import redis
 import redis.sentinel as ssentinel
@@ -11,6 +13,7 @@ import redis.sentinel as ssentinel
 from queuecore import FlowProducer, Queue, RedisTimeoutError
 from queuecore.transport.connection import _kwargs_from, describe, redact, sync_client
 from queuecore.transport.sentinel import SentinelSpec, parse_url
+from queuecore.worker.processes import portable_connection
 
 
 def test_sentinel_url_gives_sentinels_service_db_and_both_passwords() -> None:
@@ -101,3 +104,19 @@ def test_wait_after_a_transaction(redis_url: str, r: redis.Redis) -> None:
         producer.close()
     assert r.llen("bull:wf:wait") == 1  # the child, written by MULTI/EXEC
     assert r.zcard("bull:wf:waiting-children") == 1
+
+
+def test_a_master_for_client_reaches_child_processes_with_its_sentinels() -> None:
+    sentinel = ssentinel.Sentinel([("127.0.0.1", 1), ("127.0.0.2", 2)],
+                                  sentinel_kwargs={"password": "sp"})
+    master = sentinel.master_for("svc", password="mp", db=3)
+    try:
+        portable = portable_connection(master)
+    finally:
+        master.close()
+        sentinel.close()
+    assert isinstance(portable, dict)
+    spec = pickle.loads(pickle.dumps(portable))["sentinel"]
+    assert spec.sentinels == (("127.0.0.1", 1), ("127.0.0.2", 2))
+    assert spec.service_name == "svc" and spec.sentinel_kwargs["password"] == "sp"
+    assert describe(portable) == "sentinel 127.0.0.1:1,127.0.0.2:2/svc/3"

@@ -1,6 +1,6 @@
 """A private Sentinel deployment on loopback: a master, one replica and three sentinels
 (``redis-server --sentinel``, which is what Debian's redis-sentinel runs), all started and
-stopped by the test that makes it."""
+stopped by the test that makes it; with ``certs``, every one of them speaks TLS only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 import redis
 
 from tests.redisproc import RedisProcess, find_redis_server
+from tests.reliability.servers import Certs, TLSRedisProcess
 
 SERVICE = "qcmaster"
 # Fast failure detection for tests; production keeps its own (the default is 30 s).
@@ -21,14 +22,21 @@ FAILOVER_TIMEOUT_MS = 10_000
 class SentinelProcess(RedisProcess):
     """One sentinel, monitoring ``SERVICE`` (quorum 2) from a config file it may rewrite."""
 
-    def __init__(self, master_port: int) -> None:
+    def __init__(self, master_port: int, certs: Certs | None = None) -> None:
         super().__init__({})
         self.master_port = master_port
+        self.certs = certs
 
     def start(self) -> SentinelProcess:
         conf = self.dir / "sentinel.conf"
+        if self.certs is None:
+            listen = [f"port {self.port}"]
+        else:  # TLS to its clients and, with tls-replication, to the servers it watches
+            listen = ["port 0", f"tls-port {self.port}", f"tls-cert-file {self.certs.cert}",
+                      f"tls-key-file {self.certs.key}", f"tls-ca-cert-file {self.certs.ca}",
+                      "tls-auth-clients no", "tls-replication yes"]
         conf.write_text("\n".join([
-            f"port {self.port}", "bind 127.0.0.1", f"dir {self.dir}",
+            *listen, "bind 127.0.0.1", f"dir {self.dir}",
             f"sentinel monitor {SERVICE} 127.0.0.1 {self.master_port} 2",
             f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
             f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
@@ -49,7 +57,12 @@ class SentinelProcess(RedisProcess):
             client.close()
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=2)
+        return connect(self.port, self.certs)
+
+
+def connect(port: int, certs: Certs | None) -> redis.Redis:
+    tls = {} if certs is None else {"ssl": True, "ssl_ca_certs": str(certs.ca)}
+    return redis.Redis(port=port, decode_responses=True, socket_timeout=2, **tls)
 
 
 def wait(predicate: Callable[[], object], timeout: float, what: str,
@@ -66,19 +79,32 @@ def wait(predicate: Callable[[], object], timeout: float, what: str,
 class SentinelSetup:
     """Master, replica and three sentinels that all see each other."""
 
-    def __init__(self) -> None:
-        # No delay before a full sync (Redis waits 5 s by default for more replicas).
-        self.master = RedisProcess({"repl-diskless-sync-delay": "0"})
-        self.replica = RedisProcess({"repl-diskless-sync-delay": "0"})
+    def __init__(self, certs: Certs | None = None) -> None:
+        self.certs = certs
+        self.master = self._server()
+        self.replica = self._server()
         self.sentinels: list[SentinelProcess] = []
+
+    def _server(self) -> RedisProcess:
+        # No delay before a full sync (Redis waits 5 s by default for more replicas).
+        if self.certs is None:
+            return RedisProcess({"repl-diskless-sync-delay": "0"})
+        server = TLSRedisProcess(self.certs)
+        server.config.update({"repl-diskless-sync-delay": "0", "tls-replication": "yes"})
+        return server
+
+    def client(self, port: int) -> redis.Redis:
+        return connect(port, self.certs)
 
     @property
     def servers(self) -> list[RedisProcess]:
         return [self.master, self.replica]
 
-    def url(self, db: int = 0, scheme: str = "redis+sentinel") -> str:
+    def url(self, db: int = 0) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"{scheme}://{hosts}/{SERVICE}/{db}"
+        if self.certs is None:
+            return f"redis+sentinel://{hosts}/{SERVICE}/{db}"
+        return f"rediss+sentinel://{hosts}/{SERVICE}/{db}?ssl_ca_certs={self.certs.ca}"
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -86,10 +112,14 @@ class SentinelSetup:
 
     def start(self) -> SentinelSetup:
         self.master.start()
-        self.replica.config["replicaof"] = f"127.0.0.1 {self.master.port}"
         self.replica.start()
+        replica = self.client(self.replica.port)
+        try:
+            replica.replicaof("127.0.0.1", self.master.port)
+        finally:
+            replica.close()
         self.wait_in_sync()
-        self.sentinels = [SentinelProcess(self.master.port) for _ in range(3)]
+        self.sentinels = [SentinelProcess(self.master.port, self.certs) for _ in range(3)]
         for node in self.sentinels:
             node.start()
         wait(self._all_see_each_other, 20, "sentinels see the replica and each other")
@@ -136,7 +166,7 @@ class SentinelSetup:
     def wait_in_sync(self, master_port: int | None = None, caught_up: bool = True) -> None:
         """A replica is connected (``caught_up``: and has everything the master wrote)."""
         def in_sync() -> bool:
-            master = redis.Redis(port=master_port or self.master.port, decode_responses=True)
+            master = self.client(master_port or self.master.port)
             try:
                 info = master.info("replication")
                 offset = int(info["master_repl_offset"])
@@ -155,7 +185,7 @@ class SentinelSetup:
             return all(self._named(node) not in (None, old_port) for node in self.sentinels)
         wait(moved, 30, "the failover")
         port = self.master_port()
-        client = redis.Redis(port=port, decode_responses=True)
+        client = self.client(port)
         try:
             wait(lambda: client.role()[0] == "master", 10, "the new master takes writes")
         finally:

@@ -27,6 +27,7 @@ import redis.sentinel as ssentinel
 from queuecore import AsyncJob, AsyncQueue, Queue, QueueEvents, RedisTimeoutError, Worker
 from tests.reliability.conftest import ROOT, wait_for
 from tests.reliability.sentinels import SERVICE, SentinelSetup
+from tests.reliability.servers import make_certs
 from tests.worker_utils import running, wait_until
 
 
@@ -102,6 +103,37 @@ async def test_worker_and_queue_events_through_sentinel(deployment) -> None:
         sync_sentinel.close()
         await async_master.aclose()
         await async_sentinel.aclose()
+
+
+async def test_tls_through_rediss_sentinel_url_and_master_for(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs")
+    deployment = SentinelSetup(certs)
+    tls = {"ssl": True, "ssl_ca_certs": str(certs.ca)}
+    done: list[str] = []
+
+    async def work(job: AsyncJob) -> None:
+        done.append(str(job.id))
+
+    try:
+        deployment.start()
+        url = deployment.url()
+        assert url.startswith("rediss+sentinel://")
+        sentinel = asentinel.Sentinel(deployment.addresses, sentinel_kwargs=tls, **tls)
+        given = sentinel.master_for(SERVICE)
+        try:
+            async with AsyncQueue("tq", given) as queue:
+                await queue.add("a", {}, job_id="t1")
+            worker = Worker("tq", work, connection=url, drain_delay=0.5)
+            async with running(worker):
+                with Queue("tq", url) as queue:
+                    queue.add("a", {}, job_id="t2")
+                    await wait_until(lambda: sorted(done) == ["t1", "t2"], timeout=10)
+                    assert queue.get_job_counts("completed") == {"completed": 2}
+        finally:
+            await given.aclose()
+            await sentinel.aclose()
+    finally:
+        deployment.close()
 
 
 @dataclass

@@ -97,6 +97,11 @@ async def test_worker_and_queue_events_through_sentinel(deployment) -> None:
                 assert len(workers) == 1
         seen = {(e.event, e.job_id) for e in await asyncio.to_thread(events.read, 500)}
         assert {name for name, _ in seen} >= {"added", "active", "completed"}
+        by_url = QueueEvents("sw", url, last_event_id="0")
+        try:
+            assert {(e.event, e.job_id) for e in await by_url.aread(500)} == seen
+        finally:
+            await by_url.aclose()
     finally:
         events.close()
         sync_master.close()

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry as SyncRetry
 
-from . import handshake, replicas, sentinel
+from . import handshake, replicas, sentinel, sentinel_pool
 
 ConnectionLike: TypeAlias = (
     "str | redis.Redis | aioredis.Redis | RedisCluster | AsyncRedisCluster | Mapping[str, Any]"
@@ -122,7 +122,7 @@ def sync_client(connection: ConnectionLike, *, defaults: Mapping[str, Any] | Non
     """A new sync client with its own pool."""
     kind, kwargs, spec, policy = _prepare(connection, extra, defaults)
     kwargs.setdefault("retry", SyncRetry(NoBackoff(), 0))
-    pool = (sentinel.sync_pool(spec, kind == "ssl", kwargs) if spec is not None
+    pool = (sentinel_pool.sync_pool(spec, kind == "ssl", kwargs) if spec is not None
             else redis.ConnectionPool(connection_class=_SYNC_CLASSES[kind], **kwargs))
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # the pool is ours: close() closes it
@@ -135,7 +135,7 @@ def async_client(connection: ConnectionLike, *, single_connection_client: bool =
     """A new asyncio client with its own pool (``single_connection_client`` for blocking)."""
     kind, kwargs, spec, policy = _prepare(connection, extra, defaults)
     kwargs.setdefault("retry", AsyncRetry(NoBackoff(), 0))
-    pool = (sentinel.async_pool(spec, kind == "ssl", kwargs) if spec is not None
+    pool = (sentinel_pool.async_pool(spec, kind == "ssl", kwargs) if spec is not None
             else aioredis.ConnectionPool(connection_class=_ASYNC_CLASSES[kind], **kwargs))
     client = aioredis.Redis(connection_pool=pool,
                             single_connection_client=single_connection_client)

@@ -2,6 +2,7 @@
 # Sets up what `make demo` and `make test` need on a fresh Debian machine (as root, or with
 # the tools already installed). Usage: scripts/bootstrap.sh [--test]
 #   always: python3 with venv, redis-server (the one on PATH, else Debian's package)
+#           (the Sentinel tests run it as `redis-server --sentinel`: no redis-sentinel needed)
 #   --test: also Node.js + npm (interop peers) and Chromium (browser tests)
 set -euo pipefail
 

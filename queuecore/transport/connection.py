@@ -1,7 +1,8 @@
 """Turn ``connection=`` (a URL, a redis-py client or options) into the clients queuecore uses.
 
 queuecore always talks to Redis with ``decode_responses=True`` on clients it builds itself; a
-client passed in is not modified: its pool settings are copied into a new pool.
+client passed in is not modified: its pool settings are copied into a new pool (for a
+Sentinel client, a new Sentinel-backed pool: see ``sentinel``).
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry as SyncRetry
 
-from . import handshake
+from . import handshake, replicas, sentinel, sentinel_pool
 
 ConnectionLike: TypeAlias = (
     "str | redis.Redis | aioredis.Redis | RedisCluster | AsyncRedisCluster | Mapping[str, Any]"
     " | None")
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
-_ALLOWED_SCHEMES = ("redis", "rediss", "unix")
-_POOL_ONLY = {"connection_class", "max_connections", "cluster_seeds"}
+_ALLOWED_SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES)
+_POOL_ONLY = {"connection_class", "max_connections", "cluster_seeds", "sentinel"}
 
 
 def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:
@@ -37,13 +38,19 @@ def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:
         scheme = urlsplit(connection).scheme
         if scheme not in _ALLOWED_SCHEMES:
             raise ValueError(
-                f"connection URL must start with redis://, rediss:// or unix://, got {scheme!r}://"
+                "connection URL must start with redis://, rediss://, unix://, redis+sentinel:// "
+                f"or rediss+sentinel://, got {scheme!r}://"
             )
+        if scheme in sentinel.SCHEMES:
+            return sentinel.parse_url(connection)
         pool = redis.ConnectionPool.from_url(connection)
         kwargs = dict(pool.connection_kwargs)
         kwargs["connection_class"] = pool.connection_class
         return kwargs
     if isinstance(connection, redis.Redis | aioredis.Redis):
+        found = sentinel.from_client(connection)
+        if found is not None:
+            return found
         given = connection.connection_pool
         kwargs = dict(given.connection_kwargs)
         # The class only tells plain, TLS or unix; each face picks its own twin by name.
@@ -83,15 +90,23 @@ CONNECT_TIMEOUT = 1.5
 
 
 def _prepare(connection: ConnectionLike, extra: Mapping[str, Any],
-             defaults: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-    """The kind of connection ("unix", "ssl" or "tcp") and the pool's keyword arguments:
-    ``defaults`` < what the caller's connection says < ``extra``."""
+             defaults: Mapping[str, Any] | None = None
+             ) -> tuple[str, dict[str, Any], sentinel.SentinelSpec | None,
+                        replicas.WaitPolicy | None]:
+    """The kind of connection ("unix", "ssl" or "tcp"), the pool's keyword arguments
+    (``defaults`` < what the caller's connection says < ``extra``), through Sentinel where
+    the sentinels are, and the WAIT after every call asked for, if any."""
     raw = _kwargs_from(connection)
+    policy = replicas.take_policy(raw)
+    spec = raw.get("sentinel")
     kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_keepalive": True,
               **(defaults or {}), **_clean(raw), **extra}
     kwargs.pop("ssl", None)
     kind = "unix" if _is_unix(raw) else "ssl" if _is_ssl(raw) else "tcp"
-    return kind, kwargs
+    if spec is not None and not isinstance(spec, sentinel.SentinelSpec):
+        raise TypeError("the 'sentinel' option is set by a redis+sentinel:// URL or a "
+                        "master_for() client, not by hand")
+    return kind, kwargs, spec, policy
 
 
 _SYNC_CLASSES: dict[str, type[Any]] = {
@@ -105,23 +120,27 @@ _ASYNC_CLASSES: dict[str, type[Any]] = {
 def sync_client(connection: ConnectionLike, *, defaults: Mapping[str, Any] | None = None,
                 **extra: Any) -> redis.Redis:
     """A new sync client with its own pool."""
-    kind, kwargs = _prepare(connection, extra, defaults)
+    kind, kwargs, spec, policy = _prepare(connection, extra, defaults)
     kwargs.setdefault("retry", SyncRetry(NoBackoff(), 0))
-    pool = redis.ConnectionPool(connection_class=_SYNC_CLASSES[kind], **kwargs)
+    pool = (sentinel_pool.sync_pool(spec, kind == "ssl", kwargs) if spec is not None
+            else redis.ConnectionPool(connection_class=_SYNC_CLASSES[kind], **kwargs))
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # the pool is ours: close() closes it
+    replicas.attach(client, policy)
     return client
 
 
 def async_client(connection: ConnectionLike, *, single_connection_client: bool = False,
                  defaults: Mapping[str, Any] | None = None, **extra: Any) -> aioredis.Redis:
     """A new asyncio client with its own pool (``single_connection_client`` for blocking)."""
-    kind, kwargs = _prepare(connection, extra, defaults)
+    kind, kwargs, spec, policy = _prepare(connection, extra, defaults)
     kwargs.setdefault("retry", AsyncRetry(NoBackoff(), 0))
-    pool = aioredis.ConnectionPool(connection_class=_ASYNC_CLASSES[kind], **kwargs)
+    pool = (sentinel_pool.async_pool(spec, kind == "ssl", kwargs) if spec is not None
+            else aioredis.ConnectionPool(connection_class=_ASYNC_CLASSES[kind], **kwargs))
     client = aioredis.Redis(connection_pool=pool,
                             single_connection_client=single_connection_client)
     client.auto_close_connection_pool = True  # the pool is ours: aclose() closes it
+    replicas.attach(client, policy)
     return client
 
 
@@ -133,15 +152,19 @@ def describe(connection: ConnectionLike) -> str:
         return "<invalid connection>"
     if "path" in kw:
         return f"unix:{kw['path']}"
+    spec = kw.get("sentinel")
+    if isinstance(spec, sentinel.SentinelSpec):
+        return spec.describe(int(kw.get("db") or 0))
     return f"{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
 
 
-_PASSWORD_IN_URL = re.compile(r"(rediss?://[^:/@\s]*:)[^@\s]*@")
+_PASSWORD_IN_URL = re.compile(r"(rediss?(?:\+sentinel)?://[^:/@\s]*:)[^@\s]*@")
+_PASSWORD_IN_QUERY = re.compile(r"([?&](?:sentinel_)?password=)[^&#\s]*")
 
 
 def redact(text: str) -> str:
-    """Text with any password inside a redis:// URL replaced by ***."""
-    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+    """Text with any password inside a redis:// (or redis+sentinel://) URL replaced by ***."""
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
 
 
 async def eviction_policy(client: aioredis.Redis) -> str | None:

@@ -31,6 +31,8 @@ from .calls import (
 from .cluster import is_moved
 from .direct import DirectConnection
 from .errors import wrap
+from .replicas import WaitedOp, policy_of
+from .sentinel import is_sentinel_pool
 
 T = TypeVar("T")
 
@@ -46,11 +48,13 @@ class SyncRunner:
         self.client = client
         self._exec: Callable[..., Any] = client.execute_command
         self._reroute = reroute
+        self._wait = policy_of(client)
         self._direct = self._direct_for(client)
 
     @staticmethod
     def _direct_for(client: redis.Redis) -> DirectConnection | None:
-        if not HIREDIS or getattr(client, "connection", None) is not None or \
+        if not HIREDIS or policy_of(client) is not None or \
+                getattr(client, "connection", None) is not None or \
                 not isinstance(client.connection_pool, redis.ConnectionPool):
             return None
         return DirectConnection(client.connection_pool)
@@ -68,6 +72,7 @@ class SyncRunner:
             raise wrap(exc) from exc
         old, self.client = self.client, self._reroute()  # MOVED: nothing ran
         self._exec = self.client.execute_command
+        self._wait = policy_of(self.client)
         self._direct = self._direct_for(self.client)
         old.close()
         try:
@@ -106,7 +111,22 @@ class SyncRunner:
             self._exec("SCRIPT", "LOAD", call.script.source)
             return self._script(call)
 
+    def _waited(self, op: Op[T]) -> T:
+        assert self._wait is not None
+        waited = WaitedOp(op, self._wait)
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            for args in waited.commands():
+                cast(Any, pipe).execute_command(*args)
+            sources = waited.take(pipe.execute(raise_on_error=False))
+            if not sources:
+                return cast(T, waited.result())
+            for source in sources:
+                self._exec("SCRIPT", "LOAD", source)
+
     def _run(self, op: Op[T]) -> T:
+        if self._wait is not None:
+            return self._waited(op)
         if op.transaction:
             tx = self.client.pipeline(transaction=True)
             loads = queue_transaction(tx, op)
@@ -135,6 +155,7 @@ class AsyncRunner:
         self.client = client
         self._exec = cast(Callable[..., Any], client.execute_command)
         self._reroute = reroute
+        self._wait = policy_of(client)
         self._packer = ScriptPacker()
         self._auto: AutoPipeline | None = None
         self._want_auto = False
@@ -148,7 +169,10 @@ class AsyncRunner:
 
     def _auto_for(self, client: aioredis.Redis) -> AutoPipeline | None:
         pool = client.connection_pool
+        # Not through Sentinel: its connections reconnect themselves (asking the sentinels,
+        # checking the role) inside a send, while the auto-pipeline's reader reads them.
         if not self._want_auto or not HIREDIS or client.single_connection_client or \
+                policy_of(client) is not None or is_sentinel_pool(pool) or \
                 not isinstance(pool, aioredis.ConnectionPool) or \
                 pool.connection_kwargs.get("socket_timeout") is not None:
             return None
@@ -195,6 +219,7 @@ class AsyncRunner:
             raise wrap(exc) from exc
         old, self.client = self.client, self._reroute()  # MOVED: nothing ran
         self._exec = cast(Callable[..., Any], self.client.execute_command)
+        self._wait = policy_of(self.client)
         old_auto, self._auto = self._auto, self._auto_for(self.client)
         if old_auto is not None:
             await old_auto.close()
@@ -235,7 +260,23 @@ class AsyncRunner:
             raise reply
         return reply
 
+    async def _waited(self, op: Op[T]) -> T:
+        assert self._wait is not None
+        waited = WaitedOp(op, self._wait)
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            for args in waited.commands():
+                cast(Any, pipe).execute_command(*args)
+            # Shielded, as below: a cancelled caller must not leave the connection half-read.
+            sources = waited.take(await asyncio.shield(pipe.execute(raise_on_error=False)))
+            if not sources:
+                return cast(T, waited.result())
+            for source in sources:
+                await self._exec("SCRIPT", "LOAD", source)
+
     async def _run(self, op: Op[T]) -> T:
+        if self._wait is not None:
+            return await self._waited(op)
         if op.transaction:
             tx = self.client.pipeline(transaction=True)
             loads = queue_transaction(tx, op)

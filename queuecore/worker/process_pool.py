@@ -51,7 +51,7 @@ def portable_connection(connection: ConnectionLike) -> PortableConnection:
         raise InvalidOptionsError("processes= cannot pass a credential_provider to its child "
                                   "processes: give the connection as a redis:// URL")
     plain = {k: v for k, v in kwargs.items()
-             if isinstance(v, _SIMPLE) or k == "connection_class"}
+             if isinstance(v, _SIMPLE) or k in ("connection_class", "sentinel")}
     try:
         pickle.dumps(plain)
     except Exception as exc:

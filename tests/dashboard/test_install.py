@@ -46,6 +46,10 @@ DOC = ROOT / "docs" / "dashboard.md"
 DOC_REDIS = "redis://127.0.0.1:6379/0"
 BOSS = ("boss", "Boss-pass-1234")
 ROOT_PATH = "/shop"
+#: Deadlines of the browser's waits (ms): generous, for a loaded machine. A worker's start
+#: includes two spawned children that each set Django up before the first job.
+WAIT_MS = 30_000
+STARTUP_MS = 120_000
 
 _USERS = """
 from django.contrib.auth.models import User
@@ -258,13 +262,13 @@ def exercise(browser: Any, project: Project, origin: str, prefix: str, server: s
     # Live: the queue page's socket connects under the prefix; a job added on commit (the
     # docs' tasks.sign_up) changes the waiting count without a reload.
     page.goto(base + "/queues/default/q/emails/")
-    expect(page.locator("#qd-live-status")).to_have_text("live")
-    expect(page.locator("#tab-count-waiting")).to_have_text("0")
+    expect(page.locator("#qd-live-status")).to_have_text("live", timeout=WAIT_MS)
+    expect(page.locator("#tab-count-waiting")).to_have_text("0", timeout=WAIT_MS)
     username = f"new-{server}"
     settings = "shop.settings_prod" if prefix else "shop.settings"
     project.manage("shell", "-c", f"from shop.tasks import sign_up; sign_up({username!r})",
                    settings=settings)
-    expect(page.locator("#tab-count-waiting")).to_have_text("1")
+    expect(page.locator("#tab-count-waiting")).to_have_text("1", timeout=WAIT_MS)
     if shots:
         shoot(page, "install-queue-1440-light")
 
@@ -272,7 +276,7 @@ def exercise(browser: Any, project: Project, origin: str, prefix: str, server: s
     worker = project.start(f"worker-{server}", [
         "manage.py", "queuecore_worker", "shop.tasks:welcome", "--queue", "emails",
         "--processes", "2"], settings=settings)
-    expect(page.locator("#tab-count-completed")).to_have_text("1")
+    expect(page.locator("#tab-count-completed")).to_have_text("1", timeout=STARTUP_MS)
     assert stop(worker) == 0, project.log(f"worker-{server}")
     with Queue("emails", redis_url) as queue:
         [job] = queue.get_jobs(["completed"])
@@ -282,14 +286,14 @@ def exercise(browser: Any, project: Project, origin: str, prefix: str, server: s
     page.goto(base + "/admin/")
     page.click("text=Queue dashboard")
     page.wait_for_url(re.compile(re.escape(base + "/admin/queue_dashboard/")))
-    expect(page.locator("#site-name")).to_be_visible()
-    expect(page.locator(".qd-main")).to_be_visible()
+    expect(page.locator("#site-name")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".qd-main")).to_be_visible(timeout=WAIT_MS)
     if shots:
         dark = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
         dark.add_cookies(context.cookies())
         phone = dark.new_page()
         phone.goto(base + "/admin/queue_dashboard/queuedashboard/default/q/emails/")
-        expect(phone.locator("#qd-live-status")).to_have_text("live")
+        expect(phone.locator("#qd-live-status")).to_have_text("live", timeout=WAIT_MS)
         shoot(phone, "install-admin-queue-390-dark")
         phone.goto(base + "/queues/help/live/")
         shoot(phone, "install-live-help-390-dark")

@@ -111,6 +111,7 @@ async def test_retry_delay_and_fail_spans(redis_url: str, tracing: Tracing):
 
 
 @pytest.mark.parametrize("tm", [
+    "{}",  # what bullmq-otel stores when Node has no propagator set up
     "not json", "[1, 2]", '{"traceparent": "00-zz-yy-01"}', '{"traceparent": 7}', 12,
     '{"traceparent": "' + "0" * 9000 + '"}',
 ])

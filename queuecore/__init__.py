@@ -39,7 +39,8 @@ from .base.errors import (
     WaitTimeoutError,
 )
 from .base.keys import QUEUE_SUFFIXES, validate_queue_name
-from .base.options import JobOptionsDict
+from .base.options import JobOptionsDict, TelemetryOptions
+from .base.telemetry import Telemetry
 from .base.version import __version__ as __version__
 from .client.ajob import AsyncJob
 from .client.aqueue import AsyncQueue
@@ -57,6 +58,7 @@ from .observe.adiscovery import alist_queues
 from .observe.discovery import list_queues
 from .observe.events import QueueEvent, QueueEvents
 from .observe.health import HealthReport, acheck_health, check_health
+from .observe.telemetry import OTelTelemetry
 from .worker.pool import WorkerPool
 from .worker.process_pool import ProcessPool
 from .worker.worker import Worker
@@ -93,6 +95,7 @@ __all__ = [
     "LockMismatchError",
     "LockNotFoundError",
     "Metrics",
+    "OTelTelemetry",
     "ParentCannotBeReplacedError",
     "ParentNotFoundError",
     "PendingChildrenError",
@@ -110,6 +113,8 @@ __all__ = [
     "SchedulerIdCollisionError",
     "SchedulerSlotBusyError",
     "ScriptError",
+    "Telemetry",
+    "TelemetryOptions",
     "TimingSummary",
     "UnrecoverableError",
     "WaitTimeoutError",

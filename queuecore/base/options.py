@@ -49,6 +49,16 @@ class JobOptionsDict(TypedDict, total=False):
     continue_parent_on_failure: bool
     ignore_dependency_on_failure: bool
     remove_dependency_on_failure: bool
+    telemetry: TelemetryOptions
+
+
+class TelemetryOptions(TypedDict, total=False):
+    """BullMQ's per-job telemetry: ``metadata``, a trace context to store (as ``opts.tm``)
+    instead of the adding span's; ``omit_context``: store none (``opts.omc``), so the job's
+    processing starts a trace of its own."""
+
+    metadata: str
+    omit_context: bool
 
 
 class Deduplication(TypedDict, total=False):
@@ -119,6 +129,29 @@ def _dedup(value: Any) -> dict[str, Any] | None:
             out[flag] = _bool(f"deduplication.{flag}", value[flag])
     if out.get("extend") and out.get("replace"):
         raise InvalidOptionsError("deduplication: choose extend or replace, not both")
+    return out
+
+
+MAX_TELEMETRY_METADATA = 8192  # a trace context is tens of bytes; this bounds a mistake
+
+
+def _telemetry(value: Any) -> dict[str, Any]:
+    """``telemetry`` as BullMQ stores it: ``tm`` (the metadata) and ``omc`` (omit)."""
+    if not isinstance(value, Mapping):
+        raise InvalidOptionsError("telemetry must be {'metadata': str, 'omit_context': bool}")
+    unknown = set(value) - {"metadata", "omit_context"}
+    if unknown:
+        raise InvalidOptionsError(f"telemetry has unknown keys {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    metadata = value.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, str) or len(metadata) > MAX_TELEMETRY_METADATA:
+            raise InvalidOptionsError(
+                f"telemetry.metadata must be a string of at most {MAX_TELEMETRY_METADATA}"
+                " characters")
+        out["tm"] = metadata
+    if _bool("telemetry.omit_context", value.get("omit_context", False)):
+        out["omc"] = True
     return out
 
 
@@ -247,6 +280,8 @@ def build_options(
     parent = merged.get("parent")
     if parent is not None:
         extra["parent"] = _parent(parent)
+    if merged.get("telemetry") is not None:
+        extra.update(_telemetry(merged["telemetry"]))
     opts = JobOptions(
         extra=extra,
         job_id=validate_job_id(job_id) if job_id is not None else None,

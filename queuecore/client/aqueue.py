@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from ..base.clock import now_ms
 from ..base.errors import JobNotFoundError, QueueCoreError
 from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
+from ..base.telemetry import BULK_COUNT, BULK_NAMES, JOB_ID, JOB_NAME, SpanKind, Telemetry
 from ..base.validation import positive_int
 from ..commands import deadletter, getters, job_edits, metrics, ops, schedulers, worker_ops
 from ..commands.metrics import Metrics, TimingSummary
@@ -75,6 +76,11 @@ class AsyncQueue(QueueBase):
         if repeat is not None:
             op = self._repeat_op(name, data, repeat, options)
             return self._scheduled_run(await self.run_op(op))
+        if self.telemetry is not None:
+            return await self._add_traced(self.telemetry, name, data, options)
+        return await self._add(name, data, options)
+
+    async def _add(self, name: str, data: Any, options: Mapping[str, Any]) -> AsyncJob:
         p = self._prepare_add(name, data, options)
         [(job_id, status)] = await self.run_op(ops.add_jobs([p.call]))
         if status:
@@ -83,8 +89,29 @@ class AsyncQueue(QueueBase):
                 return existing
         return AsyncJob(self, **self._fields_of(p, job_id))
 
+    async def _add_traced(self, telemetry: Telemetry, name: str, data: Any,
+                          options: Mapping[str, Any]) -> AsyncJob:
+        """``add`` in a producer span, as BullMQ's: ``add <queue>.<job name>``."""
+        with telemetry.span(SpanKind.PRODUCER, self.name, "add",
+                            f"{self.name}.{name}") as span:
+            job = await self._add(name, data, self._traced_options(options, span))
+            span.set_attributes({JOB_NAME: name, JOB_ID: job.id})
+            return job
+
     async def add_bulk(self, jobs: Sequence[BulkJob]) -> list[AsyncJob]:
         """Add many jobs in one script call (all or nothing), all validated first."""
+        if self.telemetry is not None:
+            return await self._add_bulk_traced(self.telemetry, jobs)
+        return await self._add_bulk(jobs)
+
+    async def _add_bulk_traced(self, telemetry: Telemetry,
+                               jobs: Sequence[BulkJob]) -> list[AsyncJob]:
+        with telemetry.span(SpanKind.PRODUCER, self.name, "addBulk", self.name) as span:
+            span.set_attributes({BULK_NAMES: [str(j.get("name")) for j in jobs],
+                                 BULK_COUNT: len(jobs)})
+            return await self._add_bulk([self._traced_entry(j, span) for j in jobs])
+
+    async def _add_bulk(self, jobs: Sequence[BulkJob]) -> list[AsyncJob]:
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []

@@ -13,6 +13,7 @@ from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
 from ..base.keys import ALL_STATES, QueueKeys
 from ..base.options import JobOptions, JobOptionsDict, build_options
+from ..base.telemetry import Span, Telemetry, with_trace_context
 from ..commands import ops, schedulers
 from ..commands.op import Op, ScriptCall
 from ..commands.schedulers import UpsertReply
@@ -54,6 +55,7 @@ class QueueBase:
         default_job_options: JobOptionsDict | None = None,
         max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
         socket_timeout: float | None = 1.5,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.keys = QueueKeys.of(name, prefix)
         self._add_keys = ops.add_job_keys(self.keys)  # the same for every add
@@ -75,6 +77,8 @@ class QueueBase:
         self._plain: tuple[JobOptions, str] | None = None  # options of an add given none
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
+        #: Spans for add and add_bulk, their trace context stored in each job (None: none).
+        self.telemetry = telemetry
 
     def _reresolve(self) -> Any:
         """After MOVED: ask the cluster again who serves this queue's slot."""
@@ -124,6 +128,18 @@ class QueueBase:
             prepared.append(self._prepare_add(entry["name"], entry.get("data"),
                                               entry.get("opts") or {}))
         return prepared
+
+    def _traced_options(self, options: Mapping[str, Any], span: Span) -> Mapping[str, Any]:
+        """The options of a job added in ``span``: with its trace context."""
+        given = options.get("telemetry", self.default_job_options.get("telemetry"))
+        return with_trace_context(options, given, span)
+
+    def _traced_entry(self, entry: Any, span: Span) -> Any:
+        """An ``add_bulk`` entry added in ``span``: with its trace context."""
+        if not isinstance(entry, Mapping):
+            return entry  # left to _prepare_bulk, which names the mistake
+        opts = self._traced_options(entry.get("opts") or {}, span)
+        return {**entry, "opts": opts}
 
     @staticmethod
     def _fields_of(p: PreparedAdd, job_id: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import dumps_data
 from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict, build_options
+from ..base.telemetry import JOB_ID, JOB_NAME, SpanKind, Telemetry, with_trace_context
 from ..client.ajob import AsyncJob
 from ..client.job import Job
 from ..commands import ops
@@ -144,3 +145,30 @@ class FlowPlanner:
         count = [0]
         roots = [self.plan_node(flow, None, now, count) for flow in flows]
         return roots, calls_of(roots)
+
+
+class TracedFlowPlanner(FlowPlanner):
+    """The planner of a FlowProducer with ``telemetry=``: each job is planned in a producer
+    span ``addNode <queue>`` (its children's inside it, as BullMQ's), and its trace context
+    is stored in its ``opts`` (BullMQ's ``tm``)."""
+
+    def __init__(self, prefix: str, max_data_size: int | None, telemetry: Telemetry) -> None:
+        super().__init__(prefix, max_data_size)
+        self.telemetry = telemetry
+
+    def plan_node(self, node: Any, parent: dict[str, str] | None, now: int,
+                  count: list[int], after: Mapping[int, str] | None = None) -> Planned:
+        if not isinstance(node, Mapping):
+            return super().plan_node(node, parent, now, count, after)  # raises the error
+        queue_name = node.get("queue_name")
+        queue_name = queue_name if isinstance(queue_name, str) else ""
+        with self.telemetry.span(SpanKind.PRODUCER, queue_name, "addNode", queue_name) as span:
+            opts = node.get("opts") or {}
+            traced = {**node, "opts": with_trace_context(opts, opts.get("telemetry"), span)
+                      if isinstance(opts, Mapping) else opts}
+            if after is not None and id(node) in after:  # fan-out "then" jobs go by id()
+                after = {**after, id(traced): after[id(node)]}
+            planned = super().plan_node(traced, parent, now, count, after)
+            span.set_attributes({JOB_NAME: planned.fields["name"],
+                                 JOB_ID: planned.fields["id"]})
+            return planned

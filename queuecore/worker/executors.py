@@ -18,7 +18,7 @@ from ..client.job import Job
 from ..commands.record import JobRecord
 from ..transport.connection import ConnectionLike
 from .process_pool import ProcessPool
-from .threads import DaemonThreadPool
+from .threads import ContextThreadPool, DaemonThreadPool
 
 AsyncProcessor: TypeAlias = Callable[[AsyncJob], Awaitable[Any]]
 SyncProcessor: TypeAlias = Callable[[Job], Any]
@@ -65,14 +65,17 @@ class AsyncExecutor:
 class ThreadExecutor:
     """A plain function, in a pool of daemon threads sized to the concurrency."""
 
-    def __init__(self, processor: SyncProcessor, size: int, thread_name: str) -> None:
+    def __init__(self, processor: SyncProcessor, size: int, thread_name: str,
+                 carry_context: bool = False) -> None:
         self._processor = processor
         self._size = size
         self._thread_name = thread_name
+        # Run each call in the job task's context (telemetry's current span): chosen once.
+        self._pool_class = ContextThreadPool if carry_context else DaemonThreadPool
         self._pool: DaemonThreadPool | None = None
 
     async def start(self) -> None:
-        self._pool = DaemonThreadPool(self._size, self._thread_name)
+        self._pool = self._pool_class(self._size, self._thread_name)
 
     async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
                    token: str) -> Any:

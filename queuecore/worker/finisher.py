@@ -30,7 +30,7 @@ from ..transport.errors import (
     is_transient,
     public_error,
 )
-from .failure import plan_failure
+from .failure import FailurePlan, plan_failure
 from .fetcher import Fetched, Fetcher
 from .options import WorkerSettings
 from .state import RunState
@@ -114,6 +114,13 @@ class Finisher:
         plan = plan_failure(job, exc, self._settings.backoff_strategy)
         if plan.retry_in_ms is None:
             return await self.failed(job, token, plan.reason, plan.stacktrace_json, exc)
+        await self.retry(job, token, plan, exc)
+        return None
+
+    async def retry(self, job: JobRecord, token: str, plan: FailurePlan,
+                    exc: BaseException) -> None:
+        """Retry the job now or after its backoff (``plan.retry_in_ms`` is not None)."""
+        assert plan.retry_in_ms is not None
         if plan.retry_in_ms > 0:
             now = now_ms()
             op = worker_ops.move_to_delayed(self._keys, job.id, token, now,
@@ -127,7 +134,6 @@ class Finisher:
             job.failed_reason = plan.reason
             job.attempts_made += 1
             self._emitter.emit("failed", job, exc, "active")
-        return None
 
     async def release(self, job_id: str, token: str) -> None:
         """Give a job back to wait with its attempts unchanged (rate limit)."""

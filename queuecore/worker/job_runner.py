@@ -64,7 +64,8 @@ class JobRunner:
                 jid, fields, tok = current
                 active[jid] = (tok, task)
                 try:
-                    current = await self._process_one(jid, fields, tok)
+                    current = await self._process_job(self._make_job(jid, fields, tok), jid,
+                                                      fields, tok)
                 finally:
                     active.pop(jid, None)
                     lost.discard(jid)
@@ -89,9 +90,10 @@ class JobRunner:
         sjob.on_progress = from_thread
         return sjob
 
-    async def _process_one(self, job_id: str, h: dict[str, str], token: str) -> Fetched | None:
+    async def _process_job(self, job: AsyncJob | Job, job_id: str, h: dict[str, str],
+                           token: str) -> Fetched | None:
+        """Run the processor on ``job`` and finish it; returns the next job, if any."""
         finisher = self._finisher
-        job = self._make_job(job_id, h, token)
         if job.scheduler_id:  # first, so a run that stalls too often still has a successor
             await self._schedule_next(job)
         if job.deferred_failure:

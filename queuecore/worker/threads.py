@@ -8,6 +8,7 @@ and the job such a thread held is already back in the queue.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -77,3 +78,12 @@ class DaemonThreadPool(Executor):
         if wait:
             for thread in self._threads:
                 thread.join()
+
+
+class ContextThreadPool(DaemonThreadPool):
+    """The same, each call run in a copy of the submitter's context (contextvars): with
+    telemetry, a sync processor's own spans are children of its job's ``process`` span."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        # asyncio's run_in_executor calls submit on the loop, in the job task's context.
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)

@@ -30,6 +30,7 @@ from ..base.emitter import Emitter, Listener
 from ..base.errors import QueueCoreError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE
 from ..base.keys import QueueKeys
+from ..base.telemetry import Telemetry
 from ..base.validation import positive_int
 from ..client.aqueue import AsyncQueue
 from ..commands import worker_ops
@@ -52,6 +53,7 @@ from .lock_renewer import LockRenewer
 from .options import KeepOption, worker_settings
 from .stall_checker import StallChecker
 from .state import RunState
+from .traced import TracedFinisher, TracedJobRunner
 from .trouble import TroubleReporter
 
 __all__ = ["WORKER_EVENTS", "AsyncProcessor", "Processor", "SyncProcessor", "Worker"]
@@ -95,6 +97,7 @@ class Worker:
         processes: int | None = None,
         process_initializer: str | Callable[[], object] | None = None,
         max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
+        telemetry: Telemetry | None = None,
     ) -> None:
         settings = worker_settings(
             processor, prefix=prefix, concurrency=concurrency, name=name,
@@ -108,7 +111,7 @@ class Worker:
         # No reply timeout (redis-py would wrap every command in asyncio.wait_for): a dead
         # peer is found by TCP keepalive and the health check, a lost job by the stall check.
         self.queue = AsyncQueue(queue_name, connection, prefix=prefix, socket_timeout=None,
-                                max_data_size=max_data_size,
+                                max_data_size=max_data_size, telemetry=telemetry,
                                 autopipeline=True)  # many finish calls in flight at once
         self.keys: QueueKeys = self.queue.keys
         self.name = queue_name
@@ -135,6 +138,7 @@ class Worker:
         self.skip_stalled_check = settings.skip_stalled_check
         self.shutdown_timeout = settings.shutdown_timeout
         self.dead_letter_keys = settings.dead_letter_keys
+        self.telemetry = telemetry
 
         self._running = False
         self._closers: set[asyncio.Task[None]] = set()
@@ -148,10 +152,17 @@ class Worker:
         self._executor = self._make_executor(processor, settings.processes)
         self._fetcher = fetcher = Fetcher(self.queue, settings, self.id, state, connections,
                                           trouble, emitter)
-        self._finisher = finisher = Finisher(self.queue, settings, self.id, state, fetcher,
-                                             emitter)
-        self._job_runner = JobRunner(self.queue, settings.is_async, connections,
-                                     self._executor, finisher, state, emitter)
+        if telemetry is None:
+            self._finisher = finisher = Finisher(self.queue, settings, self.id, state, fetcher,
+                                                 emitter)
+            self._job_runner = JobRunner(self.queue, settings.is_async, connections,
+                                         self._executor, finisher, state, emitter)
+        else:  # the traced parts: the plain ones do no tracing work per job
+            self._finisher = finisher = TracedFinisher(
+                self.queue, settings, self.id, state, fetcher, emitter, telemetry=telemetry)
+            self._job_runner = TracedJobRunner(
+                self.queue, settings.is_async, connections, self._executor, finisher, state,
+                emitter, telemetry=telemetry, worker_id=self.id, worker_name=self.worker_name)
         self._lock_renewer = LockRenewer(self.keys, queue_name, settings.lock_duration,
                                          settings.lock_renew_time, connections, state, trouble,
                                          emitter)
@@ -165,7 +176,7 @@ class Worker:
         if self.is_async:
             return AsyncExecutor(processor)  # type: ignore[arg-type]
         return ThreadExecutor(processor, self.concurrency,  # type: ignore[arg-type]
-                              f"qc-{self.name}")
+                              f"qc-{self.name}", carry_context=self.telemetry is not None)
 
     # -- events --
 

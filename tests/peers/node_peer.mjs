@@ -9,6 +9,8 @@
 //    "listen": false, "actions": [ {"op": ...}, ... ]}
 // Output (one JSON object on stdout, exit 0):
 //   {"results": [one entry per action], "events": [...]}   ("events" only with listen)
+//   With "telemetry": true, bullmq-otel traces every Queue, Worker and FlowProducer and
+//   the output has "spans" (otel.mjs: in-memory exporter, W3C trace-context propagator).
 // On failure: {"error": "...", "results": [...done so far]} and exit 1.
 //
 // See tests/peers/README.md for the list of ops.
@@ -402,6 +404,12 @@ async function main() {
       connection: connectionFor(scenario.redis || 'redis://127.0.0.1:6379/0'),
       prefix: scenario.prefix || 'bull',
     };
+    if (scenario.telemetry) {
+      // bullmq-otel on every Queue, Worker and FlowProducer; loaded only when asked for.
+      const { setupTelemetry } = await import('./otel.mjs');
+      ctx.otel = setupTelemetry('node-peer');
+      ctx.baseOpts.telemetry = ctx.otel.telemetry;
+    }
     ctx.queue = new Queue(ctx.queueName, ctx.baseOpts);
     ctx.queue.on('error', () => {});
     await ctx.queue.waitUntilReady();
@@ -436,6 +444,10 @@ async function main() {
     if (ctx.queue) await ctx.queue.close();
   } catch {
     // ignore close errors
+  }
+  if (ctx.otel && out) {
+    out.spans = ctx.otel.spans(); // before shutdown(), which empties the exporter
+    await ctx.otel.shutdown();
   }
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(exitCode);

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from queuecore import Queue, Worker
+from queuecore import Queue
 from queuecore.worker.cli import main
 from tests.redisproc import free_port
 
@@ -112,8 +111,6 @@ def test_worker_url_from_the_environment(redis_url: str, procs: list) -> None:
     assert code == 0, err
 
 
-@pytest.mark.skipif("processes" not in inspect.signature(Worker).parameters,
-                    reason="Worker(processes=) is not wired yet")
 def test_worker_with_processes_runs_jobs_in_children(redis_url: str, procs: list) -> None:
     with Queue("cli", redis_url) as q:
         jobs = [q.add("j", {"i": i}) for i in range(4)]

@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from queuecore import AsyncJob, Queue, Worker
-from tests.reliability.conftest import read_ledgers, scale, starts_by_job, wait_for, worker_args
+from tests.reliability.conftest import read_ledgers, scale, starts_by_job, worker_args
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
 SECONDS = scale(3.0, 15.0)

@@ -23,10 +23,10 @@ from tests.reliability.conftest import (
     cpu_seconds,
     read_timed_ledgers,
     scale,
-    wait_for,
     worker_args,
 )
 from tests.reliability.invariants import check_invariants
+from tests.waiting import wait_for
 
 QUEUE = "crash"
 BASE = f"bull:{QUEUE}:"

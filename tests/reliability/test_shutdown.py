@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from queuecore import Queue
-from tests.reliability.conftest import read_ledgers, starts_by_job, wait_for, worker_args
+from tests.reliability.conftest import read_ledgers, starts_by_job, worker_args
+from tests.waiting import wait_for
 
 GRACE = 3.0
 BASE = "bull:term:"

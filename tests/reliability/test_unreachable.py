@@ -16,8 +16,8 @@ import redis
 
 from queuecore import AsyncJob, Queue, Worker
 from tests.redisproc import RedisProcess
-from tests.reliability.conftest import wait_for
 from tests.reliability.invariants import check_invariants
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
 RAISE_WITHIN = 2.0

@@ -424,7 +424,9 @@ async def test_overview_shows_only_visible_queues(
     two = f'{dom_id("default", "emails")}-waiting" hx-swap-oob="true">2<'
     got += await wait_for(comm, lambda t: two in t)
     await secret.add("d", {})
-    got += texts(await collect(comm, 0.6))
+    await emails.add("e", {})  # a sign that events after the secret add reach the page
+    three = f'{dom_id("default", "emails")}-waiting" hx-swap-oob="true">3<'
+    got += await wait_for(comm, lambda t: three in t)
     assert dom_id("default", "secret") not in "".join(got)
     await comm.disconnect()
     await emails.close()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from queuecore import Queue
 from queuecore.worker.cli import main
 from tests.redisproc import free_port
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 P = "tests.helpers.processors"
@@ -38,14 +38,6 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
-
-
-def wait_for(predicate: object, timeout: float = 15) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:

@@ -41,8 +41,7 @@ async def test_locks_of_running_thread_jobs_are_renewed(redis_url: str) -> None:
 
     worker = Worker("renew-sync", slow, connection=redis_url, lock_duration=400)
     async with running(worker):
-        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 1,
-                         timeout=10)
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 1)
     stored = queue.get_job(job.id)
     assert stored is not None and stored.stalled_counter == 0
     assert stored.return_value == "done"

@@ -28,6 +28,7 @@ from queuecore.client.job import JobRecord
 from queuecore.worker.failure import plan_failure
 from queuecore.worker.processes import ProcessPool, import_target, portable_connection, target_path
 from tests.helpers import processors
+from tests.waiting import wait_for, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 P = "tests.helpers.processors"
@@ -50,12 +51,8 @@ def gone(pid: int) -> bool:
         return True
 
 
-async def wait_gone(pid: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not gone(pid):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"process {pid} is still running")
-        await asyncio.sleep(0.02)
+async def wait_gone(pid: int) -> None:
+    await wait_until(lambda: gone(pid), what=f"process {pid} gone")
 
 
 @pytest.fixture
@@ -344,10 +341,7 @@ def test_children_exit_when_their_parent_is_killed(redis_url: str) -> None:
         assert not any(gone(p) for p in pids)
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        deadline = time.monotonic() + 10
-        while not all(gone(p) for p in pids):
-            assert time.monotonic() < deadline, "orphaned children are still running"
-            time.sleep(0.02)
+        wait_for(lambda: all(gone(p) for p in pids), what="the orphaned children gone")
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from queuecore import AsyncJob, Queue, Worker
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +30,9 @@ def ledger_lines(ledger: Path) -> list[str]:
     return ledger.read_text().splitlines() if ledger.exists() else []
 
 
-def wait_for_line(ledger: Path, text: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(line.endswith(text) for line in ledger_lines(ledger)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} not in ledger: {ledger_lines(ledger)}")
-        time.sleep(0.02)
+def wait_for_line(ledger: Path, text: str) -> None:
+    wait_for(lambda: any(line.endswith(text) for line in ledger_lines(ledger)),
+             what=f"{text!r} in the ledger")
 
 
 @pytest.fixture

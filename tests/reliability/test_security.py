@@ -3,7 +3,6 @@ prefix, and passwords kept out of reprs, errors and logs."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
@@ -95,7 +94,7 @@ async def test_rediss_fails_without_the_right_ca(tls_server: TLSRedisProcess, tr
     worker = Worker(name, process, connection=url)
     worker.on("error", errors.append)
     async with running(worker):
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: errors)  # it tried, and was refused
     assert ran == []
     assert errors and all(isinstance(e, redis.ConnectionError) for e in errors)
     assert admin.llen(f"bull:{name}:wait") == 1
@@ -234,7 +233,7 @@ async def test_passwords_never_appear_in_reprs_errors_or_logs(redis_servers, cap
         worker = Worker("pw", process, connection=url)
         worker.on("error", errors.append)
         async with running(worker):
-            await asyncio.sleep(1.2)
+            await wait_until(lambda e=errors: e)
         assert errors
         seen += [str(e) for e in errors] + [repr(e) for e in errors]
     async with running(Worker("pw", process, connection=good)):

@@ -151,11 +151,12 @@ async def test_killed_blocking_connection_of_idle_worker_is_replaced(redis_url: 
             client = await asyncio.to_thread(
                 wait_for, lambda: blocked_client(r, worker.client_name), 10)
             assert r.client_kill_filter(_id=client["id"]) == 1
-            if round_ == 1:
-                await asyncio.sleep(1.0)  # the worker is idle again before the add
+            if round_ == 1:  # the worker is idle again (on a new connection) before the add
+                await asyncio.to_thread(wait_for, lambda c=client: (
+                    (now := blocked_client(r, worker.client_name)) and now["id"] != c["id"]))
             t0 = time.monotonic()
             job = queue.add("after-kill", {})
-            await wait_until(lambda j=job: j.id in started, timeout=5)
+            await wait_until(lambda j=job: j.id in started)
             print(f"round {round_}: started {started[job.id] - t0:.3f} s after the add")
     assert len(errors) <= 3
     queue.close()

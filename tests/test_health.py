@@ -132,7 +132,7 @@ async def test_async_face_sees_a_running_worker(redis_url: str) -> None:
         worker = Worker("h", process, connection=redis_url, drain_delay=0.2)
         async with running(worker):
             await wait_until(lambda: _completed(q))
-            await wait_until(lambda: _workers(q), timeout=5)
+            await wait_until(lambda: _workers(q))
             report = await acheck_health(q)
         assert report.ok is True
         assert report.workers is not None and report.workers >= 1

@@ -247,7 +247,7 @@ async def test_a_worker_runs_every_slot_once(redis_url: str) -> None:
         await q.upsert_job_scheduler("fast", every=300, data={"k": 1})
         worker = Worker("w", process, connection=redis_url, drain_delay=0.5)
         async with running(worker):
-            await wait_until(lambda: len(seen) >= 4, timeout=10)
+            await wait_until(lambda: len(seen) >= 4)
         dues = [due_of(i) for i in seen]
         assert len(set(seen)) == len(seen)
         assert all(b - a == 300 for a, b in itertools.pairwise(dues))
@@ -264,7 +264,7 @@ async def test_a_cron_scheduler_with_seconds_runs_in_its_slots(redis_url: str) -
         await q.upsert_job_scheduler("sec", pattern="*/1 * * * * *", tz="Europe/Berlin")
         worker = Worker("w", process, connection=redis_url, drain_delay=0.5)
         async with running(worker):
-            await wait_until(lambda: len(seen) >= 3, timeout=10)
+            await wait_until(lambda: len(seen) >= 3)
         dues = [due_of(i) for i, _ in seen]
         assert all(d % 1000 == 0 for d in dues)
         assert all(b - a == 1000 for a, b in itertools.pairwise(dues))
@@ -289,7 +289,7 @@ async def test_five_processes_upserting_at_once_make_one_run_per_slot(
             for target in (2, 5):
                 worker = Worker("five", process, connection=redis_url, drain_delay=0.5)
                 async with running(worker):
-                    await wait_until(lambda n=target: len(seen) >= n, timeout=20)
+                    await wait_until(lambda n=target: len(seen) >= n)
             await q.remove_job_scheduler("every-second")
     finally:
         outs = [await asyncio.wait_for(p.communicate(), 20) for p in procs]

@@ -178,7 +178,7 @@ async def test_exponential_backoff_gaps_follow_the_formula(queue: Queue, redis_u
 
     job = queue.add("flaky", {}, attempts=4, backoff={"type": "exponential", "delay": 150})
     async with running(Worker("work", process, connection=redis_url)):
-        await wait_until(lambda: queue.get_job_counts("failed")["failed"] == 1, timeout=10)
+        await wait_until(lambda: queue.get_job_counts("failed")["failed"] == 1)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     print(f"exponential backoff gaps ms: {gaps} (expected 150, 300, 600)")
     for gap, expected in zip(gaps, [150, 300, 600], strict=True):

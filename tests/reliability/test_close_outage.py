@@ -25,7 +25,7 @@ async def test_close_with_redis_gone_returns_promptly_and_jobs_are_recovered(red
     worker = Worker("outage-close", slow, connection=url, concurrency=3, lock_duration=1000,
                     stalled_interval=500)
     task = asyncio.ensure_future(worker.run())
-    await wait_until(lambda: len(started) == 3, timeout=10)
+    await wait_until(lambda: len(started) == 3)
     server.kill()
     began = time.monotonic()
     await asyncio.wait_for(worker.close(timeout=0.2), timeout=15)
@@ -44,7 +44,7 @@ async def test_close_with_redis_gone_returns_promptly_and_jobs_are_recovered(red
                      stalled_interval=300)
     rescue = asyncio.ensure_future(rescuer.run())
     try:
-        await wait_until(lambda: sorted(rescuer_saw) == sorted(ids), timeout=20)
+        await wait_until(lambda: sorted(rescuer_saw) == sorted(ids))
     finally:
         await rescuer.close()
         await rescue

@@ -33,7 +33,7 @@ async def test_cpu_bound_processors_cause_no_false_stalls(redis_url: str, r: red
     cpu_worker = spawn("tests.reliability.proc_worker", *worker_args(
         redis_url, "cpu", tmp_path, mode=mode, concurrency=2, lock_duration=LOCK_MS,
         stalled_interval=STALLED_MS))
-    wait_for(lambda: len(starts_by_job(read_ledgers(tmp_path))) == 2, 15,
+    wait_for(lambda: len(starts_by_job(read_ledgers(tmp_path))) == 2,
              what="both jobs started")
 
     stalled: list[str] = []

@@ -60,10 +60,9 @@ async def test_worker_reconnects_after_readonly_and_runs_the_new_masters_jobs(fa
     async with running(worker):
         with Queue("fo", f"redis://127.0.0.1:{old.port}/0") as before:
             before.add("j", {"n": "old"})
-        await wait_until(lambda: done == ["old"], timeout=10)
+        await wait_until(lambda: done == ["old"])
         demote(old, new, proxy)
         with Queue("fo", f"redis://127.0.0.1:{new.port}/0") as after:
             after.add("j", {"n": "new"})
-            await wait_until(lambda: after.get_job_counts("completed")["completed"] == 1,
-                             timeout=15)
+            await wait_until(lambda: after.get_job_counts("completed")["completed"] == 1)
             assert done == ["old", "new"]

@@ -88,15 +88,14 @@ async def test_worker_lives_through_maxmemory_and_finishes_every_job(redis_serve
                     stalled_interval=500)
     task = asyncio.ensure_future(worker.run())
     try:
-        await wait_until(lambda: len(done) >= 2, timeout=10)
+        await wait_until(lambda: len(done) >= 2)
         refused = _oom_errors(r)
         r.config_set("maxmemory", "1")  # from now on every write is refused
         # The worker ran into it, more than once (a finish, a fetch, a renewal ...).
         await wait_until(lambda: _oom_errors(r) >= refused + 3)
         r.config_set("maxmemory", "0")
         assert not task.done(), f"the worker stopped: {task.exception()!r}"
-        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 20,
-                         timeout=15)
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 20)
     finally:
         r.config_set("maxmemory", "0")
         await worker.close()

@@ -46,7 +46,7 @@ async def run_one_job(connection: object, queue_name: str) -> str:
     worker = Worker(queue_name, process, connection=connection)  # type: ignore[arg-type]
     worker.on("completed", lambda j, result: results.append(result))
     async with running(worker):
-        await wait_until(lambda: results, timeout=10)
+        await wait_until(lambda: results)
     stored = await queue.get_job(job.id)
     await queue.close()
     assert stored is not None
@@ -147,7 +147,7 @@ async def test_acl_user_limited_to_the_queue_prefix_runs_the_engine(redis_server
     worker = Worker("acl", process, connection=url, concurrency=2)
     worker.on("error", errors.append)
     async with running(worker):
-        await wait_until(lambda: len(done) == 3, timeout=10)
+        await wait_until(lambda: len(done) == 3)
         if acl == "all-but-dangerous":
             with pytest.raises(redis.exceptions.NoPermissionError):
                 queue.get_workers()

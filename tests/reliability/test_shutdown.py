@@ -34,7 +34,7 @@ def test_sigterm_finishes_short_jobs_and_gives_long_ones_back_at_once(
     ledgers.mkdir()
     worker = spawn("tests.reliability.proc_worker", *worker_args(
         redis_url, "term", ledgers, mode=mode, concurrency=4, shutdown_timeout=GRACE))
-    wait_for(lambda: len(starts_by_job(read_ledgers(ledgers))) == 4, 15,
+    wait_for(lambda: len(starts_by_job(read_ledgers(ledgers))) == 4,
              what="four jobs in flight")
     t0 = time.monotonic()
     worker.proc.send_signal(signal.SIGTERM)

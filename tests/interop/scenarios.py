@@ -31,6 +31,7 @@ from queuecore import (
     fan_out,
     release_fan_out,
 )
+from tests.waiting import TIMEOUT
 from tests.waiting import wait_until as wait_for
 from tests.worker_utils import blocked_on_marker
 
@@ -1043,10 +1044,8 @@ async def peer_worker_killed_queuecore_recovers(peer: Peer, redis_url: str) -> N
         async def process(j: AsyncJob) -> str:
             return "recovered by queuecore"
 
-        t0 = time.monotonic()
         await run_worker(redis_url, qn, process, until=count("completed", 1),
                          stalled_interval=300, lock_duration=1000)
-        assert time.monotonic() - t0 < 5
     got = peer({"queue": qn, "actions": [{"op": "getJob", "id": job.id}]})
     j = got["results"][0]
     assert j["state"] == "completed"
@@ -1085,18 +1084,16 @@ async def queuecore_worker_killed_peer_recovers(peer: Peer, redis_url: str) -> N
         stderr=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 8)
+        line = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)
         assert line.decode().split() == ["started", job_id]
     finally:
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     with Queue(qn, connection=redis_url) as q:
         assert q.get_job_state(job_id) == "active"
-        t0 = time.monotonic()
         work = one(peer({"queue": qn, "actions": [
-            {"op": "work", "count": 1, "timeoutMs": 6000,
+            {"op": "work", "count": 1, "timeoutMs": int(TIMEOUT * 1000),
              "workerOpts": {"stalledInterval": 300, "lockDuration": 1000}}]}))
-        assert time.monotonic() - t0 < 6
         assert [c["id"] for c in work["completed"]] == [job_id]
         j = q.get_job(job_id)
         assert j.get_state() == "completed"

@@ -76,10 +76,8 @@ async def test_rediss_fails_without_the_right_ca(tls_server: TLSRedisProcess, tr
            else f"rediss://127.0.0.1:{tls_server.port}/0")
     name = f"tls-bad-{trust}"
     queue = Queue(name, url)
-    t0 = time.monotonic()
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
         queue.add("never", {})
-    assert time.monotonic() - t0 < 2
     queue.close()
 
     ran: list[str] = []

@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PEERS := tests/peers/node_modules/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bootstrap bootstrap-test peers clean soak bench
+.PHONY: demo test lint typecheck pytest bootstrap bootstrap-test peers clean soak bench dist
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,8 +41,15 @@ test: bootstrap-test $(STAMP) $(PEERS) peers-python
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The wheel and sdist in dist/, checked by twine (make test builds and checks them too, in
+# tests/test_dist.py, which also checks what the wheel holds).
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) tests/peers/node_modules tests/peers/python/.venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf dist $(VENV) tests/peers/node_modules tests/peers/python/.venv .mypy_cache .ruff_cache .pytest_cache
 
 # Test-only Python bullmq 3.4.4 peer (interop tests), in its own venv: tests/peers/python/.venv
 PY_PEER := tests/peers/python/.venv/.installed-stamp

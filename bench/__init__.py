@@ -1,1 +1,1 @@
-"""Issue 8 benchmark harness: queuecore against Node bullmq, Python bullmq, RQ and arq."""
+"""Benchmark harness: queuecore against Node bullmq, Python bullmq, RQ and arq."""

@@ -1,4 +1,4 @@
-"""Dashboard speed at 1.1M jobs: server time of every list and read page (issue 5).
+"""Dashboard speed at 1.1M jobs: server time of every list and read page.
 
     .venv/bin/python bench/dashboard_speed.py [--completed 1000000] [--failed 100000]
         [--requests 20] [--warmup 2] [--out bench/results]

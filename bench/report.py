@@ -278,7 +278,7 @@ def markdown(result: dict[str, Any]) -> str:
                   "trips do.", "",
                   "| scenario | " + " | ".join(labels[lib] for lib in libs) + " |",
                   "|---|" + "---|" * len(libs), *cpu_lines]
-    lines += ["", "Targets (issue 8), queuecore against the others in this run:", "",
+    lines += ["", "Targets, queuecore against the others in this run:", "",
               "| target | measured | met |", "|---|---|---|"]
     for t in result["summary"]["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]

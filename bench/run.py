@@ -1,4 +1,4 @@
-"""Issue 8's benchmark driver: queuecore against Node bullmq 6.x, Python bullmq 3.4.x, RQ and
+"""Benchmark driver: queuecore against Node bullmq 6.x, Python bullmq 3.4.x, RQ and
 arq, on one private redis-server, interleaved, medians of rounds.
 
     bench/.venv/bin/python -m bench.run            # full: 3 rounds, the issue's N (make bench)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dashboard import conf, connections
+from dashboard.services.common import STATES
 from queuecore import Job, JobNotFoundError
 
 CLEANABLE_STATES: tuple[str, ...] = ("completed", "failed", "waiting", "delayed", "prioritized")
@@ -84,8 +85,6 @@ def preview(
         states = ("waiting", "prioritized", "delayed") if delayed else ("waiting", "prioritized")
         return Preview(action, _count(connection, queue, *states), "Active jobs are left alone.")
     if action == "obliterate":
-        from dashboard.services import STATES
-
         return Preview(
             action, _count(connection, queue, *STATES), "Every key of the queue is deleted."
         )
@@ -135,8 +134,7 @@ def obliterate(connection: str, queue: str, force: bool) -> Outcome:
 
 
 def remove_scheduler(connection: str, queue: str, scheduler_id: str) -> Outcome:
-    remover = getattr(connections.get_queue(connection, queue), "remove_job_scheduler", None)
-    if remover is None:
-        raise NotImplementedError("this queuecore version has no job schedulers")
-    remover(scheduler_id)
+    if not connections.get_queue(connection, queue).remove_job_scheduler(scheduler_id):
+        # Said as an error, as for a job id that does not exist (nothing was touched).
+        raise ValueError(f"job scheduler {scheduler_id!r} does not exist")
     return Outcome(f"Job scheduler {scheduler_id} removed.", 1, [scheduler_id])

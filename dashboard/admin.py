@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseBase
@@ -15,22 +15,32 @@ from dashboard import permissions
 from dashboard.models import AuditLog, QueueDashboard
 from dashboard.views.context import ADMIN_SITE_ATTR
 
+if TYPE_CHECKING:
+    DashboardModelAdmin = admin.ModelAdmin[QueueDashboard]
+    AuditLogModelAdmin = admin.ModelAdmin[AuditLog]
+else:  # ModelAdmin is generic only in django-stubs: at run time it cannot be subscripted
+    DashboardModelAdmin = AuditLogModelAdmin = admin.ModelAdmin
+
 
 @admin.register(QueueDashboard)
-class QueueDashboardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class QueueDashboardAdmin(DashboardModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return permissions.can(request.user, "view")
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: QueueDashboard | None = None) -> bool:
         return permissions.can(request.user, "view")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: QueueDashboard | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: QueueDashboard | None = None
+    ) -> bool:
         return False
 
     def _wrap(self, view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -43,7 +53,9 @@ class QueueDashboardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
         return site.admin_view(in_admin)
 
-    def get_urls(self) -> list[URLPattern | URLResolver]:
+    # django-stubs narrows ModelAdmin.get_urls to list[URLPattern]; Django itself returns
+    # resolvers too (its own ModelAdmin includes), as this mount's include() does.
+    def get_urls(self) -> list[URLPattern | URLResolver]:  # type: ignore[override]
         from dashboard.urls import build_urlpatterns
 
         opts = self.model._meta
@@ -57,7 +69,7 @@ class QueueDashboardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditLogAdmin(AuditLogModelAdmin):
     list_display = ("created_at", "username", "action", "connection", "queue", "count", "outcome")
     list_filter = ("outcome", "action", "connection")
     search_fields = ("username", "queue", "action", "detail")
@@ -78,8 +90,8 @@ class AuditLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
         return False

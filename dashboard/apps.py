@@ -12,8 +12,12 @@ class QueueDashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dashboard import conf
+        from django.core import checks as django_checks
+
+        from dashboard import checks, conf
         from dashboard.live import notify
 
         conf.connect_signals()
         notify.connect_signals()
+        for check in checks.ALL:
+            django_checks.register(check, "queue_dashboard")

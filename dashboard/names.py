@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from queuecore.base.keys import QUEUE_SUFFIXES, validate_queue_name
+from queuecore import QUEUE_SUFFIXES, validate_queue_name
 
 #: Custom ids have at most 512 characters; a scheduler's runs are ``repeat:<id>:<due ms>``.
 MAX_JOB_ID = 600

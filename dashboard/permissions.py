@@ -9,8 +9,9 @@ those groups. ``READ_ONLY`` refuses every action to everyone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 
 from dashboard import conf
 
@@ -42,15 +43,45 @@ PERMISSION_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _group_names(user: Any) -> frozenset[str]:
+class _Groups(Protocol):
+    def values_list(self, *fields: str, flat: bool = ...) -> Iterable[Any]: ...
+
+
+class DashboardUser(Protocol):
+    """What the checks read of a user: Django's ``User`` and ``AnonymousUser`` fit, and so does
+    any user model with ``PermissionsMixin`` and ``is_staff``."""
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+    @property
+    def is_staff(self) -> bool: ...
+
+    @property
+    def is_superuser(self) -> bool: ...
+
+    @property
+    def groups(self) -> _Groups: ...
+
+    @property
+    def pk(self) -> Any: ...  # a user model's primary key: int, UUID, str... (None: anonymous)
+
+    def has_perms(self, perm_list: Iterable[str]) -> bool: ...
+
+
+def _group_names(user: DashboardUser) -> frozenset[str]:
+    # Kept on the user object: one query per request however many queues a page checks.
     cached: frozenset[str] | None = getattr(user, "_queue_dashboard_groups", None)
     if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._queue_dashboard_groups = cached
+        cached = frozenset(str(name) for name in user.groups.values_list("name", flat=True))
+        setattr(user, "_queue_dashboard_groups", cached)  # noqa: B010 (not an attribute of the type)
     return cached
 
 
-def _rule_allows(user: Any, action: str, connection: str, queue: str) -> bool:
+def _rule_allows(user: DashboardUser, action: str, connection: str, queue: str) -> bool:
     target = f"{connection}:{queue}"
     for rule in conf.get_settings().queue_rules:
         if not fnmatchcase(target, rule.pattern):
@@ -71,7 +102,9 @@ def _rule_allows(user: Any, action: str, connection: str, queue: str) -> bool:
     return True
 
 
-def can(user: Any, action: str, connection: str | None = None, queue: str | None = None) -> bool:
+def can(
+    user: DashboardUser, action: str, connection: str | None = None, queue: str | None = None
+) -> bool:
     """True when ``user`` may do ``action`` (on ``queue`` of ``connection`` when given)."""
     if action not in ACTION_PERMISSIONS:
         raise ValueError(f"unknown dashboard action {action!r}")
@@ -92,6 +125,6 @@ def can(user: Any, action: str, connection: str | None = None, queue: str | None
     return True
 
 
-def allowed_actions(user: Any, connection: str, queue: str) -> frozenset[str]:
+def allowed_actions(user: DashboardUser, connection: str, queue: str) -> frozenset[str]:
     """Every action ``user`` may do on one queue, for templates to show the right buttons."""
     return frozenset(a for a in ACTION_PERMISSIONS if can(user, a, connection, queue))

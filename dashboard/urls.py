@@ -8,7 +8,16 @@ from typing import Any
 from django.urls import URLPattern, path, register_converter
 
 from dashboard.names import JobIdConverter, QueueNameConverter
-from dashboard.views import actions, connection, jobs, monitoring, overview, queues, schedulers
+from dashboard.views import (
+    actions,
+    connection,
+    jobs,
+    live_help,
+    monitoring,
+    overview,
+    queues,
+    schedulers,
+)
 
 app_name = "queue_dashboard"
 
@@ -31,6 +40,7 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path("", w(overview.overview), name="overview"),
         path("health/", monitoring.health, name="health"),
         path("metrics/", monitoring.metrics, name="metrics"),
+        path("help/live/", w(live_help.live_help), name="live-help"),
         path("<str:connection>/workers/", w(connection.workers), name="workers"),
         path("<str:connection>/redis/", w(connection.redis_info), name="redis"),
         path(q, w(queues.queue_detail), name="queue"),

@@ -36,55 +36,64 @@ from .base.errors import (
     UnrecoverableError,
     WaitingChildrenError,
 )
+from .base.keys import QUEUE_SUFFIXES, validate_queue_name
 from .base.options import JobOptionsDict
+from .base.version import __version__ as __version__
+from .client.ajob import AsyncJob
 from .client.aqueue import AsyncQueue
-from .client.job import AsyncJob, Job, JobRecord
+from .client.job import Job
 from .client.queue import Queue
 from .commands.metrics import Metrics, TimingSummary
 from .commands.ops import Dependencies
+from .commands.record import JobRecord
 from .commands.schedulers import JobScheduler
-from .flows.flow import (
-    AsyncFlowProducer,
-    FanOut,
-    FanOutNode,
-    FlowJob,
-    FlowProducer,
-    JobNode,
-    chain,
-    fan_out,
-    release_fan_out,
-)
-from .observe.discovery import alist_queues, list_queues
+from .flows.aproducer import AsyncFlowProducer
+from .flows.fanout import FanOut, FanOutNode, fan_out, release_fan_out
+from .flows.plan import FlowJob, JobNode, chain
+from .flows.producer import FlowProducer
+from .observe.adiscovery import alist_queues
+from .observe.discovery import list_queues
 from .observe.events import QueueEvent, QueueEvents
 from .observe.health import HealthReport, acheck_health, check_health
 from .worker.pool import WorkerPool
-from .worker.processes import ProcessPool
+from .worker.process_pool import ProcessPool
 from .worker.worker import Worker
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "QUEUE_SUFFIXES",
     "AsyncFlowProducer",
     "AsyncJob",
     "AsyncQueue",
     "Backoff",
+    "ChildProcessCrashedError",
     "DataError",
     "DelayedError",
+    "Dependencies",
     "ErrorCode",
     "FailedChildrenError",
+    "FanOut",
+    "FanOutNode",
     "FlowJob",
     "FlowProducer",
+    "HealthReport",
     "InvalidOptionsError",
     "Job",
+    "JobBelongsToSchedulerError",
     "JobLockedError",
     "JobNode",
     "JobNotFoundError",
     "JobNotInStateError",
     "JobOptionsDict",
     "JobRecord",
+    "JobScheduler",
+    "JobTimeoutError",
     "LockMismatchError",
     "LockNotFoundError",
-    "ParentNotFoundError", "PendingChildrenError",
+    "Metrics",
+    "ParentCannotBeReplacedError",
+    "ParentNotFoundError",
+    "PendingChildrenError",
+    "ProcessPool",
     "Queue",
     "QueueCoreError",
     "QueueEvent",
@@ -94,24 +103,22 @@ __all__ = [
     "RedisError",
     "RedisResponseError",
     "RedisTimeoutError",
+    "RemoteProcessorError",
+    "SchedulerIdCollisionError",
+    "SchedulerSlotBusyError",
     "ScriptError",
+    "TimingSummary",
     "UnrecoverableError",
     "WaitingChildrenError",
     "Worker",
+    "WorkerPool",
+    "acheck_health",
     "alist_queues",
     "chain",
+    "check_health",
     "compute_backoff",
+    "fan_out",
     "list_queues",
-]
-__all__ += [  # issue 3: processes, CLI, worker pool, health
-    "ChildProcessCrashedError", "HealthReport", "ProcessPool", "RemoteProcessorError",
-    "WorkerPool", "acheck_health", "check_health",
-]
-__all__ += [  # issue 3: fan-out flows
-    "FanOut", "FanOutNode", "fan_out", "release_fan_out",
-]
-__all__ += [  # every error a call can raise, and the types methods return
-    "Dependencies", "JobBelongsToSchedulerError", "JobScheduler", "JobTimeoutError", "Metrics",
-    "ParentCannotBeReplacedError", "SchedulerIdCollisionError", "SchedulerSlotBusyError",
-    "TimingSummary",
+    "release_fan_out",
+    "validate_queue_name",
 ]

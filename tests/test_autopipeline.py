@@ -1,4 +1,4 @@
-"""The worker's auto-pipelined connection (runner._AutoPipeline): calls made in one loop turn
+"""The worker's auto-pipelined connection (autopipeline.AutoPipeline): calls made in one loop turn
 go out in one write, replies reach the right callers, a call cancelled before the write is
 never sent, and a dropped connection fails the calls in flight without sending them again."""
 
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import AsyncQueue
-from queuecore.transport.runner import _AutoPipeline
+from queuecore import AsyncQueue, RedisConnectionError
+from queuecore.transport.autopipeline import AutoPipeline
 from tests.tcp_proxy import TcpProxy
 from tests.test_direct_connection import proxy  # noqa: F401 - the fixture
 from tests.waiting import wait_until
@@ -23,7 +23,7 @@ K = "bull:auto:"
 
 def _count_writes(q: AsyncQueue) -> list[int]:
     auto = q._runner._auto
-    assert isinstance(auto, _AutoPipeline)
+    assert isinstance(auto, AutoPipeline)
     session = auto._session
     assert session is not None
     conn = session.conn
@@ -41,7 +41,7 @@ def _count_writes(q: AsyncQueue) -> list[int]:
 async def _queue(url: str) -> AsyncQueue:
     q = AsyncQueue("auto", url, socket_timeout=None)
     q._runner.enable_autopipeline()
-    assert isinstance(q._runner._auto, _AutoPipeline)
+    assert isinstance(q._runner._auto, AutoPipeline)
     await q.add("warm", {"i": -1})  # the held connection exists from here
     return q
 
@@ -86,7 +86,7 @@ async def test_dropped_connection_fails_calls_in_flight_once_then_recovers(
         results = await asyncio.gather(*(q.add("n", {}, job_id=f"j{i}") for i in range(10)),
                                        return_exceptions=True)
         assert proxy.dropped.is_set()
-        assert all(isinstance(e, redis.ConnectionError) for e in results), results
+        assert all(isinstance(e, RedisConnectionError) for e in results), results
         assert all("may or may not have run" in str(e) for e in results)
         # Sent once: Redis ran each add it received, and nothing was sent again. j0's reply
         # was the one dropped, so j0 ran; the others ran if their write beat the cut.
@@ -123,7 +123,7 @@ async def test_close_fails_calls_not_yet_answered_instead_of_leaving_them_waitin
     await asyncio.sleep(0)  # the first is written, the others wait for the turn's write
     await q._runner.close()
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
-    assert all(isinstance(res, redis.ConnectionError) for res in results[1:]), results
+    assert all(isinstance(res, RedisConnectionError) for res in results[1:]), results
     assert r.exists(*(K + f"j{i}" for i in range(1, 5))) == 0  # never sent
 
 

@@ -120,6 +120,44 @@ def test_worker_with_processes_runs_jobs_in_children(redis_url: str, procs: list
     assert code == 0, err
 
 
+def test_worker_processes_run_the_initializer_before_importing(redis_url: str,
+                                                                procs: list) -> None:
+    with Queue("cli", redis_url) as q:
+        job = q.add("j", {})
+        worker = cli("worker", "tests.helpers.needs_init:report_mark", "--queue", "cli",
+                     "--processes", "2", "--initializer", f"{P}:set_init_mark",
+                     "--url", redis_url)
+        procs.append(worker)
+        wait_for(lambda: q.get_job_state(job.id) == "completed")
+        stored = q.get_job(job.id)
+        assert stored is not None
+        assert stored.return_value["mark"] == "ready"
+        code, err = stop(worker)
+    assert code == 0, err
+
+
+def test_an_import_error_in_the_children_is_one_line(redis_url: str, procs: list) -> None:
+    proc = cli("worker", "tests.helpers.needs_init:report_mark", "--queue", "cli",
+               "--processes", "2", "--url", redis_url)
+    procs.append(proc)
+    assert proc.wait(30) == 2
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    lines = [line for line in err.splitlines() if "error" in line.lower()]
+    assert lines == [line for line in lines if "cannot import tests.helpers.needs_init" in line]
+    assert "error: cannot import tests.helpers.needs_init:report_mark: RuntimeError: imported "\
+        "before the initializer ran" in err
+    assert "Traceback" not in err
+
+
+def test_initializer_needs_processes(procs: list) -> None:
+    proc = cli("worker", f"{P}:echo", "--queue", "cli", "--initializer", f"{P}:set_init_mark")
+    procs.append(proc)
+    assert proc.wait(15) == 2
+    assert proc.stderr is not None
+    assert "--initializer needs --processes" in proc.stderr.read()
+
+
 def test_bad_target_exits_with_a_clear_message(procs: list) -> None:
     proc = cli("worker", "tests.helpers.nope:process", "--queue", "cli")
     procs.append(proc)

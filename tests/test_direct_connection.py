@@ -1,4 +1,4 @@
-"""The sync Queue's held connection for script calls (runner._DirectConnection): a dropped
+"""The sync Queue's held connection for script calls (transport.direct.DirectConnection): a dropped
 connection raises a clear error and never adds twice; a stale one is replaced before sending;
 threads that find it busy use the pool; the packed command is the one redis-py would send."""
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import Queue
+from queuecore import Queue, RedisConnectionError
 from queuecore.commands.op import script
-from queuecore.transport.runner import _ScriptPacker
+from queuecore.transport.calls import ScriptPacker
 from tests.redisproc import RedisProcess
 from tests.tcp_proxy import TcpProxy
 
@@ -34,7 +34,7 @@ def test_reply_lost_mid_add_raises_a_clear_error_and_adds_once(
     try:
         assert q.add("a", {"n": 1}).id == "1"
         proxy.drop_next_reply.set()
-        with pytest.raises(redis.ConnectionError, match="may or may not have run"):
+        with pytest.raises(RedisConnectionError, match="may or may not have run"):
             q.add("b", {"n": 2})
         assert proxy.dropped.is_set()
         # Redis ran the add it received, once; nothing was sent again behind our back.
@@ -111,7 +111,7 @@ def test_closed_queue_does_not_keep_the_connection(redis_url: str, r: redis.Redi
 ])
 def test_packed_command_is_what_redis_py_sends(args: tuple[Any, ...]) -> None:
     call = script("add_job", ["k1", "k2:é"], args)
-    packer = _ScriptPacker()
+    packer = ScriptPacker()
     expected = b"".join(redis.Connection().pack_command(
         "EVALSHA", call.script.sha, 2, "k1", "k2:é", *args))
     assert packer.pack(call) == expected

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import redis.exceptions as rexc
 
-from queuecore import Queue, alist_queues, list_queues
+from queuecore import Queue, RedisConnectionError, alist_queues, list_queues
 
 
 def test_finds_queues_by_meta_and_id(redis_url: str, r) -> None:
@@ -65,3 +66,22 @@ def test_a_walk_cut_short_is_reported(redis_url: str, r, caplog: pytest.LogCaptu
     with caplog.at_level("WARNING", logger="queuecore.observe.discovery"):
         list_queues(redis_url)
     assert caplog.text == ""
+
+
+async def test_unreachable_redis_raises_queuecores_error() -> None:
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1 (see tests/test_redis_errors.py)
+    with pytest.raises(RedisConnectionError) as sync_error:
+        list_queues(dead)
+    with pytest.raises(RedisConnectionError) as async_error:
+        await alist_queues(dead)
+    for error in (sync_error.value, async_error.value):
+        assert not isinstance(error, rexc.RedisError)
+        assert isinstance(error.__cause__, rexc.ConnectionError)
+
+
+def test_cluster_slot_lookup_failure_is_queuecores_own_error() -> None:
+    url = "redis://127.0.0.1:1/0?cluster=true"  # no node answers
+    with pytest.raises(RedisConnectionError, match="no cluster node answered") as caught:
+        Queue("q", url, prefix="{b}")
+    assert not isinstance(caught.value, rexc.RedisError)
+    assert "127.0.0.1:1" in str(caught.value)  # each seed asked, and why it failed

@@ -18,7 +18,7 @@ from queuecore import (
     JobNotInStateError,
     Queue,
 )
-from queuecore.client.job import JobRecord
+from queuecore.commands.record import JobRecord
 from tests.queue_helpers import event_names, events, fetch, run_to
 
 K = "bull:q:"

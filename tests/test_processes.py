@@ -23,9 +23,10 @@ from queuecore.base.errors import (
     QueueCoreError,
     RemoteProcessorError,
 )
-from queuecore.client.job import JobRecord
+from queuecore.commands.record import JobRecord
 from queuecore.worker.failure import plan_failure
-from queuecore.worker.processes import ProcessPool, import_target, portable_connection, target_path
+from queuecore.worker.process_pool import ProcessPool, portable_connection
+from queuecore.worker.targets import import_target, target_path
 from tests.helpers import processors
 from tests.waiting import wait_for, wait_until
 
@@ -308,6 +309,38 @@ async def test_a_target_that_cannot_be_imported_fails_start(redis_url: str) -> N
     with pytest.raises(InvalidOptionsError, match=r"cannot import tests\.helpers\.nope:process"):
         await pool.start()
     assert pool.pids == [None, None]
+
+
+async def test_the_initializer_runs_in_each_child_before_the_processor_is_imported(
+    redis_url: str,
+) -> None:
+    job_id, h = add_job(redis_url, {})
+    assert "QC_TEST_INIT_MARK" not in os.environ  # the children's own, not inherited
+    async with ProcessPool("tests.helpers.needs_init:report_mark", 2, redis_url, "procs",
+                           initializer=processors.set_init_mark) as pool:
+        assert pool.initializer == f"{P}:set_init_mark"
+        results = await asyncio.gather(*(pool.run(job_id, h, "tok", 10) for _ in range(2)))
+    assert {r["mark"] for r in results} == {"ready"}
+    assert len({r["pid"] for r in results}) == 2
+
+
+async def test_without_the_initializer_the_import_error_says_so(redis_url: str) -> None:
+    pool = ProcessPool("tests.helpers.needs_init:report_mark", 1, redis_url, "procs")
+    with pytest.raises(InvalidOptionsError, match=r"cannot import .*before the initializer"):
+        await pool.start()
+
+
+async def test_a_failing_initializer_fails_start_with_its_reason(redis_url: str) -> None:
+    pool = ProcessPool(f"{P}:echo", 1, redis_url, "procs",
+                       initializer=f"{P}:failing_initializer")
+    with pytest.raises(InvalidOptionsError, match=r"initializer .*failing_initializer failed: "
+                                                  r"RuntimeError: no settings here"):
+        await pool.start()
+
+
+def test_a_malformed_initializer_is_refused_at_once() -> None:
+    with pytest.raises(InvalidOptionsError, match=r"pkg\.module:function"):
+        ProcessPool(f"{P}:echo", 1, None, "procs", initializer="not a path")
 
 
 async def test_close_stops_every_child(redis_url: str) -> None:

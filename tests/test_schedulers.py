@@ -16,7 +16,8 @@ import redis
 from queuecore import AsyncJob, AsyncQueue, InvalidOptionsError, Queue, Worker
 from queuecore.base.clock import now_ms
 from queuecore.commands.schedule import cron_next
-from queuecore.commands.schedulers import repeat_scheduler_id, schedule_next
+from queuecore.commands.schedulers import repeat_scheduler_id
+from queuecore.worker.scheduling import schedule_next
 
 from .worker_utils import running, wait_until
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
+from django.http import HttpRequest
 
 from dashboard import conf, names, permissions
 from dashboard.live.sessions import Key, Target
+from dashboard.permissions import DashboardUser
 
 #: Close codes (4000-4999 are the application's); the page tells them apart.
 SESSION_ENDED = 4401
@@ -37,14 +38,15 @@ class Verdict:
         return self.code == 0
 
 
-def session_user(session_key: str | None) -> Any:
+def session_user(session_key: str | None) -> DashboardUser | None:
     """The user of a session as the database says now, or ``None``."""
     if not session_key:
         return None
     engine = import_module(settings.SESSION_ENGINE)
-    store = engine.SessionStore(session_key)
-    user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
-    return user if user.is_authenticated else None
+    request = HttpRequest()  # get_user reads only the session (and checks its hash)
+    request.session = engine.SessionStore(session_key)
+    user = auth.get_user(request)  # the project's user model, or AnonymousUser
+    return user if isinstance(user, auth.get_user_model()) else None
 
 
 def _names_ok(target: Target) -> bool:

@@ -9,6 +9,7 @@ skipped ahead). Counts are never derived from events: a flush re-reads them from
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -128,7 +129,7 @@ class Changes:
         return self.full or state in self.states or not visible.isdisjoint(self.jobs)
 
 
-def fold(events: list[EventLike]) -> Changes:
+def fold(events: Iterable[EventLike]) -> Changes:
     changes = Changes()
     for event in events:
         changes.add(event)

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 4096
 
 
-class LiveConsumer(AsyncWebsocketConsumer):
+# channels ships no type information (ignore_missing_imports in pyproject.toml), so its base
+# class is Any to mypy; this class's own methods are still checked.
+class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """One page's socket: the overview, a queue's list or a job (from the URL route)."""
 
     session: LiveSession | None = None
@@ -43,8 +45,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=verdict.code)  # before accept: the handshake is refused
             return
         await self.accept()
-        self.session = LiveSession(self._send_html, self.target,
-                                   safe_namespace(self._query().get("ns")))
+        query = self._query()
+        self.session = LiveSession(self._send_html, self.target, safe_namespace(query.get("ns")),
+                                   await_view=query.get("view") == "page",
+                                   script_prefix=self._script_prefix())
         groups = [notify.ALL_GROUP, notify.user_group(verdict.user_id)]
         groups += [notify.queue_group(*k) for k in verdict.keys]
         await self._join(groups)
@@ -118,8 +122,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     candidates += [(conn.name, n) for n in await services.queue_names(conn.name)]
                 except services.READ_ERRORS as exc:
                     log.warning("cannot list the queues of %s: %s", conn.name, exc)
-        return await database_sync_to_async(access.verdict)(
+        # channels' wrapper is untyped: the annotation restores access.verdict's result type.
+        verdict: access.Verdict = await database_sync_to_async(access.verdict)(
             self.session_key, self.target, candidates)
+        return verdict
 
     async def _join(self, groups: list[str]) -> None:
         if self.channel_layer is None:
@@ -139,6 +145,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self._closed = True
             if self.session is not None:
                 await self.session.unwatch()
+
+    def _script_prefix(self) -> str:
+        """What Django's ASGI handler takes as the script prefix of this socket's pages."""
+        from django.conf import settings
+
+        forced: str | None = settings.FORCE_SCRIPT_NAME
+        root: str = forced if forced else str(self.scope.get("root_path") or "")
+        return root.rstrip("/") + "/"
 
     def _query(self) -> dict[str, str]:
         from urllib.parse import parse_qsl

@@ -95,7 +95,7 @@ class Feed:
             failures = 0
             if not events:
                 continue
-            changes = fold(events)  # type: ignore[arg-type]
+            changes = fold(events)
             if len(events) >= services.READ_BATCH:
                 # Behind: skip to the end of the stream, re-read everything on flush.
                 self._reader.last_event_id = "$"

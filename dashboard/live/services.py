@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from dashboard import conf, connections
 from dashboard.formatting import clip, pretty_json
 from dashboard.pagination import Page, make_page
-from dashboard.services import COUNTED_STATES, NAME_CHARS, READ_ERRORS, JobRow, job_row
+from dashboard.services.common import COUNTED_STATES, NAME_CHARS, READ_ERRORS
+from dashboard.services.job_rows import JobRow, job_row
 from queuecore import AsyncQueue, QueueEvents, alist_queues
 
 __all__ = [
@@ -81,7 +82,7 @@ async def page_rows(queue: AsyncQueue, state: str, number: int, size: int, asc: 
     if not total:
         return PageRows(page, [])
     jobs = await queue.get_jobs(state, page.start, page.end, asc=asc)
-    return PageRows(page, [job_row(j) for j in jobs])  # type: ignore[arg-type]
+    return PageRows(page, [job_row(j) for j in jobs])
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ async def job_snapshot(queue: AsyncQueue, job_id: str) -> JobSnapshot | None:
     state = await queue.get_job_state(job_id)
     limit = conf.get_settings().json_preview_chars
     return JobSnapshot(
-        row=job_row(job),  # type: ignore[arg-type]
+        row=job_row(job),
         state=state,
         progress_text=pretty_json(job.progress, limit).text,
         processed_by=clip(job.processed_by, NAME_CHARS),

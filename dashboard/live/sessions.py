@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, reverse, set_script_prefix
 
 from dashboard import conf
 from dashboard.formatting import shorten
@@ -27,7 +27,7 @@ from dashboard.live import feeds, services
 from dashboard.live.changes import Changes
 from dashboard.live.ticker import TickCache, ticker
 from dashboard.pagination import parse_int
-from dashboard.services import STATES
+from dashboard.services.common import STATES
 from dashboard.templatetags.queue_dashboard import dom_id
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,18 @@ def safe_namespace(raw: str | None) -> str:
 
 
 class LiveSession:
-    def __init__(self, send: Send, target: Target, namespace: str = DEFAULT_NS) -> None:
+    """``await_view``: send nothing until the page said what it shows (``set_view``), so the
+    first fragment is of the page's own tab and page, never of the default view.
+    ``script_prefix``: the mount's prefix (daphne's root path or ``FORCE_SCRIPT_NAME``) that
+    links in fragments start with, as on the pages."""
+
+    def __init__(self, send: Send, target: Target, namespace: str = DEFAULT_NS, *,
+                 await_view: bool = False, script_prefix: str = "/") -> None:
         self.send = send
         self.target = target
         self.namespace = namespace
+        self.awaiting_view = await_view and target.kind != "overview"
+        self.script_prefix = script_prefix
         self.token = next(_tokens)
         self.keys: list[Key] = []
         self.view = ListView(size=conf.get_settings().page_size)
@@ -177,6 +185,17 @@ class LiveSession:
     # -- input --
 
     def set_view(self, data: dict[str, Any]) -> None:
+        if self.awaiting_view:
+            self.awaiting_view = False
+            if self.target.kind == "queue":
+                self.view = ListView.parse(data)
+                self.shown.rows_key = None
+            elif self.target.kind == "job":
+                self.logs = LogView.parse(data)
+            self._refresh_all()
+            if self.pending or self.toasts:
+                ticker().mark(self)
+            return
         if self.target.kind == "queue":
             view = ListView.parse(data)
             if view != self.view:
@@ -202,7 +221,7 @@ class LiveSession:
         self.toasts.append(Toast(text=text, level=level))
         del self.toasts[:-MAX_TOASTS]
         self._refresh_all()
-        if not self._feeds:
+        if not self._feeds and not self.awaiting_view:
             ticker().mark(self)
 
     def _on_changes(self, key: Key, changes: Changes) -> None:
@@ -220,11 +239,17 @@ class LiveSession:
         if pending is None:
             pending = self.pending[key] = Changes()
         pending.merge(changes, jobs=self._interest())
-        ticker().mark(self)
+        if not self.awaiting_view:
+            ticker().mark(self)
 
     # -- output --
 
     async def flush(self, cache: TickCache) -> None:
+        if self.awaiting_view:
+            return  # kept until the page's view arrives (``set_view`` marks it again)
+        # Each flush runs in its own task (the ticker gathers them): the prefix is this
+        # socket's, for every ``reverse`` below.
+        set_script_prefix(self.script_prefix)
         pending, self.pending = self.pending, {}
         toasts, self.toasts = self.toasts, []
         parts: list[str] = []
@@ -295,7 +320,7 @@ class LiveSession:
             rows = await cache.get(rows_key, lambda: feed.read(lambda q: services.page_rows(
                 q, view.state, view.page, view.size, view.asc, total)))
             self.shown.ids = rows.ids
-            html_key = ("rows-html", self.namespace, rows_key)
+            html_key = ("rows-html", self.namespace, self.script_prefix, rows_key)
             rows_html = await cache.get(html_key, lambda: _render_rows(
                 self.namespace, key, view, rows))
         if not changed and paused is None and not rows_html:

@@ -36,7 +36,7 @@ class TickCache:
             self.misses += 1
             found = asyncio.ensure_future(make())
             self._values[key] = found
-        return await asyncio.shield(found)  # type: ignore[no-any-return]
+        return await asyncio.shield(found)
 
     async def close(self) -> None:
         """Cancel reads still running and wait for them, so that no Redis connection is left

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django import template
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from dashboard import conf
 from dashboard.names import encode_segment
@@ -52,7 +52,11 @@ def live_socket(
 ) -> str:
     """The websocket path of a page (``""`` when ``LIVE`` is off): see ``dashboard.routing``.
 
-    The query names the page's URL namespace, for the links in the fragments it is sent.
+    It is under the script prefix (daphne's ``--root-path`` or ``FORCE_SCRIPT_NAME``), like
+    the pages. The query names the page's URL namespace, for the links in the fragments it is
+    sent; list and job pages add ``view=page``: the server then waits for the view the page
+    sends (its tab, page and order, or its log lines) before the first fragment, so that a
+    page opened on ``?state=failed`` never shows the waiting list first.
     """
     settings = conf.get_settings()
     if not settings.live:
@@ -64,7 +68,11 @@ def live_socket(
     }[kind]
     path = "".join(quote(encode_segment(str(p)), safe="") + "/" for p in parts)
     namespace = context.get("dashboard_ns") or "queue_dashboard"
-    return settings.live_url + path + "?" + urlencode({"ns": namespace})
+    query = {"ns": namespace}
+    if kind != "overview":
+        query["view"] = "page"
+    base = get_script_prefix().rstrip("/") + settings.live_url
+    return base + path + "?" + urlencode(query)
 
 
 @register.simple_tag

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-import redis
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase
@@ -14,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from dashboard import conf, connections, permissions
 from dashboard.csp import with_csp
 from dashboard.views.context import render_page, url
+from queuecore import RedisResponseError
 
 __all__ = ["check_access", "dashboard_view", "render_page", "url"]
 
@@ -46,7 +46,7 @@ def dashboard_view(*, scoped: bool = True) -> Callable[[View], View]:
                 return view(request, *args, **kwargs)
             except connections.UnknownConnectionError as exc:
                 raise Http404("unknown connection") from exc
-            except redis.ResponseError as exc:
+            except RedisResponseError as exc:
                 if "WRONGTYPE" not in str(exc):
                     raise
                 raise Http404("not a job or queue key") from exc  # an id naming another key

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django_htmx.middleware import HtmxDetails
 
 from dashboard import conf
 
 #: Set on the request by the admin mount; pages then extend admin's base template.
 ADMIN_SITE_ATTR = "queue_dashboard_admin_site"
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as views see it: django-htmx's middleware (a requirement of the app) has set
+    ``request.htmx``. For annotations only; Django builds the requests."""
+
+    htmx: HtmxDetails
 
 
 def namespace(request: HttpRequest) -> str:
@@ -23,6 +32,11 @@ def namespace(request: HttpRequest) -> str:
 def url(request: HttpRequest, name: str, *args: Any, query: str = "") -> str:
     path = reverse(f"{namespace(request)}:{name}", args=args)
     return f"{path}?{query}" if query else path
+
+
+def served_by_asgi(request: HttpRequest) -> bool:
+    """False under a WSGI server (``runserver`` without daphne, gunicorn): no websockets."""
+    return isinstance(request, ASGIRequest)
 
 
 def page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -39,6 +53,7 @@ def page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         dashboard_ns=namespace(request),
         dashboard_settings=settings,
         read_only=settings.read_only,
+        live_served=served_by_asgi(request),
     )
     context.update(extra)
     return context

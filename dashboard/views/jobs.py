@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from dashboard import permissions, services
+from dashboard import permissions
+from dashboard.services import job_page
 from dashboard.views.base import dashboard_view, render_page
 
 FULL_FIELDS = frozenset({"data", "opts", "returnvalue"})
@@ -14,7 +15,7 @@ FULL_FIELDS = frozenset({"data", "opts", "returnvalue"})
 def job_detail(request: HttpRequest, connection: str, queue: str, job_id: str) -> HttpResponse:
     """One job: data, options, progress, logs, stack trace, result, timeline and relations."""
     full = [f for f in request.GET.getlist("full") if f in FULL_FIELDS]
-    detail = services.job_detail(connection, queue, job_id, request.GET.get("logs"), full)
+    detail = job_page.job_detail(connection, queue, job_id, request.GET.get("logs"), full)
     if detail is None:
         raise Http404("job not found")
     return render_page(

@@ -9,8 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from dashboard import conf, permissions, services
+from dashboard import conf, permissions
 from dashboard.csp import with_csp
+from dashboard.services.overview import all_counts
+from dashboard.services.redis_info import ping
+from dashboard.services.summary import QueueSummary
 
 
 def _token_ok(request: HttpRequest) -> bool:
@@ -35,7 +38,7 @@ def health(request: HttpRequest) -> JsonResponse:
         raise PermissionDenied("health needs a token or the view permission")
     checks = {}
     for conn in settings.connections:
-        error = services.ping(conn.name)
+        error = ping(conn.name)
         checks[conn.name] = {"ok": not error}
     ok = all(c["ok"] for c in checks.values())
     return JsonResponse(
@@ -47,7 +50,7 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _series(metric: str, s: services.QueueSummary, state: str | None = None) -> str:
+def _series(metric: str, s: QueueSummary, state: str | None = None) -> str:
     labels = f'connection="{_label(s.connection)}",queue="{_label(s.name)}"'
     if state is not None:
         labels += f',state="{_label(state)}"'
@@ -59,8 +62,8 @@ def _seconds(ms: int | None) -> str:
 
 
 #: Per-queue gauges: name, HELP text, value. Each is one line per queue, read from the
-#: summary that ``services.all_counts`` built with a fixed number of commands per queue.
-_QUEUE_GAUGES: tuple[tuple[str, str, Callable[[services.QueueSummary], object]], ...] = (
+#: summary that ``all_counts`` built with a fixed number of commands per queue.
+_QUEUE_GAUGES: tuple[tuple[str, str, Callable[[QueueSummary], object]], ...] = (
     ("queue_dashboard_paused", "1 while the queue is paused.", lambda s: int(s.paused)),
     ("queue_dashboard_workers", "Workers connected to the queue.", lambda s: s.workers),
     (
@@ -77,7 +80,7 @@ FINISHED_HELP = (
 )
 
 
-def render_metrics(summaries: list[services.QueueSummary]) -> str:
+def render_metrics(summaries: list[QueueSummary]) -> str:
     readable = [s for s in summaries if not s.error and s.name]
     lines = [
         "# HELP queue_dashboard_jobs Jobs per queue and state.",
@@ -116,7 +119,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("metrics need a token or the view permission")
     summaries = [
         s
-        for s in services.all_counts()
+        for s in all_counts()
         if not s.name
         or _token_ok(request)
         or permissions.can(request.user, "view", s.connection, s.name)

@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from dashboard import permissions, services
+from dashboard import permissions
+from dashboard.services.common import STATES
+from dashboard.services.overview import overview as connections_overview
 from dashboard.views.base import dashboard_view, render_page
 
 
@@ -18,6 +20,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "queue_dashboard/overview.html",
-        overview=services.overview(visible),
-        states=services.STATES,
+        overview=connections_overview(visible),
+        states=STATES,
     )

@@ -4,24 +4,27 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import conf, permissions, services
+from dashboard import conf, permissions
 from dashboard.actions import CLEANABLE_STATES
 from dashboard.pagination import parse_int
+from dashboard.services.common import STATES
+from dashboard.services.queue_page import queue_page
 from dashboard.views.base import dashboard_view, render_page, url
+from dashboard.views.context import HtmxHttpRequest
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @dashboard_view()
-def queue_detail(request: HttpRequest, connection: str, queue: str) -> HttpResponse:
+def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
     """One queue: a tab per state and a bounded page of its jobs (a fragment for htmx)."""
     settings = conf.get_settings()
     state = request.GET.get("state", "waiting")
-    if state not in services.STATES:
+    if state not in STATES:
         raise Http404("unknown state")
     size = parse_int(request.GET.get("size"), settings.page_size, upper=settings.max_page_size)
     asc = request.GET.get("order") == "oldest"
-    data = services.queue_page(connection, queue, state, request.GET.get("page"), size, asc)
+    data = queue_page(connection, queue, state, request.GET.get("page"), size, asc)
     fragment = request.htmx and request.htmx.target == "jobs"
     template = "queue_dashboard/fragments/jobs.html" if fragment else "queue_dashboard/queue.html"
     return render_page(
@@ -31,7 +34,7 @@ def queue_detail(request: HttpRequest, connection: str, queue: str) -> HttpRespo
         summary=data.summary,
         connection=connection,
         queue=queue,
-        states=services.STATES,
+        states=STATES,
         cleanable_states=CLEANABLE_STATES,
         allowed=permissions.allowed_actions(request.user, connection, queue),
         order="oldest" if asc else "newest",

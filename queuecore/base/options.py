@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from .backoff import Backoff, parse_backoff
 from .errors import InvalidOptionsError
+from .validation import int_between
 
 MAX_PRIORITY = 2**21 - 1
 _INT_RE = re.compile(r"^-?\d+$")
@@ -81,15 +82,6 @@ PARENT_POLICIES = {
 _KNOWN = frozenset(JobOptionsDict.__annotations__)
 
 
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOptionsError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InvalidOptionsError(f"{name} must be {bound}, got {value}")
-    return value
-
-
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise InvalidOptionsError(f"{name} must be True or False, got {type(value).__name__}")
@@ -100,12 +92,12 @@ def _keep(name: str, value: Any) -> bool | int | dict[str, int]:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return _int(name, value, 0)
+        return int_between(name, value, 0)
     if isinstance(value, Mapping):
         unknown = set(value) - {"age", "count", "limit"}
         if unknown:
             raise InvalidOptionsError(f"{name} has unknown keys {sorted(unknown)}")
-        return {k: _int(f"{name}.{k}", v, 0) for k, v in value.items()}
+        return {k: int_between(f"{name}.{k}", v, 0) for k, v in value.items()}
     raise InvalidOptionsError(f"{name} must be True, a count or {{'age', 'count', 'limit'}}")
 
 
@@ -121,7 +113,7 @@ def _dedup(value: Any) -> dict[str, Any] | None:
         raise InvalidOptionsError("deduplication id must be at most 512 printable characters")
     out: dict[str, Any] = {"id": value["id"]}
     if value.get("ttl") is not None:
-        out["ttl"] = _int("deduplication.ttl", value["ttl"], 1)
+        out["ttl"] = int_between("deduplication.ttl", value["ttl"], 1)
     for flag in ("extend", "replace"):
         if value.get(flag):
             out[flag] = _bool(f"deduplication.{flag}", value[flag])
@@ -164,7 +156,7 @@ def validate_job_id(job_id: Any) -> str:
 def _delay_ms(value: Any) -> int:
     if isinstance(value, timedelta):
         value = int(value.total_seconds() * 1000)
-    return _int("delay", value, 0)
+    return int_between("delay", value, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +211,7 @@ def build_options(
         raise InvalidOptionsError(f"unknown job options: {sorted(unknown)}")
     if "delay" in options and "run_at" in options:
         raise InvalidOptionsError("give delay or run_at, not both")
-    timestamp = _int("timestamp", merged["timestamp"], 0) \
+    timestamp = int_between("timestamp", merged["timestamp"], 0) \
         if merged.get("timestamp") is not None else None
     delay = 0
     if merged.get("run_at") is not None and "delay" not in options:
@@ -242,7 +234,7 @@ def build_options(
         raise InvalidOptionsError(f"backoff: {exc}") from exc
     extra: dict[str, Any] = {}
     if merged.get("timeout") is not None:
-        extra["timeout"] = _int("timeout", merged["timeout"], 1)
+        extra["timeout"] = int_between("timeout", merged["timeout"], 1)
     dedup = _dedup(merged.get("deduplication"))
     if dedup is not None:
         extra["de"] = dedup
@@ -258,18 +250,18 @@ def build_options(
     opts = JobOptions(
         extra=extra,
         job_id=validate_job_id(job_id) if job_id is not None else None,
-        priority=_int("priority", merged.get("priority") or 0, 0, MAX_PRIORITY),
+        priority=int_between("priority", merged.get("priority") or 0, 0, MAX_PRIORITY),
         delay=delay,
-        attempts=_int("attempts", merged.get("attempts", 0), 0),
+        attempts=int_between("attempts", merged.get("attempts", 0), 0),
         backoff=backoff,
         lifo=_bool("lifo", merged.get("lifo", False)),
         remove_on_complete=_keep("remove_on_complete", merged["remove_on_complete"])
         if merged.get("remove_on_complete") is not None else None,
         remove_on_fail=_keep("remove_on_fail", merged["remove_on_fail"])
         if merged.get("remove_on_fail") is not None else None,
-        stack_trace_limit=_int("stack_trace_limit", merged["stack_trace_limit"], 0)
+        stack_trace_limit=int_between("stack_trace_limit", merged["stack_trace_limit"], 0)
         if merged.get("stack_trace_limit") is not None else None,
-        keep_logs=_int("keep_logs", merged["keep_logs"], 0)
+        keep_logs=int_between("keep_logs", merged["keep_logs"], 0)
         if merged.get("keep_logs") is not None else None,
         timestamp=timestamp,
     )

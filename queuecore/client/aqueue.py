@@ -1,4 +1,5 @@
 """The asyncio ``AsyncQueue``: for Channels consumers and asyncio programs."""
+# Source of queue.py: after a change, run scripts/unasync.py.  # unasync: async-only
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from ..base.clock import now_ms
 from ..base.errors import JobNotFoundError, QueueCoreError
 from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
+from ..base.validation import positive_int
 from ..commands import deadletter, metrics, ops, schedulers, worker_ops
 from ..commands.metrics import Metrics, TimingSummary
 from ..commands.op import Op
 from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
 from ..transport.connection import ConnectionLike, async_client
 from ..transport.runner import AsyncRunner
-from .job import AsyncJob
-from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
+from .ajob import AsyncJob
+from .queue_base import CLEAN_BATCH, BulkJob, QueueBase
 
 T = TypeVar("T")
 
@@ -27,11 +29,21 @@ T = TypeVar("T")
 class AsyncQueue(QueueBase):
     """A queue in BullMQ 6's format, used from asyncio code."""
 
-    def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
+    # unasync: async-only
+    def __init__(self, name: str, connection: ConnectionLike = None, *,
+                 autopipeline: bool = False, **kwargs: Any) -> None:
+        """``autopipeline``: send the script calls made in one loop turn in one write, over
+        one held connection (a worker's many finish calls in flight at once); it needs
+        ``socket_timeout=None``, else it is not used."""
+    # unasync: sync-only
+    # def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
+    # unasync: end
         super().__init__(name, connection, **kwargs)
         client = async_client(self.resolved_connection, defaults=self._client_defaults)
         self._runner = AsyncRunner(client,
                                   self._reroute if self._cluster else None)
+        if autopipeline:  # unasync: async-only
+            self._runner.enable_autopipeline()  # unasync: async-only
 
     @property
     def client(self) -> Any:
@@ -39,15 +51,11 @@ class AsyncQueue(QueueBase):
         return self._runner.client
 
     def _reroute(self) -> Any:
-        return async_client(self.reresolve(), defaults=self._client_defaults)
+        return async_client(self._reresolve(), defaults=self._client_defaults)
 
     async def run_op(self, op: Op[T]) -> T:
         """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""
         return await self._runner.run(op)
-
-    def enable_autopipeline(self) -> None:
-        """Internal (the worker): send the calls of one loop turn in one write."""
-        self._runner.enable_autopipeline()
 
     async def __aenter__(self) -> AsyncQueue:
         return self
@@ -61,7 +69,7 @@ class AsyncQueue(QueueBase):
     # -- adding --
 
     async def add(self, name: str, data: Any = None, *, repeat: RepeatOptions | None = None,
-            **options: Unpack[JobOptionsDict]) -> AsyncJob:
+                  **options: Unpack[JobOptionsDict]) -> AsyncJob:
         """Add a job; an existing ``job_id`` returns the job already stored. With ``repeat``
         it upserts a job scheduler instead and returns its next (or latest) run."""
         if repeat is not None:
@@ -90,12 +98,12 @@ class AsyncQueue(QueueBase):
     # -- job schedulers --
 
     async def upsert_job_scheduler(self, scheduler_id: str, *, every: int | None = None,
-                             pattern: str | None = None, tz: str | None = None,
-                             start_date: datetime | int | None = None,
-                             end_date: datetime | int | None = None, limit: int | None = None,
-                             offset: int | None = None, immediately: bool = False,
-                             name: str | None = None, data: Any = None,
-                             opts: JobOptionsDict | None = None) -> AsyncJob | None:
+                                   pattern: str | None = None, tz: str | None = None,
+                                   start_date: datetime | int | None = None,
+                                   end_date: datetime | int | None = None, limit: int | None = None,
+                                   offset: int | None = None, immediately: bool = False,
+                                   name: str | None = None, data: Any = None,
+                                   opts: JobOptionsDict | None = None) -> AsyncJob | None:
         """Create or update a job scheduler; returns its next run (None when it has none)."""
         return self._job_of(await self.run_op(schedulers.upsert(
             self.keys, scheduler_id, now_ms(), every=every, pattern=pattern, tz=tz,
@@ -104,7 +112,7 @@ class AsyncQueue(QueueBase):
             max_data_size=self.max_data_size)))
 
     async def get_job_schedulers(self, start: int = 0, end: int = -1,
-                           asc: bool = False) -> list[JobScheduler]:
+                                 asc: bool = False) -> list[JobScheduler]:
         """Schedulers ordered by next run, latest first unless ``asc``."""
         return await self.run_op(schedulers.get_schedulers(self.keys, start, end, asc))
 
@@ -154,7 +162,7 @@ class AsyncQueue(QueueBase):
         return await self.run_op(ops.get_state(self.keys, str(job_id)))
 
     async def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
-                     asc: bool = True) -> tuple[list[str], int]:
+                           asc: bool = True) -> tuple[list[str], int]:
         self._check_range(start, end)
         return await self.run_op(ops.get_logs(self.keys, str(job_id), start, end, asc))
 
@@ -203,7 +211,7 @@ class AsyncQueue(QueueBase):
             pass
 
     async def retry_jobs(self, state: str = "failed", count: int = 1000,
-                   timestamp: int | None = None) -> int:
+                         timestamp: int | None = None) -> int:
         """Retry every ``state`` job finished before ``timestamp``, ``count`` per round trip."""
         before = timestamp if timestamp is not None else now_ms()
         total = 0
@@ -228,14 +236,14 @@ class AsyncQueue(QueueBase):
         return await self.run_op(metrics.get_metrics(self.keys, kind, start, end))
 
     async def get_timings(self, kind: str = "completed", since_ms: int | None = None,
-                    percentiles: Sequence[float] = (50, 90, 99)) -> TimingSummary:
+                          percentiles: Sequence[float] = (50, 90, 99)) -> TimingSummary:
         """Wait and processing time percentiles of the recorded samples (ms)."""
         samples = await self.run_op(metrics.get_timings(self.keys, kind, since_ms))
         return metrics.summarize(samples, percentiles)
 
     async def get_timing_series(self, kind: str = "completed", since_ms: int | None = None,
-                          percentiles: Sequence[float] = (50, 90, 99)
-                          ) -> list[tuple[int, TimingSummary]]:
+                                percentiles: Sequence[float] = (50, 90, 99)
+                                ) -> list[tuple[int, TimingSummary]]:
         """The same percentiles per minute (oldest first), for charts."""
         samples = await self.run_op(metrics.get_timings(self.keys, kind, since_ms))
         return metrics.per_minute(samples, percentiles)

@@ -1,3 +1,5 @@
+# Generated from queuecore/client/aqueue.py by scripts/unasync.py: do not edit.
+# Change the asyncio source and run `python scripts/unasync.py`.
 """The blocking ``Queue``: for Django views, scripts and threads."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from ..base.clock import now_ms
 from ..base.errors import JobNotFoundError, QueueCoreError
 from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
+from ..base.validation import positive_int
 from ..commands import deadletter, metrics, ops, schedulers, worker_ops
 from ..commands.metrics import Metrics, TimingSummary
 from ..commands.op import Op
@@ -19,7 +22,7 @@ from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
 from ..transport.connection import ConnectionLike, sync_client
 from ..transport.runner import SyncRunner
 from .job import Job
-from .queue_base import CLEAN_BATCH, BulkJob, QueueBase, positive_int
+from .queue_base import CLEAN_BATCH, BulkJob, QueueBase
 
 T = TypeVar("T")
 
@@ -39,7 +42,7 @@ class Queue(QueueBase):
         return self._runner.client
 
     def _reroute(self) -> Any:
-        return sync_client(self.reresolve(), defaults=self._client_defaults)
+        return sync_client(self._reresolve(), defaults=self._client_defaults)
 
     def run_op(self, op: Op[T]) -> T:
         """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""
@@ -61,7 +64,8 @@ class Queue(QueueBase):
         """Add a job; an existing ``job_id`` returns the job already stored. With ``repeat``
         it upserts a job scheduler instead and returns its next (or latest) run."""
         if repeat is not None:
-            return self._scheduled_run(self.run_op(self._repeat_op(name, data, repeat, options)))
+            op = self._repeat_op(name, data, repeat, options)
+            return self._scheduled_run(self.run_op(op))
         p = self._prepare_add(name, data, options)
         [(job_id, status)] = self.run_op(ops.add_jobs([p.call]))
         if status:
@@ -128,8 +132,8 @@ class Queue(QueueBase):
         h = self.run_op(ops.get_job_hash(self.keys, str(job_id)))
         return Job.from_hash(self, str(job_id), h) if h else None
 
-    def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0, end: int = -1,
-                 asc: bool = False) -> list[Job]:
+    def get_jobs(self, states: Sequence[str] | str | None = None, start: int = 0,
+                 end: int = -1, asc: bool = False) -> list[Job]:
         self._check_range(start, end)
         ids = self.run_op(ops.job_ids(self.keys, self._states(states), start, end, asc))
         if not ids:
@@ -253,7 +257,8 @@ class Queue(QueueBase):
     def replay_dead_letters(self, count: int = 1000) -> list[str]:
         """Replay up to ``count`` dead letters of this queue, oldest first."""
         jobs = self.get_jobs("failed", 0, count - 1, asc=True)
-        return [self.replay_dead_letter(job.id) for job in jobs if job.dead_letter_origin]
+        return [self.replay_dead_letter(job.id) for job in jobs
+                if job.dead_letter_origin]
 
     # -- queue-wide limits (stored in meta, honoured by every worker, Node's too) --
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NotRequired, TypedDict
 
+import redis
+
 from ..base.clock import now_ms
 from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
@@ -16,15 +18,10 @@ from ..commands.op import Op, ScriptCall
 from ..commands.schedulers import UpsertReply
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, describe
+from ..transport.errors import wrap
 
 MAX_NAME_LENGTH = 1024
 CLEAN_BATCH = 1000
-
-
-def positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidOptionsError(f"{name} must be a positive integer")
-    return value
 
 
 class BulkJob(TypedDict):
@@ -64,7 +61,7 @@ class QueueBase:
         self.prefix = prefix
         self.connection = connection
         # Outside Cluster the same; in Cluster, the master of this queue's slot.
-        self.resolved_connection = cluster.resolve(connection, self.keys.base)
+        self.resolved_connection = self._resolve()
         self._cluster = self.resolved_connection is not connection
         if max_data_size is not None and max_data_size <= 0:
             raise InvalidOptionsError("max_data_size must be positive or None")
@@ -79,10 +76,16 @@ class QueueBase:
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
 
-    def reresolve(self) -> Any:
+    def _reresolve(self) -> Any:
         """After MOVED: ask the cluster again who serves this queue's slot."""
-        self.resolved_connection = cluster.resolve(self.connection, self.keys.base)
+        self.resolved_connection = self._resolve()
         return self.resolved_connection
+
+    def _resolve(self) -> Any:
+        try:  # in Cluster, CLUSTER SLOTS asked straight from redis-py: its errors become ours
+            return cluster.resolve(self.connection, self.keys.base)
+        except redis.RedisError as exc:
+            raise wrap(exc) from exc
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.prefix}:{self.name} on {describe(self.connection)}>"

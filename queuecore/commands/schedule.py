@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
 
 from ..base.errors import InvalidOptionsError
+from ..base.validation import optional_int_between
 
 ALIASES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
                      "@hourly"})
@@ -65,16 +66,6 @@ def _ms(name: str, value: object) -> int | None:
         raise InvalidOptionsError(f"{name} must be an aware datetime or epoch milliseconds")
     if value < 0:
         raise InvalidOptionsError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _count(name: str, value: object, low: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOptionsError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < low:
-        raise InvalidOptionsError(f"{name} must be >= {low}, got {value}")
     return value
 
 
@@ -123,16 +114,18 @@ def make_schedule(*, every: object = None, pattern: object = None, tz: object = 
     if immediately and start is not None:
         raise InvalidOptionsError("give immediately or start_date, not both")
     if every is not None:
-        every_ms = _count("every", every, 1)
-        off = _count("offset", offset, 0)
+        every_ms = optional_int_between("every", every, 1)
+        off = optional_int_between("offset", offset, 0)
         if off is not None and every_ms is not None and off >= every_ms:
             raise InvalidOptionsError("offset must be smaller than every")
         return Schedule(every=every_ms, tz=check_tz(tz), start_date=start, end_date=end,
-                        limit=_count("limit", limit, 1), offset=off, immediately=immediately)
+                        limit=optional_int_between("limit", limit, 1), offset=off,
+                        immediately=immediately)
     if offset is not None:
         raise InvalidOptionsError("offset only applies to every")
     return Schedule(pattern=check_pattern(pattern), tz=check_tz(tz), start_date=start,
-                    end_date=end, limit=_count("limit", limit, 1), immediately=immediately)
+                    end_date=end, limit=optional_int_between("limit", limit, 1),
+                    immediately=immediately)
 
 
 # -- cron -------------------------------------------------------------------------------------

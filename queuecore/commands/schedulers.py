@@ -1,5 +1,5 @@
 """Job schedulers (repeatable jobs) in BullMQ 6's format: ops for ``Queue``/``AsyncQueue`` and
-the worker's hook that creates each next run.
+for the worker's hook that creates each next run (queuecore/worker/scheduling.py).
 
 A scheduler lives in the ``repeat`` zset (id -> next run, ms) and the ``repeat:<id>`` hash.
 Its runs are ordinary jobs with the id ``repeat:<id>:<dueMillis>`` and ``rjk`` = id; the run
@@ -12,24 +12,21 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data, loads
 from ..base.keys import QueueKeys
 from ..base.options import build_options
 from .op import Op, checked, raw, script, single
-from .schedule import Schedule, every_offset, first_run, make_schedule, next_run
-
-if TYPE_CHECKING:
-    from ..client.aqueue import AsyncQueue
-    from ..client.job import JobRecord
+from .schedule import Schedule, every_offset, first_run, make_schedule
 
 MAX_SCHEDULER_ID_LENGTH = 512
 # Options a template may not carry: they belong to each run, not to the scheduler.
 _RUN_ONLY = frozenset({"job_id", "delay", "run_at", "timestamp", "repeat", "deduplication",
                        "parent"})
-_BUSY_RETRIES = 32
+#: Tries of the next run when an old run holds its id (the slot after it each time).
+BUSY_RETRIES = 32
 
 
 class RepeatOptions(TypedDict, total=False):
@@ -282,7 +279,7 @@ def count(keys: QueueKeys) -> Op[int]:
     return single(raw("ZCARD", keys.repeat), int)
 
 
-# -- the worker's hook ------------------------------------------------------------------------
+# -- for the worker's hook (queuecore/worker/scheduling.py) ---------------------------------
 
 
 def run_due(scheduler_id: str, job_id: str, opts: Mapping[str, Any]) -> int | None:
@@ -312,29 +309,3 @@ def next_job_op(keys: QueueKeys, scheduler: JobScheduler, current_due: int, next
             head, priority, lifo]),
         lambda r: (int(r[0]), str(r[1])),
     )
-
-
-async def schedule_next(queue: AsyncQueue, job: JobRecord, now_ms: int) -> None:
-    """Create the run after ``job`` when it belongs to a scheduler (call it when the job is
-    fetched). Safe to call more than once: only the scheduler's current run schedules, and a
-    run id is never written twice."""
-    if not job.scheduler_id:
-        return
-    due = run_due(job.scheduler_id, job.id, job.opts)
-    if due is None:
-        return
-    scheduler = await queue.run_op(get_scheduler(queue.keys, job.scheduler_id))
-    if scheduler is None or scheduler.next != due:
-        return
-    if scheduler.every is None and not scheduler.pattern:
-        return
-    after = due
-    for _ in range(_BUSY_RETRIES):
-        next_due = next_run(scheduler.schedule(), after, now_ms, scheduler.offset)
-        if next_due is None:
-            return
-        created, reason = await queue.run_op(next_job_op(queue.keys, scheduler, due, next_due,
-                                                       now_ms))
-        if created or reason != "busy":
-            return
-        after = next_due  # an old run holds that id: try the slot after it

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from ..base.version import __version__
+
 _INCLUDE = re.compile(r'^-- @include "([a-z_]+)"\s*$', re.MULTILINE)
+# The scripts write "queuecore:<version>" into a queue's meta hash (where BullMQ writes
+# "bullmq:<version>"); the token is replaced when a script is read, so the version has one
+# source. A version is plain text: checked, so it can never change a script's meaning.
+_VERSION_TOKEN = "@QC_VERSION@"
+if not re.fullmatch(r"[0-9A-Za-z.+-]+", __version__):  # pragma: no cover
+    raise RuntimeError(f"unexpected package version {__version__!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +31,7 @@ def _read(path: str) -> str:
     node = resources.files("queuecore.commands").joinpath("lua")
     for part in path.split("/"):
         node = node.joinpath(part)
-    return node.read_text(encoding="utf-8")
+    return node.read_text(encoding="utf-8").replace(_VERSION_TOKEN, __version__)
 
 
 def _resolve(source: str, seen: set[str]) -> str:

@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from ..base.keys import QueueKeys
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, async_client, sync_client
+from ..transport.errors import wrap
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,12 @@ class QueueEvents:
 
     def read(self, block_ms: int | None = None) -> list[QueueEvent]:
         """One blocking read of up to ``batch`` events after ``last_event_id``."""
+        try:
+            return self._read(block_ms)
+        except redis.RedisError as exc:
+            raise wrap(exc) from exc
+
+    def _read(self, block_ms: int | None) -> list[QueueEvent]:
         if self._sync is None:
             self._sync = sync_client(self._connection, socket_timeout=None)
         if self.last_event_id == "$":
@@ -78,6 +87,13 @@ class QueueEvents:
         return str(info[0][0]) if info else "0-0"
 
     async def aread(self, block_ms: int | None = None) -> list[QueueEvent]:
+        """``read`` for asyncio code."""
+        try:
+            return await self._aread(block_ms)
+        except redis.RedisError as exc:
+            raise wrap(exc) from exc
+
+    async def _aread(self, block_ms: int | None) -> list[QueueEvent]:
         if self._async is None:
             self._async = async_client(self._connection, socket_timeout=None)
         if self.last_event_id == "$":

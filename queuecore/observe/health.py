@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError as _RedisPyError
 from redis.retry import Retry
 
 from ..base.clock import now_ms
+from ..base.errors import RedisError, RedisResponseError
 from ..base.keys import ALL_STATES, QueueKeys
 from ..commands import ops
 from ..commands.op import Op, raw
 from ..transport.connection import _kwargs_from, async_client, describe, sync_client
+from ..transport.errors import is_connection_error, redis_cause
 from ..transport.runner import AsyncRunner, SyncRunner
 
 if TYPE_CHECKING:
@@ -153,9 +153,8 @@ def _failed(queue: Queue | AsyncQueue, exc: BaseException, ping_ms: float | None
             now: int) -> HealthReport:
     """Redis did not answer (``ok`` False), or answered PING and refused a later command
     (an ACL without the queue's keys: ``ok`` stays True, ``error`` tells what failed)."""
-    detail = _scrub(f"{type(exc).__name__}: {exc}", queue.connection)
-    answered = ping_ms is not None and not isinstance(
-        exc, RedisConnectionError | RedisTimeoutError | OSError)
+    detail = _scrub(f"{type(redis_cause(exc)).__name__}: {exc}", queue.connection)
+    answered = ping_ms is not None and not is_connection_error(exc)
     return HealthReport(queue=queue.name, prefix=queue.prefix,
                         redis=describe(queue.connection), ok=answered, error=detail,
                         ping_ms=round(ping_ms, 3) if ping_ms is not None else None,
@@ -198,10 +197,10 @@ def check_health(queue: Queue, timeout: float = DEFAULT_TIMEOUT) -> HealthReport
         ages = runner.run(_ready_since_op(queue.keys, ids)) if ids else []
         try:
             workers: int | None = len(runner.run(ops.workers(queue.keys)))
-        except ResponseError:  # CLIENT LIST not allowed for this ACL user
+        except RedisResponseError:  # CLIENT LIST not allowed for this ACL user
             workers = None
         return _report(queue, probe, ping_ms, ages, workers, now_ms())
-    except (RedisError, OSError) as exc:
+    except (_RedisPyError, RedisError, OSError) as exc:
         return _failed(queue, exc, ping_ms, now_ms())
     finally:
         client.close()
@@ -222,10 +221,10 @@ async def acheck_health(queue: AsyncQueue, timeout: float = DEFAULT_TIMEOUT) -> 
         try:
             rows = await runner.run(ops.workers(queue.keys))
             workers: int | None = len(rows)
-        except ResponseError:
+        except RedisResponseError:
             workers = None
         return _report(queue, probe, ping_ms, ages, workers, now_ms())
-    except (RedisError, OSError) as exc:
+    except (_RedisPyError, RedisError, OSError) as exc:
         return _failed(queue, exc, ping_ms, now_ms())
     finally:
         await client.aclose()

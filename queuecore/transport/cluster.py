@@ -21,7 +21,8 @@ import redis.asyncio.cluster as acluster
 import redis.cluster as scluster
 from redis.crc import key_slot
 
-from ..base.errors import InvalidOptionsError
+from ..base.errors import InvalidOptionsError, RedisConnectionError
+from .errors import redis_cause
 
 _TRUE = {"1", "true", "yes", "on"}
 _HASH_TAG = re.compile(r"\{[^{}]+\}")
@@ -102,8 +103,8 @@ def slot_owner(seeds: list[tuple[str, int]], options: Mapping[str, Any],
             problems.append(f"{host}:{port}: {type(exc).__name__}")
         finally:
             client.close()
-    raise redis.ConnectionError("no cluster node answered for slot "
-                                f"{slot}: {'; '.join(problems)}")
+    raise RedisConnectionError("no cluster node answered for slot "
+                               f"{slot}: {'; '.join(problems)}")
 
 
 def resolve(connection: Any, base: str) -> Any:
@@ -144,6 +145,8 @@ def masters(connection: Any) -> list[Any] | None:
 
 
 def is_moved(exc: BaseException) -> bool:
-    """MOVED or ASK: the slot is served elsewhere (the command did not run)."""
+    """MOVED or ASK: the slot is served elsewhere (the command did not run). Sees through
+    queuecore's wrapping (the redis-py error is the ``__cause__``)."""
+    exc = redis_cause(exc)
     return isinstance(exc, redis.exceptions.MovedError | redis.exceptions.AskError) or (
         isinstance(exc, redis.ResponseError) and str(exc).startswith(("MOVED", "ASK")))

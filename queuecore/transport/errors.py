@@ -21,7 +21,7 @@ from ..base.errors import (
 #: failover in progress) or still loading its data.
 _TRANSIENT = (rexc.OutOfMemoryError, rexc.ReadOnlyError, rexc.BusyLoadingError)
 #: What a dropped or unreachable connection raises (redis-py's, ours, and the OS's).
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS = (
     rexc.ConnectionError, rexc.TimeoutError, rexc.InvalidResponse, OSError)
 
 
@@ -62,3 +62,13 @@ def is_response_error(exc: BaseException) -> bool:
 def is_read_only(exc: BaseException) -> bool:
     """READONLY: the connection reaches a replica (a demoted master after a failover)."""
     return isinstance(redis_cause(exc), rexc.ReadOnlyError)
+
+
+def public_error(exc: BaseException) -> BaseException:
+    """``exc`` as a caller of queuecore may see it (a worker's "error" event): a redis-py
+    error becomes queuecore's, with the original as ``__cause__``; anything else as it is."""
+    if isinstance(exc, rexc.RedisError):
+        wrapped = wrap(exc)
+        wrapped.__cause__ = exc
+        return wrapped
+    return exc

@@ -16,14 +16,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..base.errors import InvalidOptionsError
 from ..client.queue import Queue
 from ..observe.health import check_health
 from ..transport.connection import DEFAULT_URL, describe
-from .processes import import_target
+from .targets import import_target
 from .worker import Worker
 
 URL_ENV = "QUEUECORE_REDIS_URL"
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="jobs run at once (default: 1)")
     worker.add_argument("--processes", "-p", type=_int_at_least(1), default=None,
                         help="run the processor in this many child processes (CPU-bound work)")
+    worker.add_argument("--initializer", default=None, metavar="pkg.module:function",
+                        help="with --processes: called in each child before the processor is "
+                             "imported (e.g. django:setup)")
     worker.add_argument("--name", default=None, help="worker name (shown in the client list)")
     worker.add_argument("--lock-duration", type=_int_at_least(1), default=30_000, metavar="MS")
     worker.add_argument("--stalled-interval", type=_int_at_least(1), default=30_000,
@@ -108,10 +111,14 @@ def _url(args: argparse.Namespace) -> str:
 def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        processor = import_target(args.target)
-    except InvalidOptionsError as exc:
-        parser.error(str(exc))
+    if args.initializer and not args.processes:
+        parser.error("--initializer needs --processes")
+    processor: str | Callable[..., Any] = args.target
+    if not args.processes:  # with --processes only the children import it (initializer first)
+        try:
+            processor = import_target(args.target)
+        except InvalidOptionsError as exc:
+            parser.error(str(exc))
     url = _url(args)
     options: dict[str, Any] = {
         "prefix": args.prefix,
@@ -124,6 +131,8 @@ def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     }
     if args.processes:
         options["processes"] = args.processes
+        if args.initializer:
+            options["process_initializer"] = args.initializer
     if args.metrics:
         options["metrics"] = {"max_data_points": args.metrics}
     try:
@@ -135,7 +144,10 @@ def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     log.info("worker for %s:%s on %s: %s, concurrency %d%s", args.prefix, args.queue,
              describe(url), args.target, args.concurrency,
              f", {args.processes} processes" if args.processes else "")
-    worker.run_sync()
+    try:
+        worker.run_sync()
+    except InvalidOptionsError as exc:  # a child could not import the processor: one line
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     log.info("worker stopped")
     return 0
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..base.backoff import BackoffStrategy, compute_backoff, parse_backoff
 from ..base.errors import UnrecoverableError
 from ..base.jsonutil import dumps
-from ..client.job import JobRecord
+from ..commands.record import JobRecord
 
 
 @dataclass(frozen=True, slots=True)

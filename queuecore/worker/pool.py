@@ -13,16 +13,11 @@ from typing import Any
 
 from ..base.emitter import Listener
 from ..base.errors import InvalidOptionsError, QueueCoreError
+from ..base.validation import non_negative_int, positive_int
 from ..transport.connection import ConnectionLike
 from .worker import Processor, Worker
 
 log = logging.getLogger("queuecore.pool")
-
-
-def _count(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidOptionsError(f"{name} must be an integer >= {low}")
-    return value
 
 
 class WorkerPool:
@@ -41,7 +36,7 @@ class WorkerPool:
         self.processor = processor
         self.connection = connection
         self.worker_options = worker_options
-        self._initial = _count("size", size, 1)
+        self._initial = positive_int("size", size)
         self._workers: dict[Worker, asyncio.Task[None]] = {}
         self._listeners: list[tuple[str, Listener]] = []
         self._lock: asyncio.Lock | None = None
@@ -113,7 +108,7 @@ class WorkerPool:
 
     async def scale_up(self, n: int = 1) -> None:
         """Start ``n`` more workers."""
-        _count("n", n, 0)
+        non_negative_int("n", n)
         async with self._check_running():
             await self._add(n)
 
@@ -121,12 +116,12 @@ class WorkerPool:
         """Close ``n`` workers gracefully: they stop fetching and their active jobs finish
         (within ``timeout`` seconds, else those jobs go back to the queue). Idle workers are
         chosen first."""
-        _count("n", n, 0)
+        non_negative_int("n", n)
         async with self._check_running():
             if n > len(self._workers):
                 raise InvalidOptionsError(
                     f"cannot scale down by {n}: the pool has {len(self._workers)} workers")
-            chosen = sorted(self._workers, key=lambda w: len(w._active))[:n]
+            chosen = sorted(self._workers, key=lambda w: w.active_count)[:n]
             tasks = [self._workers.pop(w) for w in chosen]
             await self._stop(chosen, tasks, timeout)
 

@@ -33,13 +33,13 @@ print(client.cookies["sessionid"].value)
 
 
 class Daphne:
-    def __init__(self, site: LiveSite, port: int) -> None:
+    def __init__(self, site: LiveSite, port: int, app: str = ASGI_APP) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = site.dir / f"daphne-{port}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
             cwd=ROOT, env=site.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self._wait_ready()
@@ -101,8 +101,8 @@ class LiveSite:
             raise RuntimeError(f"{args[:3]} failed: {done.stderr[-3000:]}")
         return done.stdout
 
-    def start_daphne(self) -> Daphne:
-        daphne = Daphne(self, free_port())
+    def start_daphne(self, app: str = ASGI_APP) -> Daphne:
+        daphne = Daphne(self, free_port(), app)
         self.daphnes.append(daphne)
         return daphne
 

@@ -177,6 +177,18 @@ def test_remove_scheduler_removes_it_and_audits(admin_user_client: Client, queue
     assert last_audit().outcome == "ok"
 
 
+def test_removing_a_missing_scheduler_is_an_audited_error(
+    admin_user_client: Client, queue: Any
+) -> None:
+    response = admin_user_client.post(f"{Q}schedulers/remove/", {"id": "nope"}, follow=True)
+    assert response.status_code == 200
+    assert "remove scheduler failed: job scheduler &#x27;nope&#x27; does not exist" in (
+        response.content.decode()
+    )
+    entry = last_audit()
+    assert (entry.action, entry.outcome, entry.job_ids) == ("remove scheduler", "error", ["nope"])
+
+
 @pytest.mark.parametrize(
     ("path", "data", "needs"),
     [

@@ -245,6 +245,55 @@ async def test_changing_the_tab_sends_that_list(admin_session: str, aqueue: Any)
     await comm.disconnect()
 
 
+async def _always_fail(job: Any) -> Any:
+    raise RuntimeError("broken on purpose")
+
+
+async def test_a_page_opened_on_a_tab_gets_that_tab_first(
+    admin_session: str, aqueue: Any, dash_redis: str
+) -> None:
+    """Issue 13, fix 9: the page's socket (``view=page``) gets nothing until the page said
+    which list it shows, so its first fragment is of that list: a page opened on
+    ``?state=failed`` never shows "No waiting jobs." first."""
+    failed = await aqueue.add("broken", {}, attempts=1)
+    worker = Worker("emails", _always_fail, connection=dash_redis)
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + 10
+        while (await aqueue.get_job_counts("failed"))["failed"] < 1:
+            assert time.monotonic() < deadline, "the job did not fail in time"
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.close()
+        await asyncio.wait_for(task, 10)
+    await aqueue.add("queued", {})  # a waiting job too: the default tab is not empty
+    comm = communicator(QUEUE_PATH + "?view=page", admin_session)
+    assert (await comm.connect())[0]
+    # Before the page's view: nothing, however many ticks pass (the old session sent the
+    # waiting list here, within one tick).
+    assert texts(await collect(comm, 1.0)) == []
+    await comm.send_to(text_data=json.dumps({"state": "failed", "page": "1", "size": "5"}))
+    got = await wait_for(comm, lambda t: "jobs-table" in t)
+    first = got[0]
+    assert f'data-job-id="{failed.id}"' in first
+    assert "No waiting jobs." not in first
+    assert "queued" not in first
+    await comm.disconnect()
+
+
+async def test_a_socket_under_a_root_path_links_under_it(
+    admin_session: str, aqueue: Any, settings: Any
+) -> None:
+    job = await aqueue.add("rooted", {})
+    settings.FORCE_SCRIPT_NAME = "/shop"
+    comm = communicator(QUEUE_PATH + "?view=page", admin_session)
+    assert (await comm.connect())[0]
+    await comm.send_to(text_data=json.dumps({"state": "waiting"}))
+    got = await wait_for(comm, lambda t: f'data-job-id="{job.id}"' in t)
+    assert f'href="/shop/ops/tools/queues/default/q/emails/jobs/{job.id}/"' in "".join(got)
+    await comm.disconnect()
+
+
 # -- coalescing --
 
 

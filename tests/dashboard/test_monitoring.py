@@ -11,7 +11,7 @@ import redis
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard import services
+from dashboard.services.summary import QueueSummary
 from dashboard.views.monitoring import render_metrics
 from queuecore import Queue
 from tests.dashboard.conftest import MOUNT
@@ -65,7 +65,7 @@ def test_metrics_need_token_or_permission(
 
 
 def test_metrics_label_escaping() -> None:
-    summary = services.QueueSummary(connection="c", name='we"ird\\q\n', counts={"waiting": 3})
+    summary = QueueSummary(connection="c", name='we"ird\\q\n', counts={"waiting": 3})
     text = render_metrics([summary])
     assert 'queue="we\\"ird\\\\q\\n",state="waiting"} 3' in text
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from dashboard import services
+from dashboard.services.common import now_ms
+from dashboard.services.summary import summarize
 from dashboard.throughput import (
     HOUR_MS,
     METRICS,
@@ -161,7 +162,7 @@ def test_chart_uses_metrics_when_workers_record_them(
     dash_redis: str, queue: Queue, admin_user_client: Client
 ) -> None:
     fill(dash_redis, queue, 7, 2, with_metrics=True)
-    t = services.summarize("default", "emails").throughput
+    t = summarize("default", "emails").throughput
     assert t is not None and t.source == METRICS
     assert (t.total_completed, t.total_failed) == (7, 2)
     body = admin_user_client.get(MOUNT).content.decode()
@@ -175,7 +176,7 @@ def test_chart_samples_without_metrics(
     dash_redis: str, queue: Queue, admin_user_client: Client
 ) -> None:
     fill(dash_redis, queue, 3, 1, with_metrics=False)
-    t = services.summarize("default", "emails").throughput
+    t = summarize("default", "emails").throughput
     assert t is not None and t.source == SAMPLE
     assert (t.total_completed, t.total_failed) == (3, 1)
     body = admin_user_client.get(f"{MOUNT}default/q/emails/").content.decode()
@@ -188,9 +189,9 @@ def test_chart_falls_back_when_metrics_miss_recent_jobs(dash_redis: str, queue: 
     # Metrics from a minute ago, then jobs finished by a worker that records none: the
     # metrics would undercount, so the chart samples.
     key = f"bull:{queue.name}:metrics:completed"
-    queue.client.hset(key, "prevTS", services.now_ms() - 2 * MINUTE_MS)
+    queue.client.hset(key, "prevTS", now_ms() - 2 * MINUTE_MS)
     fill(dash_redis, queue, 3, 0, with_metrics=False)
-    t = services.summarize("default", "emails").throughput
+    t = summarize("default", "emails").throughput
     assert t is not None and t.source == SAMPLE
     assert t.total_completed == 5
 
@@ -200,7 +201,7 @@ def test_metrics_read_is_bounded(dash_redis: str, queue: Queue) -> None:
     fill(dash_redis, queue, 3, 0, with_metrics=True)
     client = queue.client
     client.config_resetstat()
-    services.summarize("default", "emails")
+    summarize("default", "emails")
     stats = client.info("commandstats")
     assert "cmdstat_hgetall" in stats and stats["cmdstat_hgetall"]["calls"] <= 3
     assert stats["cmdstat_lrange"]["calls"] <= 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.csp import POLICY
+from dashboard.csp import policy
 from dashboard.templatetags.queue_dashboard import dom_id
 from tests.dashboard.conftest import MOUNT
 from tests.dashboard.jobs import populate
@@ -27,7 +28,7 @@ def test_overview_lists_discovered_queues_and_counts(
 ) -> None:
     response = viewer_client.get(MOUNT)
     assert response.status_code == 200
-    assert response["Content-Security-Policy"] == POLICY
+    assert response["Content-Security-Policy"] == policy()
     body = response.content.decode()
     assert f'href="{MOUNT}default/q/emails/"' in body
     assert 'data-queue="emails"' in body
@@ -191,6 +192,58 @@ def test_schedulers_page(viewer_client: Client, queue: Any) -> None:
     assert "schedulers" in response.content.decode()
 
 
+def test_schedulers_page_lists_them_soonest_first(
+    viewer_client: Client, admin_user_client: Client, queue: Any
+) -> None:
+    page = f"{MOUNT}default/q/emails/schedulers/"
+    assert "No job schedulers." in viewer_client.get(page).content.decode()
+    tomorrow = int(time.time() * 1000) + 86_400_000
+    queue.upsert_job_scheduler("nightly", every=3_600_000, name="digest", start_date=tomorrow)
+    queue.upsert_job_scheduler("often", every=60_000, name="ping", tz="Europe/Paris")
+    body = viewer_client.get(page).content.decode()
+    assert "No job schedulers." not in body
+    assert 0 < body.index('id="scheduler-often"') < body.index('id="scheduler-nightly"')
+    assert "<td>nightly</td><td>digest</td><td><code></code></td><td>1h 0m</td>" in body
+    assert "<td>often</td><td>ping</td><td><code></code></td><td>1m 0s</td>" in body
+    assert "<td>Europe/Paris</td>" in body
+    assert "Remove</button>" not in body  # the viewer lacks the schedulers permission
+    managed = admin_user_client.get(page).content.decode()
+    assert managed.count("Remove</button>") == 2
+    assert 'name="id" value="nightly"' in managed
+
+
+def test_job_page_lists_children_by_kind(
+    viewer_client: Client, dash_redis: str, queue: Any
+) -> None:
+    from queuecore import FlowProducer
+    from tests.queue_helpers import fetch, finish
+
+    with FlowProducer(dash_redis) as flows:
+        node = flows.add(
+            {
+                "name": "parent",
+                "queue_name": "emails",
+                "children": [
+                    {"name": "first", "queue_name": "emails"},
+                    {"name": "second", "queue_name": "emails"},
+                ],
+            }
+        )
+    done = fetch(queue)
+    assert done is not None
+    finish(queue, done, value=1)
+    pending = next(c.job.id for c in node.children if c.job.id != done)
+    body = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{node.job.id}/").content.decode()
+    start = body.index("<h2>Children</h2>")
+    children = body[start : body.index("</section>", start)]
+    link = '<a href="{MOUNT}default/q/emails/jobs/{id}/">emails / {id}</a>'
+    assert children.index("<h3>unprocessed</h3>") < children.index(
+        link.format(MOUNT=MOUNT, id=pending)
+    ) < children.index("<h3>processed</h3>") < children.index(link.format(MOUNT=MOUNT, id=done))
+    leaf = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{done}/").content.decode()
+    assert "No children." in leaf
+
+
 def test_unreachable_redis_is_shown_not_crashed(viewer_client: Client, settings: Any) -> None:
     settings.QUEUE_DASHBOARD = {"CONNECTIONS": {"down": {"URL": "redis://127.0.0.1:1/0"}}}
     response = viewer_client.get(MOUNT)
@@ -237,7 +290,8 @@ def test_slow_discovery_is_cached_then_refreshed_in_background(
 ) -> None:
     import threading
 
-    from dashboard import conf, services
+    from dashboard import conf
+    from dashboard.services import discovery
 
     calls: list[int] = []
     refreshed = threading.Event()
@@ -248,31 +302,32 @@ def test_slow_discovery_is_cached_then_refreshed_in_background(
             refreshed.set()
         return ["b", "a"] if len(calls) == 1 else ["a", "b", "c"]
 
-    monkeypatch.setattr(services.queuecore, "list_queues", fake_list_queues)
-    monkeypatch.setattr(services, "SLOW_SCAN_SECONDS", 0)  # every scan counts as slow
+    monkeypatch.setattr(discovery.queuecore, "list_queues", fake_list_queues)
+    monkeypatch.setattr(discovery, "SLOW_SCAN_SECONDS", 0)  # every scan counts as slow
     conn = conf.get_settings().connection("default")
     assert conn is not None and conn.queues is None
-    assert services.queue_names(conn) == ["a", "b"]
-    assert services.queue_names(conn) == ["a", "b"]  # cached: no second scan
+    assert discovery.queue_names(conn) == ["a", "b"]
+    assert discovery.queue_names(conn) == ["a", "b"]  # cached: no second scan
     assert len(calls) == 1
-    key = next(iter(services._discovered))
-    services._discovered[key] = (0.0, ["a", "b"])  # expired
-    assert services.queue_names(conn) == ["a", "b"]  # stale list served at once
+    key = next(iter(discovery._discovered))
+    discovery._discovered[key] = (0.0, ["a", "b"])  # expired
+    assert discovery.queue_names(conn) == ["a", "b"]  # stale list served at once
     assert refreshed.wait(5)
     for _ in range(100):
-        if key not in services._refreshing:
+        if key not in discovery._refreshing:
             break
         threading.Event().wait(0.01)
-    assert services.queue_names(conn) == ["a", "b", "c"]
+    assert discovery.queue_names(conn) == ["a", "b", "c"]
     conf.reset()  # a settings change forgets what was discovered
-    assert not services._discovered
+    assert not discovery._discovered
 
 
 def test_fast_discovery_is_not_cached(dash_redis: str, queue: Any) -> None:
-    from dashboard import conf, services
+    from dashboard import conf
+    from dashboard.services import discovery
 
     conn = conf.get_settings().connection("default")
     assert conn is not None
-    assert services.queue_names(conn) == []
+    assert discovery.queue_names(conn) == []
     queue.add("x", {})
-    assert services.queue_names(conn) == ["emails"]
+    assert discovery.queue_names(conn) == ["emails"]

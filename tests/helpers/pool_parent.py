@@ -9,7 +9,7 @@ import asyncio
 import json
 import sys
 
-from queuecore.worker.processes import ProcessPool
+from queuecore.worker.process_pool import ProcessPool
 
 
 async def main(url: str, processes: int) -> None:

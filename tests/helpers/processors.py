@@ -88,3 +88,12 @@ def not_json(job: Job) -> Any:
 
 def delay_self(job: Job) -> None:
     job.move_to_delayed(now_ms() + 60_000)
+
+
+def set_init_mark() -> None:
+    """An initializer: what ``tests.helpers.needs_init`` needs before it can be imported."""
+    os.environ["QC_TEST_INIT_MARK"] = "ready"
+
+
+def failing_initializer() -> None:
+    raise RuntimeError("no settings here")

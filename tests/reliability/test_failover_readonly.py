@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from queuecore import AsyncJob, Queue, Worker
+from queuecore import AsyncJob, Queue, RedisResponseError, Worker
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
@@ -40,8 +40,9 @@ def test_producer_raises_readonly_once_then_reaches_the_new_master(failover) -> 
     try:
         queue.add("before", {})
         demote(old, new, proxy)
-        with pytest.raises(redis.ReadOnlyError):
+        with pytest.raises(RedisResponseError) as refused:
             queue.add("during", {}, job_id="j1")
+        assert isinstance(refused.value.__cause__, redis.ReadOnlyError)
         queue.add("during", {}, job_id="j1")  # the same id again: safe, and it lands
         assert redis.Redis(port=new.port).exists("bull:fo:j1") == 1
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from queuecore import AsyncJob, AsyncQueue, Queue, Worker
+from queuecore import AsyncJob, AsyncQueue, Queue, RedisConnectionError, Worker
 from queuecore.transport import handshake
 from tests.worker_utils import running, wait_until
 
@@ -67,7 +67,7 @@ def not_redis(request: pytest.FixtureRequest) -> Iterator[NotRedis]:
 async def test_async_queue_raises_a_connection_error(not_redis: NotRedis, password: bool):
     queue = AsyncQueue("q", not_redis.url(password))
     try:
-        with pytest.raises(redis.ConnectionError):
+        with pytest.raises(RedisConnectionError):
             await queue.add("j", {"a": 1})
     finally:
         await queue.close()
@@ -77,7 +77,7 @@ async def test_async_queue_raises_a_connection_error(not_redis: NotRedis, passwo
 def test_sync_queue_raises_a_connection_error(not_redis: NotRedis, password: bool):
     queue = Queue("q", not_redis.url(password))
     try:
-        with pytest.raises(redis.ConnectionError):
+        with pytest.raises(RedisConnectionError):
             queue.add("j", {"a": 1})
     finally:
         queue.close()
@@ -109,6 +109,6 @@ async def test_worker_reports_and_keeps_trying(not_redis: NotRedis, caplog):
         await wait_until(lambda: errors and not_redis.connections >= 2)  # it keeps trying
         assert w.running
     assert errors, "the worker said nothing about a port that is not Redis"
-    assert all(isinstance(e, redis.ConnectionError) for e in errors), errors
+    assert all(isinstance(e, RedisConnectionError) for e in errors), errors
     assert not_redis.connections >= 2, "the worker stopped trying"
     assert any("unreachable" in r.getMessage() for r in caplog.records)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import redis
 
-from queuecore import AsyncJob, Queue, Worker
+from queuecore import AsyncJob, Queue, RedisConnectionError, Worker
 from tests.redisproc import RedisProcess
 from tests.reliability.invariants import check_invariants
 from tests.waiting import wait_for
@@ -67,7 +67,7 @@ def test_producer_raises_at_once_when_redis_refuses_and_keeps_only_acked_adds(
     server.kill()
     failures = [timed_add(queue, f"b{n}") for n in range(20)]
     for exc, _took in failures:  # how soon is a figure: printed, not asserted
-        assert isinstance(exc, redis.ConnectionError), exc
+        assert isinstance(exc, RedisConnectionError), exc
     print("add() raised after " + ", ".join(f"{took:.2f}" for _, took in failures) + " s")
     server.start()
     acked += [queue.add("p", {}, job_id=f"c{n}").id for n in range(5)]
@@ -84,7 +84,7 @@ def test_producer_raises_when_redis_host_drops_packets():
         queue = Queue("prod", f"redis://127.0.0.1:{port}/0")
         exc, took = timed_add(queue, "x")
         queue.close()
-    assert isinstance(exc, redis.ConnectionError | redis.TimeoutError), exc
+    assert isinstance(exc, RedisConnectionError), exc
     print(f"add() raised after {took:.1f} s")
 
 
@@ -104,7 +104,7 @@ def test_producer_raises_when_redis_stops_answering(redis_servers):
     server = redis_servers()
     server.start()
     exc, took = frozen_add(server, [])
-    assert isinstance(exc, redis.TimeoutError | redis.ConnectionError), exc
+    assert isinstance(exc, RedisConnectionError), exc
     print(f"add() raised after {took:.1f} s")
 
 
@@ -116,7 +116,7 @@ def test_add_that_timed_out_is_at_most_the_one_in_flight(redis_servers):
     server.start()
     acked: list[str] = []
     exc, _took = frozen_add(server, acked)
-    assert isinstance(exc, redis.TimeoutError | redis.ConnectionError), exc
+    assert isinstance(exc, RedisConnectionError), exc
     r = redis.Redis.from_url(server.url, decode_responses=True)
     where = wait_for(lambda: check_invariants(r, BASE))
     assert set(acked) <= set(where) <= {*acked, "lost-in-flight"}

@@ -51,14 +51,47 @@
     if (form) htmx.trigger(form, "qd-view");
   }
 
+  // A socket that never opened, again and again, has no server behind it: the page came from
+  // a WSGI server or an asgi.py that does not route it (the browser sees only a 404 handshake).
+  // Then say what is missing and stop the extension's reconnecting.
+  var HANDSHAKE_FAILURES = 3;
+  var everOpened = false;
+  var failures = 0;
+
+  function giveUp() {
+    var live = document.querySelector(".qd-live[ws-connect]");
+    if (!live) return;
+    var help = live.dataset.help;
+    var quiet = live.cloneNode(true);  // the extension drops a socket whose element left
+    quiet.removeAttribute("ws-connect");
+    quiet.removeAttribute("hx-ext");
+    live.replaceWith(quiet);
+    var status = document.getElementById("qd-live-status");
+    if (!status) return;
+    status.dataset.state = "unavailable";
+    status.textContent = "offline: live updates need the ASGI server · ";
+    if (help) {
+      var link = document.createElement("a");
+      link.href = help;
+      link.textContent = "how";
+      status.appendChild(link);
+    }
+  }
+
   document.addEventListener("htmx:wsConnecting", function () { liveStatus("connecting", "connecting…"); });
   document.addEventListener("htmx:wsOpen", function () {
+    everOpened = true;
+    failures = 0;
     liveStatus("live", "live");
     sendView();
   });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
     var retry = [1006, 1011, 1012, 1013].indexOf(code) >= 0;
+    if (!everOpened && code === 1006 && ++failures >= HANDSHAKE_FAILURES) {
+      giveUp();
+      return;
+    }
     liveStatus(retry ? "reconnecting" : "offline",
                retry ? "offline: reconnecting…" : (CLOSED[code] || "offline"));
   });

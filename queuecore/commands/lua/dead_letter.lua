@@ -23,7 +23,7 @@ if not rcall("ZSCORE", KEYS[1], jobId) then
   return -3
 end
 if rcall("EXISTS", KEYS[7]) == 0 then
-  rcall("HSET", KEYS[7], "opts.maxLenEvents", 10000, "version", "queuecore:0.1.0")
+  rcall("HSET", KEYS[7], "opts.maxLenEvents", 10000, "version", "queuecore:@QC_VERSION@")
 end
 local newId = tostring(rcall("INCR", KEYS[4]))
 local newKey = ARGV[3] .. newId

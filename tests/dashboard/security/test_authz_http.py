@@ -1,4 +1,4 @@
-"""Issue 7, case 12 (HTTP half): every route of ``dashboard.urls``, as enumerated by Django's
+"""Access over HTTP: every route of ``dashboard.urls``, as enumerated by Django's
 URL resolver, against every role, on both mounts (the include and the admin). Each route
 declares what each role gets; a route nobody declared fails. A refused request must also
 leave Redis untouched, and a refused action is audited."""
@@ -68,6 +68,7 @@ CONFIRMED = ("retry-all", "promote-all", "clean", "drain", "obliterate")
 #: route name -> its cases. Adding a route to dashboard.urls without a line here fails.
 DECLARED: dict[str, list[Case]] = {
     "overview": [Case("overview", "GET", {}, VIEW_PAGE)],
+    "live-help": [Case("live-help", "GET", {}, VIEW_PAGE)],
     "health": [Case("health", "GET", {}, PUBLIC)],
     "metrics": [Case("metrics", "GET", {}, TOKEN_OR_VIEW)],
     "workers": [Case("workers", "GET", {"connection": "default"}, VIEW_PAGE)],

@@ -1,4 +1,4 @@
-"""Issue 7, cases 12 (websocket half) and 14: who may open each live socket, what each
+"""Websocket access: who may open each live socket, what each
 message type does for whom, and that foreign origins and anonymous users are refused before
 the handshake is accepted (no Redis reader is ever started for them)."""
 

@@ -1,4 +1,4 @@
-"""Issue 7, case 13: every mutating endpoint answers 405 to GET (and to any method but POST),
+"""CSRF and methods: every mutating endpoint answers 405 to GET (and to any method but POST),
 and 403 to a POST without a CSRF token or with a wrong one, writing nothing; the same POST
 with the right token goes through (so the 403 is the CSRF check's)."""
 

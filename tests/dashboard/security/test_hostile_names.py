@@ -1,4 +1,4 @@
-"""Issue 7, case 16: hostile queue names and job ids in URLs (traversal, NUL, glob
+"""Hostile queue names and job ids in URLs (traversal, NUL, glob
 characters, very long, bytes that are not UTF-8, colon tricks that name a queue's own keys)
 get 404 on every route and are refused before accept on every socket; never a 500, never a
 Redis call with the name. Names reach a SCAN pattern only through queuecore, which refuses

@@ -1,4 +1,4 @@
-"""Issue 7, case 17: oversized job data is refused before anything is written (queuecore's
+"""Oversized job data is refused before anything is written (queuecore's
 512 KiB default), and a 10 MB field already in Redis (written behind queuecore's back) is
 shown cut on the job page, the queue page and the live fragments (how fast such a page
 renders is a figure for bench/, not asserted here); "Show all" is bounded by JSON_FULL_CHARS."""

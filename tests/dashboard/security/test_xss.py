@@ -1,4 +1,4 @@
-"""Issue 7, case 15 (server side): hostile text in queue names, job ids, job names, data,
+"""Hostile text, server side: text in queue names, job ids, job names, data,
 progress, logs, failed reasons, stack traces, return values, scheduler ids and action
 messages comes out of every page and every live fragment as text, never as markup; every
 HTML response carries a Content-Security-Policy without inline scripts."""

@@ -1,4 +1,4 @@
-"""Issue 7, case 15 (in a browser): Debian's headless Chromium loads the pages holding every
+"""Hostile text in a browser: Debian's headless Chromium loads the pages holding every
 payload from a real daphne (live updates on, so payloads also arrive as websocket fragments):
 no dialog opens, no script of a payload runs, and the console reports no CSP violation. A
 second pass with CSP bypassed proves the escaping alone holds."""

@@ -11,7 +11,7 @@ local function qc_add_prepare_meta(K)
   local meta = qc_read_meta(K[2])
   if not (meta.maxLenEvents or meta.paused or meta.concurrency or meta.max or meta.duration)
       and rcall("EXISTS", K[2]) == 0 then
-    rcall("HSET", K[2], "opts.maxLenEvents", 10000, "version", "queuecore:0.1.0")
+    rcall("HSET", K[2], "opts.maxLenEvents", 10000, "version", "queuecore:@QC_VERSION@")
   end
   return meta
 end

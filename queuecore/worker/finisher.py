@@ -1,0 +1,173 @@
+"""Finishing a job: completed or failed (fetching the next job in the same call), a retry
+now or after a backoff, the dead-letter queue, and giving jobs back on close.
+
+A finishing op that meets a lost lock or Redis trouble is reported (``lock-lost``,
+``error``), never raised: the job is then left to its lock's expiry and the stall check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..base.clock import now_ms
+from ..base.emitter import Emitter
+from ..base.errors import (
+    LockMismatchError,
+    LockNotFoundError,
+    QueueCoreError,
+    RedisError,
+    ScriptError,
+)
+from ..base.options import keep_jobs
+from ..client.aqueue import AsyncQueue
+from ..commands import deadletter, worker_ops
+from ..commands.record import JobRecord
+from ..transport.errors import (
+    is_connection_error,
+    is_response_error,
+    is_transient,
+    public_error,
+)
+from .failure import plan_failure
+from .fetcher import Fetched, Fetcher
+from .options import WorkerSettings
+from .state import RunState
+
+log = logging.getLogger("queuecore.worker")
+
+#: What a finishing op returns when its outcome could not be stored.
+FAILED: Any = object()
+
+
+class Finisher:
+    def __init__(self, queue: AsyncQueue, settings: WorkerSettings, worker_id: str,
+                 state: RunState, fetcher: Fetcher, emitter: Emitter) -> None:
+        self._queue = queue
+        self._keys = queue.keys
+        self._settings = settings
+        self._processed_by = settings.worker_name or worker_id
+        self._remove_on_complete = settings.remove_on_complete
+        self._remove_on_fail = settings.remove_on_fail
+        self._metrics_points = settings.metrics_points
+        self._lock_duration = settings.lock_duration
+        self._limiter_max = settings.limiter_max
+        self._limiter_duration = settings.limiter_duration
+        self._dead_letter_keys = settings.dead_letter_keys
+        self._state = state
+        self._finishing = state.finishing
+        self._fetcher = fetcher
+        self._emitter = emitter
+
+    async def completed(self, job: JobRecord, token: str, value: str,
+                        result: Any) -> Fetched | None:
+        """Store the return value (``value``, its JSON); returns the next job, if any."""
+        next_job = await self._finish(job, token, completed=True, value=value, stack="")
+        if next_job is not FAILED:
+            job.return_value = result
+            self._emitter.emit("completed", job, result)
+        return None if next_job is FAILED else next_job
+
+    async def failed(self, job: JobRecord, token: str, reason: str, stack: str,
+                     error: BaseException | None = None) -> Fetched | None:
+        """Fail the job for good; returns the next job, if any."""
+        next_job = await self._finish(job, token, completed=False, value=reason, stack=stack)
+        if next_job is FAILED:
+            return None
+        job.failed_reason = reason
+        self._emitter.emit("failed", job, error or QueueCoreError(reason), "active")
+        if self._dead_letter_keys is not None:
+            # After the failure is stored, never instead of it: if this call is lost the
+            # job simply stays in `failed`.
+            await self.safe(deadletter.move_to_dead_letter(self._keys, job.id,
+                                                           self._dead_letter_keys), job.id)
+        return next_job  # type: ignore[no-any-return]
+
+    async def _finish(self, job: JobRecord, token: str, *, completed: bool, value: str,
+                      stack: str) -> Any:
+        """Store the outcome (fetching the next job in the same call unless closing); returns
+        the next job, None, or FAILED when the outcome could not be stored."""
+        self._finishing.add(job.id)  # also on the deferred-failure path: renewal skips it
+        fetcher = self._fetcher
+        next_token = fetcher.next_token()
+        keep = keep_jobs(job.opts.get("removeOnComplete" if completed else "removeOnFail",
+                                      self._remove_on_complete if completed
+                                      else self._remove_on_fail))
+        op = worker_ops.move_to_finished(
+            self._keys, job.id, token, now_ms(), completed=completed, value=value,
+            stacktrace=stack, keep=keep, max_attempts=job.max_attempts,
+            metrics_points=self._metrics_points, fetch_next=fetcher.fetch_next(),
+            next_token=next_token, lock_ms=self._lock_duration, limiter_max=self._limiter_max,
+            limiter_ms=self._limiter_duration, worker_name=self._processed_by)
+        reply = await self.safe(op, job.id)
+        if reply is FAILED:
+            return FAILED
+        job.finished_on = now_ms()
+        job.attempts_made += 1
+        return fetcher.decode(reply, next_token) if reply else None
+
+    async def handle_failure(self, job: JobRecord, token: str,
+                             exc: BaseException) -> Fetched | None:
+        """The processor raised: retry (now or after the backoff) or fail the job."""
+        self._finishing.add(job.id)
+        plan = plan_failure(job, exc, self._settings.backoff_strategy)
+        if plan.retry_in_ms is None:
+            return await self.failed(job, token, plan.reason, plan.stacktrace_json, exc)
+        if plan.retry_in_ms > 0:
+            now = now_ms()
+            op = worker_ops.move_to_delayed(self._keys, job.id, token, now,
+                                            now + plan.retry_in_ms, count_attempt=True,
+                                            reason=plan.reason,
+                                            stacktrace=plan.stacktrace_json)
+        else:
+            op = worker_ops.retry_job(self._keys, job.id, token, plan.reason,
+                                      plan.stacktrace_json, bool(job.opts.get("lifo")))
+        if await self.safe(op, job.id) is not FAILED:
+            job.failed_reason = plan.reason
+            job.attempts_made += 1
+            self._emitter.emit("failed", job, exc, "active")
+        return None
+
+    async def release(self, job_id: str, token: str) -> None:
+        """Give a job back to wait with its attempts unchanged (rate limit)."""
+        await self.safe(worker_ops.release(self._keys, job_id, token))
+
+    async def release_unfinished(self) -> None:
+        """Give the unfinished jobs back, all at once and with two tries each: when Redis is
+        away, close() must not wait out the finishing ops' retries (20 tries, about 35 s, per
+        job); a job not given back keeps its lock until it expires, and the stall check of
+        any worker then moves it back to wait."""
+        active = self._state.active
+        held = list(active.items())
+        await asyncio.gather(*(self.safe(worker_ops.release(self._keys, jid, tok), jid,
+                                         tries=2) for jid, (tok, _) in held))
+        for jid, (_, task) in held:
+            task.cancel()
+            active.pop(jid, None)
+        self._state.slot_free.set()
+
+    async def safe(self, op: Any, job_id: str | None = None, tries: int = 20) -> Any:
+        """Run a finishing op; a lost lock or Redis trouble is reported, never raised."""
+        for attempt in range(tries):
+            try:
+                return await self._queue.run_op(op)
+            except (LockNotFoundError, LockMismatchError) as exc:
+                log.warning("job %s: lock lost before finishing; left to its new owner", job_id)
+                self._emitter.emit("lock-lost", job_id, exc)
+                return FAILED
+            except ScriptError as exc:
+                self._emitter.emit("error", exc)
+                return FAILED
+            except Exception as exc:
+                if not (is_connection_error(exc) or isinstance(exc, RedisError)
+                        or is_response_error(exc)):
+                    raise
+                # Out of memory, READONLY, LOADING or a dropped connection: try again; an
+                # other refusal (NOPERM...) is not cured by retrying.
+                retry = is_connection_error(exc) or is_transient(exc)
+                if not retry or attempt == tries - 1:
+                    self._emitter.emit("error", public_error(exc))
+                    return FAILED
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+        return FAILED

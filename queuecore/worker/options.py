@@ -1,0 +1,117 @@
+"""The Worker's constructor options, checked once into one frozen settings object."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..base.backoff import BackoffStrategy
+from ..base.errors import InvalidOptionsError
+from ..base.keys import QueueKeys
+from ..base.validation import (
+    non_negative_number,
+    optional_positive_int,
+    positive_int,
+    positive_number,
+)
+from .targets import target_path
+
+KeepOption = bool | int | dict[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """What a Worker was asked to do, validated; times in ms unless the name says seconds."""
+
+    concurrency: int
+    processes: int | None
+    process_initializer: str | None  # "module:function" run in each child first
+    is_async: bool  # the processor is a coroutine function (it runs on the loop)
+    worker_name: str | None
+    lock_duration: int
+    lock_renew_time: int
+    stalled_interval: int
+    max_stalled_count: int
+    drain_delay: float  # seconds
+    backoff_strategy: BackoffStrategy | None
+    limiter_max: int  # 0: no rate limit
+    limiter_duration: int
+    metrics_points: int  # 0: no metrics
+    remove_on_complete: KeepOption
+    remove_on_fail: KeepOption
+    skip_stalled_check: bool
+    shutdown_timeout: float | None  # seconds
+    dead_letter_keys: QueueKeys | None
+
+
+def worker_settings(
+    processor: Any,
+    *,
+    prefix: str,
+    concurrency: int,
+    name: str | None,
+    lock_duration: int,
+    lock_renew_time: int | None,
+    stalled_interval: int,
+    max_stalled_count: int,
+    drain_delay: float,
+    backoff_strategy: BackoffStrategy | None,
+    limiter: dict[str, int] | None,
+    metrics: dict[str, int] | None,
+    remove_on_complete: KeepOption,
+    remove_on_fail: KeepOption,
+    skip_stalled_check: bool,
+    shutdown_timeout: float | None,
+    dead_letter_queue: str | None,
+    processes: int | None,
+    process_initializer: str | Callable[[], object] | None = None,
+) -> WorkerSettings:
+    """Check every option (``InvalidOptionsError`` on the first wrong one) before the worker
+    builds anything that connects."""
+    processes = optional_positive_int("processes", processes)
+    if not callable(processor) and not (processes and isinstance(processor, str)):
+        raise InvalidOptionsError(
+            "processor must be a function, a coroutine function, or (with processes=)"
+            " a 'package.module:function' path")
+    positive_int("concurrency", concurrency)
+    lock_ms = int(positive_number("lock_duration", lock_duration))
+    limiter_max, limiter_duration = _limiter(limiter)
+    return WorkerSettings(
+        concurrency=concurrency,
+        processes=processes,
+        # Validated here (its import happens in each child, before the processor's).
+        process_initializer=(target_path(process_initializer)
+                             if process_initializer is not None else None),
+        is_async=inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
+            getattr(processor, "__call__", None)),  # noqa: B004
+        worker_name=name,
+        lock_duration=lock_ms,
+        lock_renew_time=int(positive_number("lock_renew_time", lock_renew_time or lock_ms / 2)),
+        stalled_interval=int(positive_number("stalled_interval", stalled_interval)),
+        max_stalled_count=int(non_negative_number("max_stalled_count", max_stalled_count)),
+        drain_delay=float(positive_number("drain_delay", drain_delay)),
+        backoff_strategy=backoff_strategy,
+        limiter_max=limiter_max,
+        limiter_duration=limiter_duration,
+        metrics_points=int((metrics or {}).get("max_data_points", 0)),
+        remove_on_complete=remove_on_complete,
+        remove_on_fail=remove_on_fail,
+        skip_stalled_check=skip_stalled_check,
+        shutdown_timeout=shutdown_timeout,
+        dead_letter_keys=(QueueKeys.of(dead_letter_queue, prefix)
+                          if dead_letter_queue is not None else None),
+    )
+
+
+def _limiter(limiter: dict[str, int] | None) -> tuple[int, int]:
+    if not limiter:
+        return 0, 0
+    max_jobs = limiter.get("max")
+    duration = limiter.get("duration")
+    if not isinstance(max_jobs, int) or not isinstance(duration, int) or max_jobs < 1 or (
+        duration < 1
+    ):
+        raise InvalidOptionsError("limiter needs {'max': jobs >= 1, 'duration': ms >= 1}")
+    return max_jobs, duration

@@ -22,7 +22,7 @@ from queuecore import (
 )
 from queuecore.base.clock import now_ms
 from queuecore.base.errors import InvalidOptionsError
-from tests.worker_utils import blocked_on_marker, events_of, running, wait_until
+from tests.worker_utils import LockWatch, blocked_on_marker, events_of, running, wait_until
 
 
 @pytest.fixture
@@ -415,16 +415,24 @@ async def test_a_worker_that_lost_its_lock_leaves_the_job_untouched(queue: Queue
 
 
 async def test_locks_are_renewed_while_a_job_runs(queue: Queue, redis_url: str, r):
+    release = asyncio.Event()
+
     async def process(j: AsyncJob) -> str:
-        await asyncio.sleep(1.2)
+        await asyncio.wait_for(release.wait(), 60)
         return "done"
 
     job = queue.add("long", {})
-    worker = Worker("work", process, connection=redis_url, lock_duration=400,
-                    stalled_interval=300)
+    # The job runs until its lock was renewed twice (seen in Redis), not for a fixed time; the
+    # lock outlasts a late renewal on a loaded machine (a 400 ms lock did not: a renewal
+    # more than 200 ms late let the stall checker take the job).
+    worker = Worker("work", process, connection=redis_url, lock_duration=3000,
+                    stalled_interval=500)
     stalled: list[str] = []
     worker.on("stalled", lambda job_id, prev: stalled.append(job_id))
     async with running(worker):
+        lock = LockWatch(r, f"bull:work:{job.id}:lock")
+        await wait_until(lambda: lock.seen() >= 2)
+        release.set()
         await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 1)
     assert stalled == []
     stored = queue.get_job(job.id)

@@ -11,7 +11,7 @@ from typing import Any
 from queuecore import Worker
 from tests.waiting import wait_until
 
-__all__ = ["blocked_on_marker", "events_of", "running", "wait_until"]
+__all__ = ["LockWatch", "blocked_on_marker", "events_of", "running", "wait_until"]
 
 
 @contextlib.asynccontextmanager
@@ -37,3 +37,21 @@ def blocked_on_marker(r: Any) -> bool:
     nothing to fetch. A positive sign that the worker has been past its fetch."""
     return any(c.get("cmd") == "bzpopmin" and "b" in c.get("flags", "")
                for c in r.client_list())
+
+
+
+class LockWatch:
+    """Counts the renewals of one lock: each time its TTL goes back up. ``seen()`` reads the
+    TTL; poll it often (``wait_until(lambda: watch.seen() >= 2)``) to see each renewal."""
+
+    def __init__(self, r: Any, lock_key: str) -> None:
+        self.r, self.key = r, lock_key
+        self.last: int | None = None
+        self.renewals = 0
+
+    def seen(self) -> int:
+        ttl = int(self.r.pttl(self.key))
+        if self.last is not None and self.last >= 0 and ttl > self.last:  # not the first take
+            self.renewals += 1
+        self.last = ttl
+        return self.renewals

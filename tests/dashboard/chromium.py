@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import TIMEOUT
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
@@ -23,7 +25,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 
 def require_chromium() -> None:
-    """Fail the calling module when Chromium is missing: the browser tests are never skipped."""
+    """Fail the calling module when Chromium is missing: the browser tests are never skipped.
+
+    Also gives Playwright's ``expect`` the suite's generous deadline: its own default (5 s,
+    apart from the page's default timeout) is too short for a loaded machine."""
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is missing (scripts/bootstrap.sh --test, or "
                     "apt-get install chromium)", pytrace=False)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT * 1000)

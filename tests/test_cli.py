@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from queuecore import Queue, Worker
+from queuecore import Queue
 from queuecore.worker.cli import main
 from tests.redisproc import free_port
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 P = "tests.helpers.processors"
@@ -39,14 +38,6 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
-
-
-def wait_for(predicate: object, timeout: float = 15) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
@@ -112,8 +103,6 @@ def test_worker_url_from_the_environment(redis_url: str, procs: list) -> None:
     assert code == 0, err
 
 
-@pytest.mark.skipif("processes" not in inspect.signature(Worker).parameters,
-                    reason="Worker(processes=) is not wired yet")
 def test_worker_with_processes_runs_jobs_in_children(redis_url: str, procs: list) -> None:
     with Queue("cli", redis_url) as q:
         jobs = [q.add("j", {"i": i}) for i in range(4)]

@@ -41,7 +41,7 @@ async def test_dead_letter_queue_receives_exactly_the_exhausted_jobs(queues, red
     main.get_job(jobs["doomed"].id).log("first line")  # type: ignore[union-attr]
     async with running(Worker("orders", process, connection=redis_url,
                               dead_letter_queue="orders-dead")):
-        await wait_until(lambda: dlq.get_job_counts("failed")["failed"] == 2, timeout=10)
+        await wait_until(lambda: dlq.get_job_counts("failed")["failed"] == 2)
         await wait_until(lambda: main.get_job_counts("completed")["completed"] == 2)
 
     dead = {job.name: job for job in dlq.get_jobs("failed")}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from queuecore import AsyncJob, InvalidOptionsError, Queue, Worker
+from tests.waiting import wait_for
 from tests.worker_utils import events_of, running, wait_until
 
 
@@ -33,7 +32,7 @@ def test_duplicate_returns_the_owner_and_emits_deduplicated(q: Queue, r):
 def test_ttl_expires_the_id(q: Queue, r):
     first = q.add("a", {}, deduplication={"id": "t", "ttl": 150})
     assert q.add("a", {}, deduplication={"id": "t", "ttl": 150}).id == first.id
-    time.sleep(0.2)
+    wait_for(lambda: not r.exists("bull:dedup:de:t"), what="the id expired")
     third = q.add("a", {}, deduplication={"id": "t", "ttl": 150})
     assert third.id != first.id
 

@@ -9,13 +9,13 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from queuecore import Queue
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,11 +47,8 @@ def fenced_blocks(path: Path) -> list[tuple[str, str]]:
     return re.findall(r"```(python|sh)\n(.*?)```", path.read_text(), re.DOTALL)
 
 
-def _wait(predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"docs/workers.md: {what} did not happen in time"
-        time.sleep(0.05)
+def _wait(predicate: Callable[[], object], what: str) -> None:
+    wait_for(predicate, what=f"docs/workers.md: {what}")
 
 
 def _run_cli_example(command: str, cwd: Path, redis_url: str) -> None:

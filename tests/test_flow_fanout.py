@@ -121,7 +121,7 @@ async def test_async_producer_without_join_and_a_chain_as_first(redis_url: str) 
         async with running(recording_worker("fo-a", redis_url, order)), \
                 running(recording_worker("fo-b", redis_url, order)), \
                 running(gate_worker(redis_url, "fo-gate")):
-            await wait_until(lambda: all_completed(node.then), timeout=10)
+            await wait_until(lambda: all_completed(node.then))
     assert order[:2] == ["download", "unpack"]
     assert sorted(order[2:]) == ["later", "scan"]
     async with AsyncQueue("fo-b", redis_url) as queue:

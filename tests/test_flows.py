@@ -61,7 +61,7 @@ async def test_three_level_flow_runs_children_first_and_hands_results_up(
 
     order: list[str] = []
     async with running(finished_order_worker("flow", redis_url, order)):
-        await wait_until(lambda: root.get_state() == "completed", timeout=10)
+        await wait_until(lambda: root.get_state() == "completed")
     assert order.index("report") == len(order) - 1
     for chapter, pages in (("chapter-1", ["page-1a", "page-1b"]), ("chapter-2", ["page-2a"])):
         assert all(order.index(p) < order.index(chapter) for p in pages)
@@ -88,7 +88,7 @@ async def test_children_in_other_queues(flows: FlowProducer, redis_url: str):
     order: list[str] = []
     workers = [finished_order_worker(q, redis_url, order) for q in ("billing", "render", "email")]
     async with running(workers[0]), running(workers[1]), running(workers[2]):
-        await wait_until(lambda: node.job.get_state() == "completed", timeout=10)
+        await wait_until(lambda: node.job.get_state() == "completed")
     assert order[-1] == "invoice"
     assert set(node.job.get_children_values()) == {
         f"bull:render:{node.children[0].job.id}", f"bull:email:{node.children[1].job.id}"}
@@ -103,7 +103,7 @@ async def test_chain_runs_steps_in_order(flows: FlowProducer, redis_url: str):
     assert node.job.name == "load"
     order: list[str] = []
     async with running(finished_order_worker("etl", redis_url, order)):
-        await wait_until(lambda: node.job.get_state() == "completed", timeout=10)
+        await wait_until(lambda: node.job.get_state() == "completed")
     assert order == ["fetch", "transform", "load"]
 
 
@@ -123,9 +123,9 @@ async def test_failure_policies(flows: FlowProducer, redis_url: str, policy: str
     ]})
     order: list[str] = []
     async with running(finished_order_worker("pol", redis_url, order, frozenset({"bad"}))):
-        await wait_until(lambda: {"bad", "good"} <= set(order), timeout=10)
+        await wait_until(lambda: {"bad", "good"} <= set(order))
         if runs_parent:
-            await wait_until(lambda: node.job.get_state() == parent_state, timeout=10)
+            await wait_until(lambda: node.job.get_state() == parent_state)
         else:
             await asyncio.sleep(0.3)
     assert node.job.get_state() == parent_state
@@ -153,7 +153,7 @@ async def test_fail_parent_propagates_up_the_chain(flows: FlowProducer, redis_ur
     ]})
     order: list[str] = []
     async with running(finished_order_worker("up", redis_url, order, frozenset({"leaf"}))):
-        await wait_until(lambda: node.job.get_state() == "failed", timeout=10)
+        await wait_until(lambda: node.job.get_state() == "failed")
     assert order == ["leaf"]
     assert node.children[0].job.get_state() == "failed"
 
@@ -166,7 +166,7 @@ async def test_a_released_parent_keeps_its_priority(flows: FlowProducer, redis_u
         return None
 
     async with running(Worker("prio", process, connection=redis_url)):
-        await wait_until(lambda: node.job.get_state() == "completed", timeout=10)
+        await wait_until(lambda: node.job.get_state() == "completed")
     assert int(r.hget(f"bull:prio:{node.job.id}", "priority")) == 7
 
 
@@ -220,5 +220,5 @@ async def test_delayed_parent_waits_for_its_delay(flows: FlowProducer, redis_url
         started[job.name] = now_ms()
 
     async with running(Worker("dly", process, connection=redis_url)):
-        await wait_until(lambda: "p" in started, timeout=10)
+        await wait_until(lambda: "p" in started)
     assert started["p"] >= node.job.timestamp + 800

@@ -4,10 +4,12 @@ not reported as a lost lock, however often renewal rounds coincide with finishes
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
+
+import redis
 
 from queuecore import AsyncJob, Job, Queue, Worker
-from tests.worker_utils import running, wait_until
+from tests.worker_utils import LockWatch, running, wait_until
 
 
 async def test_finishing_jobs_are_never_reported_as_lost_locks(redis_url: str) -> None:
@@ -35,14 +37,22 @@ async def test_locks_of_running_thread_jobs_are_renewed(redis_url: str) -> None:
     queue = Queue("renew-sync", redis_url)
     job = queue.add("slow", {})
 
+    release = threading.Event()
+
     def slow(j: Job) -> str:
-        time.sleep(1.5)
+        assert release.wait(60)
         return "done"
 
-    worker = Worker("renew-sync", slow, connection=redis_url, lock_duration=400)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    # Held until its lock was renewed twice (seen in Redis), with a lock that outlasts a late
+    # renewal on a loaded machine.
+    worker = Worker("renew-sync", slow, connection=redis_url, lock_duration=3000)
     async with running(worker):
-        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 1,
-                         timeout=10)
+        lock = LockWatch(r, f"bull:renew-sync:{job.id}:lock")
+        await wait_until(lambda: lock.seen() >= 2)
+        release.set()
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 1)
+    r.close()
     stored = queue.get_job(job.id)
     assert stored is not None and stored.stalled_counter == 0
     assert stored.return_value == "done"

@@ -77,8 +77,9 @@ async def test_worker_records_metrics_and_timings(redis_url: str):
     assert q.get_metrics("failed").count == 1
     timings = q.get_timings("completed")
     assert timings.count == 19
-    assert 15 <= (timings.processing["p50"] or 0) <= 200
-    assert (timings.processing["p99"] or 0) >= 55
+    # Lower bounds only (the processor sleeps at least that long; a loaded machine only adds).
+    assert (timings.processing["p50"] or 0) >= 15
+    assert (timings.processing["p99"] or 0) >= max(55, timings.processing["p50"] or 0)
     assert (timings.wait["p50"] or 0) >= 0
     series = q.get_timing_series("completed")
     assert sum(summary.count for _, summary in series) == 19

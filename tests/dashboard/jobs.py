@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from queuecore import Queue, Worker
+from tests.waiting import TIMEOUT, wait_until
 
 
 async def _process(job: Any) -> Any:
@@ -17,21 +17,19 @@ async def _process(job: Any) -> Any:
     return {"ok": True, "name": job.name}
 
 
-def run_worker(url: str, queue: Queue, finished: int, timeout: float = 15.0) -> None:
+def run_worker(url: str, queue: Queue, finished: int, timeout: float = TIMEOUT) -> None:
     """Process jobs until ``finished`` jobs are completed or failed, then stop the worker."""
+
+    def done() -> bool:
+        return sum(queue.get_job_counts("completed", "failed").values()) >= finished
 
     async def main() -> None:
         worker = Worker(queue.name, _process, connection=url, concurrency=4)
         task = asyncio.create_task(worker.run())
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                counts = queue.get_job_counts("completed", "failed")
-                if counts["completed"] + counts["failed"] >= finished:
-                    break
-                if time.monotonic() > deadline or task.done():
-                    raise AssertionError(f"worker did not finish {finished} jobs: {counts}")
-                await asyncio.sleep(0.02)
+            await wait_until(lambda: done() or task.done(), timeout=timeout,
+                             what=f"{finished} jobs finished")
+            assert done(), f"the worker stopped early: {queue.get_job_counts()}"
         finally:
             await worker.close()
             await asyncio.wait_for(task, 10)

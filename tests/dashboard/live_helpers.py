@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from dashboard.routing import websocket_application
+from tests.waiting import TIMEOUT
 
 LIVE = "/ws/queue-dashboard/"
 
@@ -57,7 +58,7 @@ async def collect(comm: WebsocketCommunicator, seconds: float) -> list[dict[str,
 
 
 async def wait_for(
-    comm: WebsocketCommunicator, found: Callable[[str], bool], timeout: float = 5.0
+    comm: WebsocketCommunicator, found: Callable[[str], bool], timeout: float = TIMEOUT
 ) -> list[str]:
     """Messages up to the first text for which ``found`` is true (fails after ``timeout``)."""
     out: list[dict[str, Any]] = []
@@ -75,7 +76,7 @@ async def wait_for(
     raise AssertionError(f"nothing matched within {timeout}s; got {texts(out)}")
 
 
-async def wait_closed(comm: WebsocketCommunicator, timeout: float = 5.0) -> int:
+async def wait_closed(comm: WebsocketCommunicator, timeout: float = TIMEOUT) -> int:
     out: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

@@ -34,6 +34,7 @@ from queuecore import Queue
 from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
 from tests.distbuild import built
 from tests.redisproc import free_port
+from tests.waiting import TIMEOUT
 
 require_chromium()
 
@@ -237,7 +238,7 @@ def exercise(browser: Any, project: Project, origin: str, prefix: str, server: s
     problems: list[str] = []
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(TIMEOUT * 1000)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
             if r.status >= 400 and not r.url.endswith("favicon.ico") else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from dashboard.throughput import (
 from queuecore import Queue, Worker
 from queuecore.commands.metrics import Metrics
 from tests.dashboard.conftest import MOUNT
+from tests.waiting import wait_until
 
 NOW = 10 * HOUR_MS + 30_000  # half a minute into a minute
 
@@ -135,11 +135,13 @@ def run_worker(url: str, queue: Queue, finished: int, *, with_metrics: bool) -> 
         opts: dict[str, Any] = {"metrics": {"max_data_points": 60}} if with_metrics else {}
         worker = Worker(queue.name, _work, connection=url, concurrency=4, **opts)
         task = asyncio.create_task(worker.run())
-        deadline = time.monotonic() + 15
+
+        def done() -> bool:
+            return sum(queue.get_job_counts("completed", "failed").values()) >= finished
+
         try:
-            while sum(queue.get_job_counts("completed", "failed").values()) < finished:
-                assert time.monotonic() < deadline and not task.done(), "worker too slow"
-                await asyncio.sleep(0.02)
+            await wait_until(lambda: done() or task.done(), what=f"{finished} jobs finished")
+            assert done(), f"the worker stopped early: {queue.get_job_counts()}"
         finally:
             await worker.close()
             await asyncio.wait_for(task, 10)

@@ -16,6 +16,8 @@ import pytest
 import redis
 
 from queuecore import AsyncJob, Queue, QueueEvents
+from tests.waiting import wait_until
+from tests.worker_utils import blocked_on_marker
 
 from .conftest import NodePeer
 from .scenarios import (
@@ -284,10 +286,8 @@ async def test_counts_and_states_agree(node_peer: NodePeer, redis_url: str) -> N
                 release.set()
 
         async def compare() -> None:
-            deadline = time.monotonic() + 5
-            while q.get_job_counts("active")["active"] != 1:
-                assert time.monotonic() < deadline, "held job never became active"
-                await asyncio.sleep(0.02)
+            await wait_until(lambda: q.get_job_counts("active")["active"] == 1,
+                             what="the held job active")
             got_active.set()
             node_added = (await node_peer.arun({"queue": qn, "actions": [
                 {"op": "add", "name": "w", "data": {}},
@@ -360,7 +360,9 @@ async def test_pause_seen_by_both(node_peer: NodePeer, redis_url: str) -> None:
 
         # A queuecore worker started while paused takes nothing either; Node resumes it.
         async def resume_from_node() -> None:
-            await asyncio.sleep(0.5)
+            # The worker is idle on the marker: past its fetch, which the paused queue refused.
+            with redis.Redis.from_url(redis_url, decode_responses=True) as r:
+                await wait_until(lambda: blocked_on_marker(r), what="the worker idle")
             assert q.get_job(job.id).processed_on is None
             node = (await node_peer.arun({"queue": qn, "actions": [
                 {"op": "resume"}, {"op": "isPaused"}]}))["results"]

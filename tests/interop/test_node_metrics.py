@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from queuecore import AsyncJob, Queue, Worker
+from tests.waiting import wait_until
 
 from .conftest import PEERS_DIR, NodePeer, Peer
 
@@ -125,11 +126,8 @@ async def run_queuecore_traffic(redis_url: str, queue: str) -> None:
                         metrics={"max_data_points": MAX_POINTS})
         task = asyncio.ensure_future(worker.run())
         try:
-            deadline = time.monotonic() + 10
-            while q.get_job_counts("completed", "failed") != {"completed": COMPLETED,
-                                                               "failed": FAILED}:
-                assert time.monotonic() < deadline, q.get_job_counts()
-                await asyncio.sleep(0.02)
+            await wait_until(lambda: q.get_job_counts("completed", "failed") == {
+                "completed": COMPLETED, "failed": FAILED}, what="the traffic processed")
         finally:
             await worker.close()
             await task

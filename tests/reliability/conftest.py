@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,18 +26,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def scale(small: Any, soak: Any) -> Any:
     """The `make test` value, or the `make soak` one."""
     return soak if SOAK else small
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05,
-             what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(interval)
 
 
 def cpu_seconds(pid: int) -> float:

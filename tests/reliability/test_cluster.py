@@ -82,8 +82,7 @@ async def _engine_subset(queue: Queue, connection: object, queue_name: str,
     workers = [Worker(name, process, connection=connection, prefix=PREFIX,  # type: ignore
                       concurrency=4) for name in (queue_name, f"{queue_name}-children")]
     async with running(workers[0]), running(workers[1]):
-        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 10,
-                         timeout=15)
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 10)
         queue.pause()
         paused = queue.add("while-paused", {"n": 6})
         await asyncio.sleep(0.3)

@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from queuecore import AsyncJob, Queue, Worker
-from tests.reliability.conftest import read_ledgers, scale, starts_by_job, wait_for, worker_args
+from tests.reliability.conftest import read_ledgers, scale, starts_by_job, worker_args
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
 SECONDS = scale(3.0, 15.0)
@@ -32,7 +33,7 @@ async def test_cpu_bound_processors_cause_no_false_stalls(redis_url: str, r: red
     cpu_worker = spawn("tests.reliability.proc_worker", *worker_args(
         redis_url, "cpu", tmp_path, mode=mode, concurrency=2, lock_duration=LOCK_MS,
         stalled_interval=STALLED_MS))
-    wait_for(lambda: len(starts_by_job(read_ledgers(tmp_path))) == 2, 15,
+    wait_for(lambda: len(starts_by_job(read_ledgers(tmp_path))) == 2,
              what="both jobs started")
 
     stalled: list[str] = []

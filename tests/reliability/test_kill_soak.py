@@ -20,10 +20,10 @@ from tests.reliability.conftest import (
     read_ledgers,
     scale,
     starts_by_job,
-    wait_for,
     worker_args,
 )
 from tests.reliability.invariants import check_invariants
+from tests.waiting import wait_for
 
 JOBS = scale(2_000, 10_000)
 KILLS = scale(5, 10)

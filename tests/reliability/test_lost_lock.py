@@ -65,7 +65,7 @@ async def test_old_owner_cannot_finish_a_job_taken_over_by_another_worker(
             before = r.hgetall(BASE + job.id)
             events_before = r.xlen(BASE + "events")
             old_go.set()
-            await wait_until(lambda: lost == [job.id], timeout=10)
+            await wait_until(lambda: lost == [job.id])
             await asyncio.sleep(0.2)
             assert r.hgetall(BASE + job.id) == before
             assert r.get(BASE + job.id + ":lock") == new_lock
@@ -74,7 +74,7 @@ async def test_old_owner_cannot_finish_a_job_taken_over_by_another_worker(
             assert r.xlen(BASE + "events") == events_before
             assert old_done == []
             new_go.set()
-            await wait_until(lambda: queue.get_job_state(job.id) == "completed", timeout=10)
+            await wait_until(lambda: queue.get_job_state(job.id) == "completed")
     stored = queue.get_job(job.id)
     assert stored is not None
     assert stored.return_value == "from the new owner"
@@ -106,7 +106,7 @@ async def test_owner_whose_lock_expired_cannot_finish_an_unclaimed_job(
         r.delete(BASE + job.id + ":lock")
         before = r.hgetall(BASE + job.id)
         go.set()
-        await wait_until(lambda: lost == [job.id], timeout=10)
+        await wait_until(lambda: lost == [job.id])
         assert r.hgetall(BASE + job.id) == before
         assert r.lrange(BASE + "active", 0, -1) == [job.id]
     assert queue.get_job_counts("completed", "failed", "delayed", "waiting") == {

@@ -15,7 +15,12 @@ import redis
 from queuecore import AsyncJob, Queue, RedisResponseError, Worker
 from tests.redisproc import RedisProcess
 from tests.reliability.invariants import check_invariants
-from tests.worker_utils import running, wait_until
+from tests.worker_utils import blocked_on_marker, running, wait_until
+
+
+def _oom_errors(r: redis.Redis) -> int:
+    """How many commands the server has refused with OOM so far."""
+    return int(r.info("errorstats").get("errorstat_OOM", {}).get("count", 0))
 
 QUEUE = "mem"
 BASE = f"bull:{QUEUE}:"
@@ -84,13 +89,14 @@ async def test_worker_lives_through_maxmemory_and_finishes_every_job(redis_serve
                     stalled_interval=500)
     task = asyncio.ensure_future(worker.run())
     try:
-        await wait_until(lambda: len(done) >= 2, timeout=10)
+        await wait_until(lambda: len(done) >= 2)
+        refused = _oom_errors(r)
         r.config_set("maxmemory", "1")  # from now on every write is refused
-        await asyncio.sleep(2.0)
+        # The worker ran into it, more than once (a finish, a fetch, a renewal ...).
+        await wait_until(lambda: _oom_errors(r) >= refused + 3)
         r.config_set("maxmemory", "0")
         assert not task.done(), f"the worker stopped: {task.exception()!r}"
-        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 20,
-                         timeout=15)
+        await wait_until(lambda: queue.get_job_counts("completed")["completed"] == 20)
     finally:
         r.config_set("maxmemory", "0")
         await worker.close()
@@ -112,11 +118,12 @@ async def test_worker_warns_at_start_when_redis_may_evict_jobs(redis_servers, ca
 
     caplog.set_level(logging.INFO)
     worker = Worker(QUEUE, process, connection=server.url)
-    async with running(worker):
-        await asyncio.sleep(0.3)
-    warnings = [rec for rec in caplog.records if rec.levelno >= logging.WARNING
+    def warnings() -> list[logging.LogRecord]:
+        return [rec for rec in caplog.records if rec.levelno >= logging.WARNING
                 and "allkeys-lru" in rec.getMessage()]
-    assert warnings, [rec.getMessage() for rec in caplog.records]
+
+    async with running(worker):
+        await wait_until(warnings, what="the allkeys-lru warning")
 
 
 async def test_worker_does_not_warn_with_noeviction(redis_servers, caplog):
@@ -128,6 +135,9 @@ async def test_worker_does_not_warn_with_noeviction(redis_servers, caplog):
         return None
 
     caplog.set_level(logging.INFO)
+    r = redis.Redis.from_url(server.url, decode_responses=True)
     async with running(Worker(QUEUE, process, connection=server.url)):
-        await asyncio.sleep(0.3)
+        # Started and idle (blocked on the marker): past its check of the policy.
+        await wait_until(lambda: blocked_on_marker(r))
+    r.close()
     assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING] == []

@@ -5,7 +5,6 @@ ConnectionError; a worker reports the trouble and keeps trying without dying."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
@@ -16,7 +15,7 @@ import redis
 
 from queuecore import AsyncJob, AsyncQueue, Queue, RedisConnectionError, Worker
 from queuecore.transport import handshake
-from tests.worker_utils import running
+from tests.worker_utils import running, wait_until
 
 HTTP_REPLY = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -107,7 +106,7 @@ async def test_worker_reports_and_keeps_trying(not_redis: NotRedis, caplog):
     worker = Worker("q", process, connection=not_redis.url(True))
     worker.on("error", errors.append)
     async with running(worker) as w:
-        await asyncio.sleep(1.5)
+        await wait_until(lambda: errors and not_redis.connections >= 2)  # it keeps trying
         assert w.running
     assert errors, "the worker said nothing about a port that is not Redis"
     assert all(isinstance(e, RedisConnectionError) for e in errors), errors

@@ -20,7 +20,7 @@ from queuecore import (
 from queuecore.base.clock import now_ms
 from queuecore.commands import worker_ops
 from tests.reliability.invariants import check_invariants
-from tests.worker_utils import running, wait_until
+from tests.worker_utils import blocked_on_marker, running, wait_until
 
 QUEUE = "ops"
 BASE = f"bull:{QUEUE}:"
@@ -75,12 +75,14 @@ async def test_retry_while_paused_keeps_the_job_until_resume(redis_url: str, r: 
         assert stored is not None
         stored.retry()
         assert queue.get_job_state(job.id) == "waiting"
-        await asyncio.sleep(1.0)
+        # The worker is idle on the marker (the retry of a paused queue does not wake it) ...
+        await wait_until(lambda: blocked_on_marker(r))
+        await asyncio.sleep(0.5)  # ... and stays so over the observation window
         assert runs == [job.id]
         assert queue.get_job_state(job.id) == "waiting"
         check_invariants(r, BASE)
         queue.resume()
-        await wait_until(lambda: queue.get_job_state(job.id) == "completed", timeout=5)
+        await wait_until(lambda: queue.get_job_state(job.id) == "completed")
     assert runs == [job.id, job.id]
     queue.close()
 
@@ -175,8 +177,7 @@ async def test_a_retry_submitted_twice_enqueues_once(redis_url: str, r: redis.Re
         await wait_until(lambda: queue.get_job_state(job.id) == "completed")
         for q in operators:
             q.close()
-    await asyncio.sleep(0.3)
-    assert runs == [job.id, job.id]
+    assert runs == [job.id, job.id]  # the workers are closed: no run can come later
     check_invariants(r, BASE)
     queue.close()
 

@@ -2,8 +2,8 @@
 worker and producer processes that are never restarted.
 
 4. redis-server is killed mid-run and started again after 5 s on the same port: workers and
-   producers live on, resume within 10 s, and every add acknowledged more than 1 s before the
-   kill is processed.
+   producers live on, resume (how soon is printed, not asserted: a figure), and every add
+   acknowledged more than 1 s before the kill is processed.
 5. Redis is down when the processes start, and again mid-run (5 s in `make test`, 30 s in
    `make soak`): they stay up, log at most one connection error a second, use little CPU, and
    resume."""
@@ -23,15 +23,14 @@ from tests.reliability.conftest import (
     cpu_seconds,
     read_timed_ledgers,
     scale,
-    wait_for,
     worker_args,
 )
 from tests.reliability.invariants import check_invariants
+from tests.waiting import wait_for
 
 QUEUE = "crash"
 BASE = f"bull:{QUEUE}:"
 AOF = {"appendonly": "yes", "appendfsync": "everysec"}
-RESUME_WITHIN = 10.0
 CPU_SHARE = 0.05  # of one core, while Redis is away
 
 
@@ -96,7 +95,7 @@ class Fleet:
             new = [j for j, t in acks(self.ack_file).items() if t > since]
             return bool(new) and bool(completed(url, new[:20])) and \
                 bool(starts_after(self.ledgers, since))
-        wait_for(done, RESUME_WITHIN, what="producers and workers resumed")
+        wait_for(done, what="producers and workers resumed")
         return time.time() - since
 
     def stop(self) -> None:
@@ -121,7 +120,7 @@ class Fleet:
 
 
 def wait_for_acks(fleet: Fleet, n: int) -> None:
-    wait_for(lambda: len(acks(fleet.ack_file)) >= n, 20, what=f"{n} acknowledged adds")
+    wait_for(lambda: len(acks(fleet.ack_file)) >= n, what=f"{n} acknowledged adds")
 
 
 def check_everything_processed(url: str, fleet: Fleet, must: list[str]) -> None:
@@ -139,7 +138,7 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_job(redis_servers, tmp_
     server.start()
     url = server.url
     fleet = Fleet(spawn, url, tmp_path)
-    wait_for(fleet.ready, 20, what="processes ready")
+    wait_for(fleet.ready, what="processes ready")
     wait_for_acks(fleet, 150)
     pids = [child.pid for child in fleet.all]
 
@@ -173,7 +172,7 @@ def test_redis_down_at_start_and_mid_run(redis_servers, tmp_path: Path, spawn):
     server: RedisProcess = redis_servers(AOF)  # not started yet
     url = server.url
     fleet = Fleet(spawn, url, tmp_path)
-    wait_for(fleet.ready, 20, what="processes up without Redis")
+    wait_for(fleet.ready, what="processes up without Redis")
 
     def away(seconds: float) -> tuple[float, float]:
         t0, cpu0 = time.time(), fleet.cpu()

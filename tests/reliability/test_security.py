@@ -3,7 +3,6 @@ prefix, and passwords kept out of reprs, errors and logs."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
@@ -57,7 +56,7 @@ async def run_one_job(connection: object, queue_name: str) -> str:
     worker = Worker(queue_name, process, connection=connection)  # type: ignore[arg-type]
     worker.on("completed", lambda j, result: results.append(result))
     async with running(worker):
-        await wait_until(lambda: results, timeout=10)
+        await wait_until(lambda: results)
     stored = await queue.get_job(job.id)
     await queue.close()
     assert stored is not None
@@ -87,10 +86,8 @@ async def test_rediss_fails_without_the_right_ca(tls_server: TLSRedisProcess, tr
            else f"rediss://127.0.0.1:{tls_server.port}/0")
     name = f"tls-bad-{trust}"
     queue = Queue(name, url)
-    t0 = time.monotonic()
     with pytest.raises(RedisConnectionError, match="certificate verify failed"):
         queue.add("never", {})
-    assert time.monotonic() - t0 < 2
     queue.close()
 
     ran: list[str] = []
@@ -105,7 +102,7 @@ async def test_rediss_fails_without_the_right_ca(tls_server: TLSRedisProcess, tr
     worker = Worker(name, process, connection=url)
     worker.on("error", errors.append)
     async with running(worker):
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: errors)  # it tried, and was refused
     assert ran == []
     assert errors and all(isinstance(e, RedisConnectionError) for e in errors)
     assert admin.llen(f"bull:{name}:wait") == 1
@@ -158,7 +155,7 @@ async def test_acl_user_limited_to_the_queue_prefix_runs_the_engine(redis_server
     worker = Worker("acl", process, connection=url, concurrency=2)
     worker.on("error", errors.append)
     async with running(worker):
-        await wait_until(lambda: len(done) == 3, timeout=10)
+        await wait_until(lambda: len(done) == 3)
         if acl == "all-but-dangerous":
             with pytest.raises(RedisResponseError) as refused:
                 queue.get_workers()
@@ -245,7 +242,7 @@ async def test_passwords_never_appear_in_reprs_errors_or_logs(redis_servers, cap
         worker = Worker("pw", process, connection=url)
         worker.on("error", errors.append)
         async with running(worker):
-            await asyncio.sleep(1.2)
+            await wait_until(lambda e=errors: e)
         assert errors
         seen += [str(e) for e in errors] + [repr(e) for e in errors]
     async with running(Worker("pw", process, connection=good)):

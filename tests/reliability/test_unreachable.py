@@ -1,6 +1,7 @@
-"""Case 6: a producer whose Redis is unreachable raises within 2 s, and afterwards the jobs
-in Redis are the adds that succeeded. Case 7: a worker whose blocked connection is killed
-(CLIENT KILL) starts a job added afterwards within 5 s."""
+"""Case 6: a producer whose Redis is unreachable raises (rather than hangs), and afterwards
+the jobs in Redis are the adds that succeeded. Case 7: a worker whose blocked connection is
+killed (CLIENT KILL) starts a job added afterwards. How soon is printed: a figure for bench/,
+not a limit asserted here."""
 
 from __future__ import annotations
 
@@ -16,11 +17,10 @@ import redis
 
 from queuecore import AsyncJob, Queue, RedisConnectionError, Worker
 from tests.redisproc import RedisProcess
-from tests.reliability.conftest import wait_for
 from tests.reliability.invariants import check_invariants
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
-RAISE_WITHIN = 2.0
 BASE = "bull:prod:"
 
 
@@ -66,9 +66,9 @@ def test_producer_raises_at_once_when_redis_refuses_and_keeps_only_acked_adds(
     acked = [queue.add("p", {}, job_id=f"a{n}").id for n in range(50)]
     server.kill()
     failures = [timed_add(queue, f"b{n}") for n in range(20)]
-    for exc, took in failures:
+    for exc, _took in failures:  # how soon is a figure: printed, not asserted
         assert isinstance(exc, RedisConnectionError), exc
-        assert took < RAISE_WITHIN
+    print("add() raised after " + ", ".join(f"{took:.2f}" for _, took in failures) + " s")
     server.start()
     acked += [queue.add("p", {}, job_id=f"c{n}").id for n in range(5)]
     r = redis.Redis.from_url(server.url, decode_responses=True)
@@ -79,13 +79,13 @@ def test_producer_raises_at_once_when_redis_refuses_and_keeps_only_acked_adds(
     queue.close()
 
 
-def test_producer_raises_within_2s_when_redis_host_drops_packets():
+def test_producer_raises_when_redis_host_drops_packets():
     with blackhole() as port:
         queue = Queue("prod", f"redis://127.0.0.1:{port}/0")
         exc, took = timed_add(queue, "x")
         queue.close()
     assert isinstance(exc, RedisConnectionError), exc
-    assert took < RAISE_WITHIN, f"add() raised after {took:.1f} s"
+    print(f"add() raised after {took:.1f} s")
 
 
 def frozen_add(server: RedisProcess, acked: list[str]) -> tuple[BaseException | None, float]:
@@ -100,12 +100,12 @@ def frozen_add(server: RedisProcess, acked: list[str]) -> tuple[BaseException | 
         queue.close()
 
 
-def test_producer_raises_within_2s_when_redis_stops_answering(redis_servers):
+def test_producer_raises_when_redis_stops_answering(redis_servers):
     server = redis_servers()
     server.start()
     exc, took = frozen_add(server, [])
     assert isinstance(exc, RedisConnectionError), exc
-    assert took < RAISE_WITHIN, f"add() raised after {took:.1f} s"
+    print(f"add() raised after {took:.1f} s")
 
 
 def test_add_that_timed_out_is_at_most_the_one_in_flight(redis_servers):
@@ -118,7 +118,7 @@ def test_add_that_timed_out_is_at_most_the_one_in_flight(redis_servers):
     exc, _took = frozen_add(server, acked)
     assert isinstance(exc, RedisConnectionError), exc
     r = redis.Redis.from_url(server.url, decode_responses=True)
-    where = wait_for(lambda: check_invariants(r, BASE), 5)
+    where = wait_for(lambda: check_invariants(r, BASE))
     assert set(acked) <= set(where) <= {*acked, "lost-in-flight"}
     queue = Queue("prod", server.url)
     assert queue.add("p", {}, job_id="lost-in-flight").id == "lost-in-flight"  # idempotent
@@ -151,11 +151,12 @@ async def test_killed_blocking_connection_of_idle_worker_is_replaced(redis_url: 
             client = await asyncio.to_thread(
                 wait_for, lambda: blocked_client(r, worker.client_name), 10)
             assert r.client_kill_filter(_id=client["id"]) == 1
-            if round_ == 1:
-                await asyncio.sleep(1.0)  # the worker is idle again before the add
+            if round_ == 1:  # the worker is idle again (on a new connection) before the add
+                await asyncio.to_thread(wait_for, lambda c=client: (
+                    (now := blocked_client(r, worker.client_name)) and now["id"] != c["id"]))
             t0 = time.monotonic()
             job = queue.add("after-kill", {})
-            await wait_until(lambda j=job: j.id in started, timeout=5)
+            await wait_until(lambda j=job: j.id in started)
             print(f"round {round_}: started {started[job.id] - t0:.3f} s after the add")
     assert len(errors) <= 3
     queue.close()

@@ -4,6 +4,7 @@ the handshake is accepted (no Redis reader is ever started for them)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from dashboard.live import feeds
 from queuecore import Queue
 from tests.dashboard.live_helpers import collect, communicator, session_cookie, texts, wait_for
 from tests.dashboard.security.conftest import ROLES, make_role
+from tests.waiting import TIMEOUT, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
@@ -82,14 +84,32 @@ async def _first_refresh(comm: Any) -> None:
     await wait_for(comm, lambda t: "hx-swap-oob" in t)
 
 
-async def _until_closed(comm: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
+async def _until_closed(comm: Any, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
     """Every message up to and including the close (or all of them after ``timeout``)."""
     out: list[dict[str, Any]] = []
-    for _ in range(int(timeout / 0.02)):
-        out += await collect(comm, 0.02)
-        if any(m["type"] == "websocket.close" for m in out):
-            break
+
+    async def closed() -> bool:
+        out.extend(await collect(comm, 0))
+        return any(m["type"] == "websocket.close" for m in out)
+
+    with contextlib.suppress(AssertionError):
+        await wait_until(closed, timeout=timeout)
     return out
+
+
+#: For each kind of page, a message that gets an answer, and that answer: sent after a
+#: message that gets none, its answer shows that the first was handled (messages are handled
+#: in order) and did not close the socket.
+PROBES: dict[str, tuple[str, str]] = {
+    "overview": (json.dumps({"paused": "0"}), "hx-swap-oob"),
+    "queue": MESSAGES["list-view"][1:],
+}
+
+
+async def _probe(comm: Any, kind: str) -> list[str]:
+    text, answer = PROBES[kind]
+    await comm.send_to(text_data=text)
+    return await wait_for(comm, lambda t: answer in t)
 
 
 async def _close_code(comm: Any) -> int:
@@ -138,10 +158,9 @@ async def test_message_types_for_allowed_roles(
     if answer:
         await wait_for(comm, lambda t: answer in t)
     else:
-        got = await collect(comm, 0.2)
-        assert not [m for m in got if m["type"] == "websocket.close"]
-    if message == "pause":
-        assert feeds.registry().feeds == {}
+        if message == "pause":
+            await wait_until(lambda: feeds.registry().feeds == {})
+        await _probe(comm, kind)  # fails if the socket was closed meanwhile
     await comm.disconnect()
 
 
@@ -159,14 +178,20 @@ async def test_each_message_rechecks_access(
     revoke, code = DOWNGRADES[downgrade]
     await database_sync_to_async(revoke)(user)
     await comm.send_to(text_data=text)
-    got = await (collect(comm, 0.2) if message == "oversized" else _until_closed(comm))
-    closes = [m for m in got if m["type"] == "websocket.close"]
     if message == "oversized":
-        # Dropped unread (over MAX_MESSAGE): nothing is done and nothing sent for it.
-        assert not closes
+        # Dropped unread (over MAX_MESSAGE): nothing is done and nothing sent for it. A
+        # message after it is handled after it and closes the socket: one close (for that
+        # one) once the consumer has handled everything, and no fragment.
+        await comm.send_to(text_data=MESSAGES["malformed"][1])
+        got = await _until_closed(comm)
+        await comm.disconnect()  # handled after both messages: all their output is in now
+        got += await collect(comm, 0)
+        assert [m.get("code") for m in got if m["type"] == "websocket.close"] == [code], got
         assert not texts(got)
-        await comm.disconnect()
+        assert feeds.registry().feeds == {}
         return
+    got = await _until_closed(comm)
+    closes = [m for m in got if m["type"] == "websocket.close"]
     assert closes and closes[0].get("code") == code, f"{message} after {downgrade}: {got}"
     assert not [t for t in texts(got) if answer and answer in t]
     assert feeds.registry().feeds == {}

@@ -1,7 +1,7 @@
 """Oversized job data is refused before anything is written (queuecore's
 512 KiB default), and a 10 MB field already in Redis (written behind queuecore's back) is
-shown cut, quickly, on the job page, the queue page and the live fragments; "Show all" is
-bounded by JSON_FULL_CHARS."""
+shown cut on the job page, the queue page and the live fragments (how fast such a page
+renders is a figure for bench/, not asserted here); "Show all" is bounded by JSON_FULL_CHARS."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.timeout(60)]
 BIG = 10 * 1024 * 1024
 OVER = {"blob": "x" * (512 * 1024 + 1)}
 PAGE_LIMIT = 200_000  # bytes of one page
-TIME_LIMIT = 0.75  # seconds of server time for one page
 
 
 def _keys(r: redis.Redis) -> dict[str, Any]:
@@ -113,20 +112,16 @@ def viewer(make_user: Callable[..., User]) -> Client:
     return client
 
 
-def _timed(client: Client, url: str, **query: str) -> tuple[Any, float]:
-    client.get(url, query)  # warm: the first request opens the Redis connection
-    start = time.perf_counter()
-    response = client.get(url, query)
-    return response, time.perf_counter() - start
+def _get(client: Client, url: str, **query: str) -> Any:
+    return client.get(url, query)
 
 
 @pytest.mark.django_db
-def test_a_10mb_field_renders_cut_and_fast(viewer: Client, huge_job: str) -> None:
-    response, took = _timed(viewer, f"{MOUNT}default/q/emails/jobs/{huge_job}/")
+def test_a_10mb_field_renders_cut(viewer: Client, huge_job: str) -> None:
+    response = _get(viewer, f"{MOUNT}default/q/emails/jobs/{huge_job}/")
     assert response.status_code == 200
     body = response.content.decode()
     assert len(response.content) < PAGE_LIMIT, len(response.content)
-    assert took < TIME_LIMIT, took
     assert "&lt;b&gt;yyy" in body
     assert "y" * 10_001 not in body  # cut (at TEXT_PREVIEW_CHARS or less)
 
@@ -137,11 +132,10 @@ def test_show_all_is_bounded(
 ) -> None:
     settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD, "JSON_FULL_CHARS": 100_000}
     job_id, field = huge_json_job
-    response, took = _timed(viewer, f"{MOUNT}default/q/emails/jobs/{job_id}/", full=field)
+    response = _get(viewer, f"{MOUNT}default/q/emails/jobs/{job_id}/", full=field)
     assert response.status_code == 200
     body = response.content.decode()
     assert len(response.content) < 100_000 + PAGE_LIMIT, len(response.content)
-    assert took < TIME_LIMIT, took
     shown = body.split(f'id="json-{field}">')[1].split("</pre>")[0]
     assert 100_000 <= len(shown) < 120_000  # the bound, escaped
     assert "That is the most the page shows." in body
@@ -149,11 +143,10 @@ def test_show_all_is_bounded(
 
 @pytest.mark.django_db
 def test_queue_page_with_a_10mb_job_is_small(viewer: Client, huge_job: str) -> None:
-    response, took = _timed(viewer, f"{MOUNT}default/q/emails/", state="failed")
+    response = _get(viewer, f"{MOUNT}default/q/emails/", state="failed")
     assert response.status_code == 200
     assert huge_job in response.content.decode()
     assert len(response.content) < PAGE_LIMIT
-    assert took < TIME_LIMIT, took
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,7 +5,6 @@ second pass with CSP bypassed proves the escaping alone holds."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tests.dashboard.chromium import ARGS, CHROMIUM, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.dashboard.security.test_xss import _queue_name_ok, plant
 from tests.dashboard.security.xss import MARK, PAYLOADS
+from tests.waiting import TIMEOUT
 
 require_chromium()
 
@@ -77,7 +77,7 @@ def _visit(
     dialogs: list[str] = []
     problems: list[str] = []
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(TIMEOUT * 1000)
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")
             and not m.text.startswith("Failed to load resource") else None)  # see "response"
@@ -93,8 +93,14 @@ def _visit(
             if page.locator("#qd-live-status").count():
                 page.wait_for_selector("#qd-live-status[data-state=live]")
             if "/jobs/" in url or "state=waiting" in url:
-                _send_live_payloads(redis_url, ids[0])
-                time.sleep(0.8)  # a few ticks of live fragments
+                before = page.evaluate("() => document.body.innerHTML")
+                # The page's own job when it shows one (its log lines and progress come
+                # live), else the first job.
+                job_id = next((i for i in ids[:6] if url == _path("job", "default", "emails", i)),
+                              ids[0])
+                _send_live_payloads(redis_url, job_id)
+                # Live fragments with the payloads have been swapped in.
+                page.wait_for_function("before => document.body.innerHTML !== before", arg=before)
             state = page.evaluate(
                 """() => ({
                     flag: window.MARK,

@@ -70,7 +70,6 @@ class Worker:
     >>> await worker.run()   # until worker.close()
     """
 
-    SCHEDULER_HOOK = True  # fetching a job scheduler's run creates the scheduler's next run
 
     def __init__(
         self,

@@ -9,11 +9,11 @@ import pickle
 import pytest
 import redis
 import redis.sentinel as ssentinel
-from queuecore.worker.processes import portable_connection
 
 from queuecore import FlowProducer, Queue, RedisTimeoutError
-from queuecore.transport.connection import _kwargs_from, describe, redact, sync_client
+from queuecore.transport.connection import connection_kwargs, describe, redact, sync_client
 from queuecore.transport.sentinel import SentinelSpec, parse_url
+from queuecore.worker.process_pool import portable_connection
 
 
 def test_sentinel_url_gives_sentinels_service_db_and_both_passwords() -> None:
@@ -73,7 +73,7 @@ def test_a_slave_for_client_is_refused() -> None:
     replica = sentinel.slave_for("svc")
     try:
         with pytest.raises(ValueError, match="master_for"):
-            _kwargs_from(replica)
+            connection_kwargs(replica)
     finally:
         replica.close()
         sentinel.close()

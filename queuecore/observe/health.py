@@ -23,7 +23,7 @@ from ..base.errors import RedisError, RedisResponseError
 from ..base.keys import ALL_STATES, QueueKeys
 from ..commands import ops
 from ..commands.op import Op, raw
-from ..transport.connection import _kwargs_from, async_client, describe, sync_client
+from ..transport.connection import async_client, connection_kwargs, describe, sync_client
 from ..transport.errors import is_connection_error, redis_cause
 from ..transport.runner import AsyncRunner, SyncRunner
 
@@ -141,7 +141,7 @@ def _scrub(text: str, connection: Any) -> str:
     """Error text without the password (whatever redis-py or the OS put in it)."""
     text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
     try:
-        password = _kwargs_from(connection).get("password")
+        password = connection_kwargs(connection).get("password")
     except (TypeError, ValueError):
         password = None
     if password:

@@ -31,7 +31,9 @@ _ALLOWED_SCHEMES = ("redis", "rediss", "unix", *sentinel.SCHEMES)
 _POOL_ONLY = {"connection_class", "max_connections", "cluster_seeds", "sentinel"}
 
 
-def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:
+def connection_kwargs(connection: ConnectionLike) -> dict[str, Any]:
+    """The redis-py connection options that ``connection`` stands for (URL, client or dict):
+    what every client queuecore builds starts from, and what child processes are given."""
     if connection is None:
         connection = DEFAULT_URL
     if isinstance(connection, str):
@@ -60,7 +62,7 @@ def _kwargs_from(connection: ConnectionLike) -> dict[str, Any]:
         kwargs = dict(connection)
         if "url" in kwargs:
             url = kwargs.pop("url")
-            return {**_kwargs_from(str(url)), **kwargs}
+            return {**connection_kwargs(str(url)), **kwargs}
         return kwargs
     raise TypeError(
         "connection must be a redis:// or rediss:// URL, a redis-py client, or a dict of options"
@@ -96,7 +98,7 @@ def _prepare(connection: ConnectionLike, extra: Mapping[str, Any],
     """The kind of connection ("unix", "ssl" or "tcp"), the pool's keyword arguments
     (``defaults`` < what the caller's connection says < ``extra``), through Sentinel where
     the sentinels are, and the WAIT after every call asked for, if any."""
-    raw = _kwargs_from(connection)
+    raw = connection_kwargs(connection)
     policy = replicas.take_policy(raw)
     spec = raw.get("sentinel")
     kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_keepalive": True,
@@ -147,7 +149,7 @@ def async_client(connection: ConnectionLike, *, single_connection_client: bool =
 def describe(connection: ConnectionLike) -> str:
     """host:port/db of a connection, never its password (for logs and errors)."""
     try:
-        kw = _kwargs_from(connection)
+        kw = connection_kwargs(connection)
     except (TypeError, ValueError):
         return "<invalid connection>"
     if "path" in kw:

@@ -31,7 +31,7 @@ from ..base.errors import (
 )
 from ..base.keys import QueueKeys
 from ..base.validation import positive_int
-from ..transport.connection import ConnectionLike, _kwargs_from
+from ..transport.connection import ConnectionLike, connection_kwargs
 from .process_child import child_main
 from .process_handle import ChildGone, ChildHandle, exit_text
 from .process_protocol import PortableConnection, job_outcome
@@ -46,7 +46,7 @@ def portable_connection(connection: ConnectionLike) -> PortableConnection:
     """The connection in a form a child process can be started with (a URL or plain options)."""
     if connection is None or isinstance(connection, str):
         return connection
-    kwargs = _kwargs_from(connection)
+    kwargs = connection_kwargs(connection)
     if kwargs.get("credential_provider") is not None:
         raise InvalidOptionsError("processes= cannot pass a credential_provider to its child "
                                   "processes: give the connection as a redis:// URL")

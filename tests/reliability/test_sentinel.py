@@ -25,9 +25,10 @@ import redis.asyncio.sentinel as asentinel
 import redis.sentinel as ssentinel
 
 from queuecore import AsyncJob, AsyncQueue, Queue, QueueEvents, RedisTimeoutError, Worker
-from tests.reliability.conftest import ROOT, wait_for
+from tests.reliability.conftest import ROOT
 from tests.reliability.sentinels import SERVICE, SentinelSetup
 from tests.reliability.servers import make_certs
+from tests.waiting import wait_for
 from tests.worker_utils import running, wait_until
 
 

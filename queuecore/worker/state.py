@@ -22,6 +22,8 @@ class RunState:
         self.closing = asyncio.Event()  # close() was called or run() is ending
         self.closed = asyncio.Event()
         self.slot_free = asyncio.Event()  # a job slot was freed
+        self.paused = False  # Worker.pause(): fetch nothing until resume()
+        self.resumed = asyncio.Event()  # set by resume() (made anew by pause())
         self._background: set[asyncio.Task[None]] = set()
 
     def begin(self) -> None:
@@ -29,6 +31,9 @@ class RunState:
         self.closing = asyncio.Event()
         self.closed = asyncio.Event()
         self.slot_free = asyncio.Event()
+        self.resumed = asyncio.Event()
+        if not self.paused:  # pause() before run() holds the new run too
+            self.resumed.set()
 
     async def wait_any(self, awaitable: Awaitable[Any],
                        stop: asyncio.Event | None = None) -> None:

@@ -57,7 +57,8 @@ from .trouble import TroubleReporter
 __all__ = ["WORKER_EVENTS", "AsyncProcessor", "Processor", "SyncProcessor", "Worker"]
 
 WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error", "stalled",
-                           "drained", "closing", "closed", "ready", "lock-lost"})
+                           "drained", "closing", "closed", "ready", "lock-lost", "paused",
+                           "resumed"})
 
 
 class Worker:
@@ -261,6 +262,35 @@ class Worker:
         processor afterwards to put the current job back unharmed."""
         positive_int("rate_limit ms", ms)
         await self.queue.run_op(worker_ops.rate_limit(self.keys, ms))
+
+    # -- pausing (this worker only; the queue is untouched) --
+
+    async def pause(self, do_not_wait_active: bool = False) -> None:
+        """Fetch no more jobs until ``resume()``; by default wait until the active jobs are
+        finished (``do_not_wait_active=True``: return at once). Other workers of the queue
+        go on; ``Queue.pause()`` pauses them all. Emits ``paused``."""
+        state = self._state
+        if state.paused:
+            return
+        state.paused = True
+        state.resumed = asyncio.Event()
+        if not do_not_wait_active:
+            # A finish call fetches no next job while paused, so each slot's chain ends.
+            while self._active:
+                await asyncio.wait([task for _, task in self._active.values()])
+        self._emitter.emit("paused")
+
+    def resume(self) -> None:
+        """Fetch jobs again after ``pause()``; emits ``resumed`` (nothing when not paused)."""
+        state = self._state
+        if state.paused:
+            state.paused = False
+            state.resumed.set()
+            self._emitter.emit("resumed")
+
+    def is_paused(self) -> bool:
+        """Whether ``pause()`` holds this worker (not whether the queue is paused)."""
+        return self._state.paused
 
     # -- closing --
 

@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from ..base.keys import QueueKeys
-from .op import Op, checked, raw, script, single
+from .op import Op, check, checked, raw, script, single
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,3 +106,19 @@ def rate_limit(keys: QueueKeys, ms: int) -> Op[Any]:
 
 def rate_limit_ttl(keys: QueueKeys) -> Op[int]:
     return single(raw("PTTL", keys.limiter), lambda r: max(int(r), 0))
+
+
+def move_to_waiting_children(keys: QueueKeys, job_id: str, token: str, now: int,
+                             child_key: str = "") -> Op[bool]:
+    """True when moved; False when no child is pending (the job stays active)."""
+    return single(
+        script("move_to_waiting_children",
+               [keys.active, keys.waiting_children, keys.stalled, keys.events, keys.meta],
+               [keys.base, job_id, token, now, child_key]),
+        lambda r: check(r, job_id=job_id, command="move_to_waiting_children") == 0,
+    )
+
+
+def extend_lock(keys: QueueKeys, job_id: str, token: str, lock_ms: int) -> Op[Any]:
+    return single(script("extend_lock", [keys.stalled], [keys.base, job_id, token, lock_ms]),
+                  checked("extend_lock", job_id))

@@ -38,6 +38,20 @@ def _timed_out(job_id: str, raw_timeout: Any) -> JobTimeoutError:
     return JobTimeoutError(f"job {job_id} timed out after {raw_timeout} ms")
 
 
+class ManualExecutor:
+    """A worker without a processor (manual processing) never runs one."""
+
+    async def start(self) -> None:
+        pass
+
+    async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
+                   token: str) -> Any:
+        raise AssertionError("a worker without a processor runs no job")
+
+    async def close(self) -> None:
+        pass
+
+
 class AsyncExecutor:
     """An ``async def`` processor, on the worker's loop."""
 

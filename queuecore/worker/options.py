@@ -71,10 +71,13 @@ def worker_settings(
     """Check every option (``InvalidOptionsError`` on the first wrong one) before the worker
     builds anything that connects."""
     processes = optional_positive_int("processes", processes)
-    if not callable(processor) and not (processes and isinstance(processor, str)):
+    if processor is not None and not callable(processor) and not (
+            processes and isinstance(processor, str)):
         raise InvalidOptionsError(
-            "processor must be a function, a coroutine function, or (with processes=)"
-            " a 'package.module:function' path")
+            "processor must be a function, a coroutine function, (with processes=)"
+            " a 'package.module:function' path, or None (manual processing)")
+    if processor is None and processes:
+        raise InvalidOptionsError("processes= needs a processor (not manual processing)")
     positive_int("concurrency", concurrency)
     lock_ms = int(positive_number("lock_duration", lock_duration))
     limiter_max, limiter_duration = _limiter(limiter)

@@ -31,6 +31,7 @@ from ..base.errors import QueueCoreError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE
 from ..base.keys import QueueKeys
 from ..base.validation import positive_int
+from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
 from ..commands import worker_ops
 from ..commands.ops import worker_client_names
@@ -40,6 +41,7 @@ from .executors import (
     AsyncExecutor,
     AsyncProcessor,
     Executor,
+    ManualExecutor,
     ProcessExecutor,
     Processor,
     SyncProcessor,
@@ -49,6 +51,7 @@ from .fetcher import Fetcher
 from .finisher import Finisher
 from .job_runner import JobRunner
 from .lock_renewer import LockRenewer
+from .manual import ManualFetcher
 from .options import KeepOption, worker_settings
 from .stall_checker import StallChecker
 from .state import RunState
@@ -74,7 +77,7 @@ class Worker:
     def __init__(
         self,
         queue_name: str,
-        processor: Processor | str,
+        processor: Processor | str | None,
         connection: ConnectionLike = None,
         *,
         prefix: str = "bull",
@@ -147,6 +150,7 @@ class Worker:
         self._connections = connections = WorkerConnections(
             self.queue, self.client_name, self.presence_name, state, trouble)
         self._executor = self._make_executor(processor, settings.processes)
+        self._manual = ManualFetcher(self.queue, settings, self.id, self.client_name, emitter)
         self._fetcher = fetcher = Fetcher(self.queue, settings, self.id, state, connections,
                                           trouble, emitter)
         self._finisher = finisher = Finisher(self.queue, settings, self.id, state, fetcher,
@@ -159,7 +163,10 @@ class Worker:
         self._stall_checker = StallChecker(self.queue, settings.max_stalled_count,
                                            settings.stalled_interval, state, trouble, emitter)
 
-    def _make_executor(self, processor: Processor | str, processes: int | None) -> Executor:
+    def _make_executor(self, processor: Processor | str | None,
+                       processes: int | None) -> Executor:
+        if processor is None:
+            return ManualExecutor()
         if processes:
             return ProcessExecutor(processor, processes, self.queue.connection, self.name,
                                    self.keys.prefix, self.process_initializer)
@@ -225,6 +232,9 @@ class Worker:
         """Process jobs until ``close()``."""
         if self._running:
             raise QueueCoreError("this worker is already running")
+        if self.processor is None:
+            raise QueueCoreError("a worker without a processor does not run: take jobs with "
+                                 "get_next_job(token)")
         self._running = True
         state = self._state
         state.begin()
@@ -256,6 +266,15 @@ class Worker:
             self._running = False
             state.closed.set()
             self._emitter.emit("closed")
+
+    async def get_next_job(self, token: str, *, block: bool = True) -> AsyncJob | None:
+        """Manual processing (a worker made with ``processor=None``): take the next job,
+        locked with ``token`` for ``lock_duration`` ms, waiting up to ``drain_delay`` s when
+        ``block``; None when there is none. Finish it with ``job.move_to_completed(value,
+        token)`` or ``job.move_to_failed(error, token)``; renew with ``job.extend_lock``."""
+        if self.processor is not None:
+            raise QueueCoreError("get_next_job is for a worker made without a processor")
+        return await self._manual.get_next_job(token, block)
 
     async def rate_limit(self, ms: int) -> None:
         """Hold every worker of this queue for ``ms``; raise ``RateLimitError`` from the
@@ -297,6 +316,10 @@ class Worker:
     async def close(self, timeout: float | None = None) -> None:
         """Stop fetching, let active jobs finish (up to ``timeout`` seconds), then give the
         rest back to the queue so that they run again. Safe to call more than once."""
+        if self.processor is None:
+            await self._manual.close()
+            await self._connections.close()
+            return
         if not self._running:
             return
         state = self._state

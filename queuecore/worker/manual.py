@@ -12,8 +12,6 @@ import contextlib
 import logging
 from typing import Any
 
-import redis
-
 from ..base.clock import now_ms
 from ..base.emitter import Emitter
 from ..base.errors import InvalidOptionsError, QueueCoreError
@@ -22,7 +20,7 @@ from ..client.aqueue import AsyncQueue
 from ..commands import worker_ops
 from ..commands.record import JobRecord
 from ..transport.connection import async_client
-from ..transport.errors import wrap
+from ..transport.errors import public_error
 from .options import WorkerSettings
 from .scheduling import schedule_next
 
@@ -94,8 +92,11 @@ class ManualFetcher:
                                        single_connection_client=True)
         try:
             await self._block.bzpopmin(self._keys.marker, timeout)
-        except redis.RedisError as exc:
-            raise wrap(exc) from exc
+        except Exception as exc:
+            public = public_error(exc)  # redis-py's errors never cross queuecore's API
+            if public is exc:
+                raise
+            raise public from exc
 
     async def close(self) -> None:
         if self._block is not None:

@@ -6,6 +6,7 @@ Queues, workers and jobs interoperate with Node ``bullmq`` 6.x and Python ``bull
 from __future__ import annotations
 
 from .base.backoff import Backoff, compute_backoff
+from .base.cancel import CancelSignal
 from .base.errors import (
     ChildProcessCrashedError,
     DataError,
@@ -14,6 +15,7 @@ from .base.errors import (
     FailedChildrenError,
     InvalidOptionsError,
     JobBelongsToSchedulerError,
+    JobCancelledError,
     JobLockedError,
     JobNotFoundError,
     JobNotInStateError,
@@ -41,6 +43,7 @@ from .base.options import JobOptionsDict
 from .base.version import __version__ as __version__
 from .client.ajob import AsyncJob
 from .client.aqueue import AsyncQueue
+from .client.cancel import arequest_cancel, request_cancel
 from .client.job import Job
 from .client.queue import Queue
 from .commands.metrics import Metrics, TimingSummary
@@ -65,6 +68,7 @@ __all__ = [
     "AsyncJob",
     "AsyncQueue",
     "Backoff",
+    "CancelSignal",
     "ChildProcessCrashedError",
     "DataError",
     "DelayedError",
@@ -79,6 +83,7 @@ __all__ = [
     "InvalidOptionsError",
     "Job",
     "JobBelongsToSchedulerError",
+    "JobCancelledError",
     "JobLockedError",
     "JobNode",
     "JobNotFoundError",
@@ -114,11 +119,13 @@ __all__ = [
     "WorkerPool",
     "acheck_health",
     "alist_queues",
+    "arequest_cancel",
     "chain",
     "check_health",
     "compute_backoff",
     "fan_out",
     "list_queues",
     "release_fan_out",
+    "request_cancel",
     "validate_queue_name",
 ]

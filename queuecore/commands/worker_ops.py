@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from ..base.keys import QueueKeys
@@ -122,3 +123,9 @@ def move_to_waiting_children(keys: QueueKeys, job_id: str, token: str, now: int,
 def extend_lock(keys: QueueKeys, job_id: str, token: str, lock_ms: int) -> Op[Any]:
     return single(script("extend_lock", [keys.stalled], [keys.base, job_id, token, lock_ms]),
                   checked("extend_lock", job_id))
+
+
+def publish_cancel(keys: QueueKeys, job_id: str, reason: str | None) -> Op[int]:
+    """Ask every listening worker of the queue to cancel ``job_id``; how many heard it."""
+    message = json.dumps({"jobId": job_id, "reason": reason}, separators=(",", ":"))
+    return single(raw("PUBLISH", keys.cancel_channel, message), lambda r: int(r))

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
+from ..base.cancel import CancelSignal
+
 #: job id -> (lock token, the task processing it)
 ActiveJobs = dict[str, tuple[str, "asyncio.Task[None]"]]
 
@@ -18,6 +20,7 @@ class RunState:
     def __init__(self) -> None:
         self.active: ActiveJobs = {}
         self.lost: set[str] = set()  # reported as lock-lost once
+        self.signals: dict[str, CancelSignal] = {}  # jobs whose processor takes a signal
         self.finishing: set[str] = set()  # finish or retry call sent: the lock goes with it
         self.closing = asyncio.Event()  # close() was called or run() is ending
         self.closed = asyncio.Event()

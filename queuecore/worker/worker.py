@@ -53,6 +53,7 @@ from .job_runner import JobRunner
 from .lock_renewer import LockRenewer
 from .manual import ManualFetcher
 from .options import KeepOption, worker_settings
+from .remote_cancel import RemoteCancelListener
 from .stall_checker import StallChecker
 from .state import RunState
 from .trouble import TroubleReporter
@@ -99,6 +100,7 @@ class Worker:
         processes: int | None = None,
         process_initializer: str | Callable[[], object] | None = None,
         max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
+        remote_cancel: bool = False,
     ) -> None:
         settings = worker_settings(
             processor, prefix=prefix, concurrency=concurrency, name=name,
@@ -139,6 +141,7 @@ class Worker:
         self.skip_stalled_check = settings.skip_stalled_check
         self.shutdown_timeout = settings.shutdown_timeout
         self.dead_letter_keys = settings.dead_letter_keys
+        self.remote_cancel = bool(remote_cancel)
 
         self._running = False
         self._closers: set[asyncio.Task[None]] = set()
@@ -156,7 +159,8 @@ class Worker:
         self._finisher = finisher = Finisher(self.queue, settings, self.id, state, fetcher,
                                              emitter)
         self._job_runner = JobRunner(self.queue, settings.is_async, connections,
-                                     self._executor, finisher, state, emitter)
+                                     self._executor, finisher, state, emitter,
+                                     settings.takes_signal)
         self._lock_renewer = LockRenewer(self.keys, queue_name, settings.lock_duration,
                                          settings.lock_renew_time, connections, state, trouble,
                                          emitter)
@@ -249,6 +253,11 @@ class Worker:
                 self._connections.keep_presence_forever(self.lock_renew_time / 1000)))
             if not self.skip_stalled_check:
                 helpers.append(asyncio.ensure_future(self._stall_checker.run_forever()))
+            if self.remote_cancel:
+                listener = RemoteCancelListener(self.queue, state, self._trouble,
+                                                self.cancel_job)
+                await listener.subscribe()
+                helpers.append(asyncio.ensure_future(listener.run_forever()))
             self._emitter.emit("ready")
             await self._fetcher.run(self._job_runner.start)
             while self._active:  # close() is letting the active jobs finish
@@ -281,6 +290,22 @@ class Worker:
         processor afterwards to put the current job back unharmed."""
         positive_int("rate_limit ms", ms)
         await self.queue.run_op(worker_ops.rate_limit(self.keys, ms))
+
+    # -- cancelling (the processor takes a CancelSignal as its second parameter) --
+
+    def cancel_job(self, job_id: str, reason: str | None = None) -> bool:
+        """Cancel the signal of a job this worker is processing (its processor decides how
+        to stop); False when no such job runs here with a signal (BullMQ's ``cancelJob``)."""
+        job_signal = self._state.signals.get(str(job_id))
+        if job_signal is None:
+            return False
+        job_signal.cancel(reason)
+        return True
+
+    def cancel_all_jobs(self, reason: str | None = None) -> None:
+        """Cancel the signals of every job this worker is processing."""
+        for job_signal in list(self._state.signals.values()):
+            job_signal.cancel(reason)
 
     # -- pausing (this worker only; the queue is untouched) --
 

@@ -22,6 +22,7 @@ from queuecore import (
     arequest_cancel,
     request_cancel,
 )
+from queuecore.commands.worker_ops import relay_cancel_topic
 from queuecore.worker.options import takes_cancel_signal
 from tests.worker_utils import running, wait_until
 
@@ -211,3 +212,15 @@ def test_how_a_processor_opts_in() -> None:
 
     assert [takes_cancel_signal(f) for f in (one, two, star, keyword_only, Method(), len)] \
         == [False, True, True, False, True, False]
+
+
+def test_relay_topic_encoding() -> None:
+    assert relay_cancel_topic("exports") == "jobs.exports.cancel"
+    assert relay_cancel_topic("a.b c/é") == "jobs.a%2Eb%20c%2F%C3%A9.cancel"
+
+
+def test_no_relay_no_relay_keys(redis_url: str, r) -> None:
+    queue = Queue("q-no-relay", redis_url)
+    assert request_cancel(queue, "1") == 0
+    assert r.keys("bull::relay*") == []
+    queue.close()

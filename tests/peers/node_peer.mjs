@@ -14,7 +14,7 @@
 // See tests/peers/README.md for the list of ops.
 
 import {
-  Queue, Worker, QueueEvents, UnrecoverableError, Job, FlowProducer, WaitingChildrenError,
+  Queue, Worker, QueueEvents, UnrecoverableError, Job, FlowProducer, WaitingChildrenError, Relay,
 } from 'bullmq';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -131,6 +131,39 @@ async function runManual(queueName, baseOpts, a) {
     await worker.close();
   }
   return out;
+}
+
+// The pattern of BullMQ's guide "Cancelling jobs on other workers": a worker whose processor
+// observes its AbortSignal, and a Relay subscription to jobs.<queue>.cancel that calls
+// worker.cancelJob. Runs until `count` jobs failed (or timeoutMs).
+async function runRelayCancel(queueName, baseOpts, a) {
+  const count = a.count ?? 1;
+  const failed = [];
+  const messages = [];
+  let resolveDone;
+  const done = new Promise((r) => (resolveDone = r));
+  const worker = new Worker(queueName, async (job, token, signal) => {
+    await new Promise((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    throw new UnrecoverableError(`cancelled: ${signal.reason}`);
+  }, { ...baseOpts, concurrency: count });
+  worker.on('error', () => {});
+  worker.on('failed', (job, err) => {
+    failed.push({ id: job ? job.id : null, failedReason: err ? err.message : null });
+    if (failed.length >= count) resolveDone();
+  });
+  const relay = new Relay({ connection: baseOpts.connection, prefix: baseOpts.prefix });
+  relay.on('error', () => {});
+  await relay.subscribe(`jobs.${a.topicQueue ?? queueName}.cancel`, (message) => {
+    messages.push(message.data);
+    worker.cancelJob(message.data.jobId, message.data.reason);
+  });
+  await Promise.race([done, sleep(a.timeoutMs ?? 20000)]);
+  await worker.close();
+  await relay.close();
+  return { failed, messages, timedOut: failed.length < count };
 }
 
 // Processor used by the "work" op; behaviour comes from the job's data.
@@ -304,6 +337,8 @@ async function runAction(ctx, a) {
       return runWork(ctx.queueName, ctx.baseOpts, a);
     case 'manual':
       return runManual(ctx.queueName, ctx.baseOpts, a);
+    case 'relayCancel':
+      return runRelayCancel(ctx.queueName, ctx.baseOpts, a);
     case 'getJob': {
       const job = await Job.fromId(queue, String(a.id));
       if (!job) return null;

@@ -180,6 +180,37 @@ async def run_work(ctx: dict[str, Any], a: dict[str, Any]) -> dict[str, Any]:
     return {"completed": completed, "failed": failed, "timedOut": finished < count}
 
 
+async def run_manual(ctx: dict[str, Any], a: dict[str, Any]) -> list[Any]:
+    """A Worker without a processor: getNextJob(token), then each job finished as its
+    outcome says (moveToCompleted / moveToFailed), optionally after a wrong token."""
+    token = a.get("token", "py-token")
+    worker = Worker(ctx["queueName"], None, {**ctx["base"], "autorun": False,
+                                            **(a.get("workerOpts") or {})})
+    worker.on("error", lambda *args: None)
+    out: list[Any] = []
+    try:
+        for outcome in a.get("outcomes", [{"complete": None}]):
+            job = await worker.getNextJob(token)
+            if not job:
+                out.append(None)
+                continue
+            entry: dict[str, Any] = {"id": job.id, "name": job.name, "data": job.data}
+            if outcome.get("wrongToken"):
+                try:
+                    await job.moveToCompleted("never", "not-the-token")
+                    entry["wrongToken"] = "accepted"
+                except Exception as exc:  # reported to the test
+                    entry["wrongToken"] = str(exc)
+            if "complete" in outcome:
+                await job.moveToCompleted(outcome["complete"], token)
+            elif isinstance(outcome.get("fail"), str):
+                await job.moveToFailed(Exception(outcome["fail"]), token)
+            out.append(entry)
+    finally:
+        await worker.close()
+    return out
+
+
 def flow_node(node: dict[str, Any]) -> dict[str, Any]:
     out = {"name": node.get("name", "job"), "queueName": node["queueName"],
            "data": node.get("data", {}), "opts": node.get("opts", {})}
@@ -228,6 +259,8 @@ async def run_action(ctx: dict[str, Any], a: dict[str, Any]) -> Any:
         return flow_ids(tree)
     if op == "work":
         return await run_work(ctx, a)
+    if op == "manual":
+        return await run_manual(ctx, a)
     if op == "getJob":
         job = await Job.fromId(queue, str(a["id"]))
         if job is None:

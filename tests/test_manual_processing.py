@@ -232,3 +232,28 @@ async def test_move_to_waiting_children_refused_after_a_child_failed_the_parent(
     with pytest.raises(FailedChildrenError):
         await job.move_to_waiting_children("t")
     assert snapshot(r, job.id) == before
+
+
+async def test_thread_processor_waits_for_children_too(redis_url: str):
+    """The same pattern from a plain ``def`` processor (its sync ``Job``)."""
+    from queuecore import Job
+
+    def process(job: Job) -> Any:
+        if job.name == "child":
+            return "c"
+        values = job.get_children_values()
+        if values:
+            return list(values.values())
+        with Queue("manual", redis_url) as q:
+            q.add("child", {}, parent={"id": job.id, "queue": "manual"})
+        # concurrency=1: the child cannot run before its parent gives the slot back
+        assert job.move_to_waiting_children()
+        raise WaitingChildrenError()
+
+    q = Queue("manual", redis_url)
+    parent = q.add("parent", {})
+    async with running(Worker("manual", process, connection=redis_url)):
+        await wait_until(lambda: q.get_job_state(parent.id) == "completed")
+    stored = q.get_job(parent.id)
+    assert stored is not None and stored.return_value == ["c"]
+    q.close()

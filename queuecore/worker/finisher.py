@@ -70,7 +70,10 @@ class Finisher:
             return None
         job.return_value = result
         self._emitter.emit("completed", job, result)
-        return self._next(next_job)
+        if next_job is EMPTY:  # drained, after the job's own event (as BullMQ emits it)
+            self._fetcher.found_empty()
+            return None
+        return next_job  # type: ignore[no-any-return]
 
     async def failed(self, job: JobRecord, token: str, reason: str, stack: str,
                      error: BaseException | None = None) -> Fetched | None:
@@ -85,11 +88,6 @@ class Finisher:
             # job simply stays in `failed`.
             await self.safe(deadletter.move_to_dead_letter(self._keys, job.id,
                                                            self._dead_letter_keys), job.id)
-        return self._next(next_job)
-
-    def _next(self, next_job: Any) -> Fetched | None:
-        """The job a finish call fetched; ``drained`` (after the job's own event, as BullMQ
-        emits it) when it fetched and found none."""
         if next_job is EMPTY:
             self._fetcher.found_empty()
             return None

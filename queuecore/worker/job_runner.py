@@ -61,7 +61,7 @@ class JobRunner:
         task = asyncio.current_task()
         assert task is not None
         active, lost, finishing = self._active, self._lost, self._finishing
-        signals = self._signals
+        signals, takes_signal = self._signals, self._takes_signal
         current: Fetched | None = (job_id, h, token)
         try:
             while current is not None:
@@ -71,7 +71,8 @@ class JobRunner:
                     current = await self._process_one(jid, fields, tok)
                 finally:
                     active.pop(jid, None)
-                    signals.pop(jid, None)
+                    if takes_signal:
+                        signals.pop(jid, None)
                     lost.discard(jid)
                     finishing.discard(jid)
         finally:

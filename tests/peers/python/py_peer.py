@@ -23,7 +23,15 @@ import sys
 import time
 from typing import Any
 
-from bullmq import FlowProducer, Job, Queue, QueueEvents, UnrecoverableError, Worker
+from bullmq import (
+    FlowProducer,
+    Job,
+    Queue,
+    QueueEvents,
+    UnrecoverableError,
+    WaitingChildrenError,
+    Worker,
+)
 
 STREAM_ID = re.compile(r"^\d+-\d+$")
 
@@ -58,9 +66,33 @@ def job_to_json(job: Job | None, state: str | None) -> dict[str, Any] | None:
     }
 
 
+#: Connection options of the scenario, for a processor that adds jobs (spawnChildren).
+SCENARIO_BASE: dict[str, Any] = {}
+
+
+async def spawn_children(job: Job, token: str, spec: dict[str, Any]) -> Any:
+    """A parent that adds its children at run time, waits for them in waiting-children
+    (moveToWaitingChildren + WaitingChildrenError), and returns their values when rerun."""
+    values = await job.getChildrenValues()
+    if values:
+        return values
+    child_queue = Queue(spec.get("queue") or job.queueName, SCENARIO_BASE)
+    try:
+        for c in spec.get("children", []):
+            await child_queue.add(c.get("name", "child"), c.get("data", {}), {
+                "parent": {"id": job.id, "queue": job.queueQualifiedName}})
+    finally:
+        await child_queue.close()
+    if await job.moveToWaitingChildren(token, {}):
+        raise WaitingChildrenError()
+    return await job.getChildrenValues()  # the children were done before the move
+
+
 async def processor(job: Job, token: str) -> Any:
     """Processor of the "work" op; its behaviour comes from the job's data."""
     d = job.data if isinstance(job.data, dict) else {}
+    if d.get("spawnChildren"):
+        return await spawn_children(job, token, d["spawnChildren"])
     sleep_ms = d.get("sleepMs")
     if isinstance(sleep_ms, int | float) and sleep_ms > 0:
         await asyncio.sleep(sleep_ms / 1000)
@@ -369,6 +401,7 @@ async def main() -> int:
         ctx["redis"] = scenario.get("redis") or "redis://127.0.0.1:6379/0"
         ctx["prefix"] = scenario.get("prefix") or "bull"
         ctx["base"] = {"connection": ctx["redis"], "prefix": ctx["prefix"]}
+        SCENARIO_BASE.update(ctx["base"])
         ctx["queue"] = Queue(ctx["queueName"], dict(ctx["base"]))
         if scenario.get("listen"):
             ctx["collector"] = EventCollector(ctx["queueName"], ctx["base"])

@@ -139,10 +139,11 @@ class ProcessExecutor:
         raw_timeout = job.opts.get("timeout")
         timeout = raw_timeout / 1000 if isinstance(raw_timeout, int | float) and \
             raw_timeout > 0 else None
-        if signal is not None:  # handed on to the child running the job
-            pool = self._pool
-            signal.add_callback(lambda reason: pool.cancel(job_id, reason))
         return await self._pool.run(job_id, job_hash, token, timeout)
+
+    def cancel(self, job_id: str, reason: str | None) -> bool:
+        """Hand a cancel to the child running the job (its processor may take a signal)."""
+        return self._pool is not None and self._pool.cancel(job_id, reason)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -29,7 +29,7 @@ class WorkerSettings:
     processes: int | None
     process_initializer: str | None  # "module:function" run in each child first
     is_async: bool  # the processor is a coroutine function (it runs on the loop)
-    takes_signal: bool  # it takes a CancelSignal as second parameter (a child decides itself)
+    takes_signal: bool  # it takes a CancelSignal second (with processes=: the child decides)
     worker_name: str | None
     lock_duration: int
     lock_renew_time: int
@@ -90,7 +90,7 @@ def worker_settings(
                              if process_initializer is not None else None),
         is_async=inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
             getattr(processor, "__call__", None)),  # noqa: B004
-        takes_signal=bool(processes) or takes_cancel_signal(processor),
+        takes_signal=not processes and takes_cancel_signal(processor),
         worker_name=name,
         lock_duration=lock_ms,
         lock_renew_time=int(positive_number("lock_renew_time", lock_renew_time or lock_ms / 2)),

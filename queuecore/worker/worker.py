@@ -296,6 +296,8 @@ class Worker:
     def cancel_job(self, job_id: str, reason: str | None = None) -> bool:
         """Cancel the signal of a job this worker is processing (its processor decides how
         to stop); False when no such job runs here with a signal (BullMQ's ``cancelJob``)."""
+        if isinstance(self._executor, ProcessExecutor):  # the child holds the signal
+            return self._executor.cancel(str(job_id), reason)
         job_signal = self._state.signals.get(str(job_id))
         if job_signal is None:
             return False
@@ -304,6 +306,10 @@ class Worker:
 
     def cancel_all_jobs(self, reason: str | None = None) -> None:
         """Cancel the signals of every job this worker is processing."""
+        if isinstance(self._executor, ProcessExecutor):
+            for job_id in list(self._active):
+                self._executor.cancel(job_id, reason)
+            return
         for job_signal in list(self._state.signals.values()):
             job_signal.cancel(reason)
 

@@ -257,3 +257,32 @@ async def test_thread_processor_waits_for_children_too(redis_url: str):
     stored = q.get_job(parent.id)
     assert stored is not None and stored.return_value == ["c"]
     q.close()
+
+
+async def test_a_processor_that_moved_its_job_loses_no_lock(redis_url: str):
+    """After its own move the job's lock is gone with it: the renewal stops for that job
+    instead of reporting lock-lost while the processor winds down."""
+    from queuecore import DelayedError
+    from queuecore.base.clock import now_ms
+
+    lost: list[Any] = []
+    rounds = asyncio.Event()
+
+    async def process(job: AsyncJob) -> None:
+        await job.move_to_delayed(now_ms() + 60_000)
+        # Wind down across several renewal rounds (every 100 ms) before raising.
+        for _ in range(5):
+            await asyncio.sleep(0.1)
+        rounds.set()
+        raise DelayedError()
+
+    q = Queue("manual", redis_url)
+    job = q.add("a", {})
+    worker = Worker("manual", process, connection=redis_url, lock_duration=200)
+    worker.on("lock-lost", lambda job_id, exc: lost.append(job_id))
+    async with running(worker):
+        await asyncio.wait_for(rounds.wait(), 10)
+        await wait_until(lambda: worker.active_count == 0)
+    assert q.get_job_state(job.id) == "delayed"
+    assert lost == []
+    q.close()

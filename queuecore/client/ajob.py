@@ -6,6 +6,7 @@ so that this module does not import the queue's (which imports this one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from ..base.clock import now_ms
@@ -35,6 +36,9 @@ class AsyncJobQueue(Protocol):
     @property
     def max_data_size(self) -> int | None: ...
 
+    #: Called with a job's id when the job moved itself on (a worker's hook).
+    on_job_moved: Callable[[str], None] | None
+
     async def run_op(self, op: Op[T]) -> T: ...
 
     async def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
@@ -55,6 +59,14 @@ class AsyncJob(JobRecord):
     @classmethod
     def from_hash(cls, queue: AsyncJobQueue, job_id: str, h: dict[str, str]) -> AsyncJob:
         return cls(queue, **JobRecord.fields_from_hash(job_id, h))
+
+    def _mark_moved(self) -> None:
+        """The job moved itself on (its lock went with the move): the worker leaves it, and
+        its lock renewal stops (no lock-lost for it)."""
+        self.moved = True
+        hook = self.queue.on_job_moved
+        if hook is not None:
+            hook(self.id)
 
     def __repr__(self) -> str:
         return f"<AsyncJob {self.queue.name}:{self.id} {self.name!r}>"
@@ -104,7 +116,7 @@ class AsyncJob(JobRecord):
         tok = token or self.token or "0"
         await self.queue.run_op(worker_ops.move_to_delayed(
             self.queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
-        self.moved = True
+        self._mark_moved()
 
     # -- manual processing: the lock's owner moves the job on (see docs/workers.md) --
 
@@ -129,7 +141,7 @@ class AsyncJob(JobRecord):
         self.return_value = value
         self.finished_on = now_ms()
         self.attempts_made += 1
-        self.moved = True
+        self._mark_moved()
 
     async def move_to_failed(self, error: BaseException, token: str | None = None) -> None:
         """Fail this attempt with ``error``, as a worker would: retried (now or after the
@@ -158,7 +170,7 @@ class AsyncJob(JobRecord):
         await self.queue.run_op(op)
         self.failed_reason = plan.reason
         self.attempts_made += 1
-        self.moved = True
+        self._mark_moved()
 
     async def extend_lock(self, token: str, duration_ms: int) -> None:
         """Keep this job's lock for ``duration_ms`` more (manual processing renews its own
@@ -176,5 +188,5 @@ class AsyncJob(JobRecord):
         moved = await self.queue.run_op(worker_ops.move_to_waiting_children(
             self.queue.keys, self.id, self._lock_token(token), now_ms(), child_key or ""))
         if moved:
-            self.moved = True
+            self._mark_moved()
         return moved

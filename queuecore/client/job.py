@@ -7,6 +7,7 @@ so that this module does not import the queue's (which imports this one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from ..base.clock import now_ms
@@ -36,6 +37,9 @@ class JobQueue(Protocol):
     @property
     def max_data_size(self) -> int | None: ...
 
+    #: Called with a job's id when the job moved itself on (a worker's hook).
+    on_job_moved: Callable[[str], None] | None
+
     def run_op(self, op: Op[T]) -> T: ...
 
     def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
@@ -56,6 +60,14 @@ class Job(JobRecord):
     @classmethod
     def from_hash(cls, queue: JobQueue, job_id: str, h: dict[str, str]) -> Job:
         return cls(queue, **JobRecord.fields_from_hash(job_id, h))
+
+    def _mark_moved(self) -> None:
+        """The job moved itself on (its lock went with the move): the worker leaves it, and
+        its lock renewal stops (no lock-lost for it)."""
+        self.moved = True
+        hook = self.queue.on_job_moved
+        if hook is not None:
+            hook(self.id)
 
     def __repr__(self) -> str:
         return f"<Job {self.queue.name}:{self.id} {self.name!r}>"
@@ -105,7 +117,7 @@ class Job(JobRecord):
         tok = token or self.token or "0"
         self.queue.run_op(worker_ops.move_to_delayed(
             self.queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
-        self.moved = True
+        self._mark_moved()
 
     # -- manual processing: the lock's owner moves the job on (see docs/workers.md) --
 
@@ -130,7 +142,7 @@ class Job(JobRecord):
         self.return_value = value
         self.finished_on = now_ms()
         self.attempts_made += 1
-        self.moved = True
+        self._mark_moved()
 
     def move_to_failed(self, error: BaseException, token: str | None = None) -> None:
         """Fail this attempt with ``error``, as a worker would: retried (now or after the
@@ -159,7 +171,7 @@ class Job(JobRecord):
         self.queue.run_op(op)
         self.failed_reason = plan.reason
         self.attempts_made += 1
-        self.moved = True
+        self._mark_moved()
 
     def extend_lock(self, token: str, duration_ms: int) -> None:
         """Keep this job's lock for ``duration_ms`` more (manual processing renews its own
@@ -177,5 +189,5 @@ class Job(JobRecord):
         moved = self.queue.run_op(worker_ops.move_to_waiting_children(
             self.queue.keys, self.id, self._lock_token(token), now_ms(), child_key or ""))
         if moved:
-            self.moved = True
+            self._mark_moved()
         return moved

@@ -87,6 +87,8 @@ class QueueBase:
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
         self._emitter = Emitter(QUEUE_EVENTS)
+        # Internal hook: a worker's queue is told when a job moved itself on (its lock went).
+        self.on_job_moved: Callable[[str], None] | None = None
 
     # ``on``/``off`` do no I/O: properties, so that both faces share them as they are.
     @property

@@ -147,6 +147,9 @@ class Worker:
         self._closers: set[asyncio.Task[None]] = set()
         self._emitter = Emitter(WORKER_EVENTS)
         self._state = state = RunState()
+        if processor is not None:
+            # A processor's own move (move_to_delayed, ...) took the lock: renew it no more.
+            self.queue.on_job_moved = state.finishing.add
         self._active = state.active  # job id -> (token, task)
         emitter = self._emitter
         self._trouble = trouble = TroubleReporter(queue_name, emitter, state)

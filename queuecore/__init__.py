@@ -6,6 +6,7 @@ Queues, workers and jobs interoperate with Node ``bullmq`` 6.x and Python ``bull
 from __future__ import annotations
 
 from .base.backoff import Backoff, compute_backoff
+from .base.cancel import CancelSignal
 from .base.errors import (
     ChildProcessCrashedError,
     DataError,
@@ -14,6 +15,7 @@ from .base.errors import (
     FailedChildrenError,
     InvalidOptionsError,
     JobBelongsToSchedulerError,
+    JobCancelledError,
     JobFailedError,
     JobLockedError,
     JobNotFoundError,
@@ -44,6 +46,7 @@ from .base.telemetry import Telemetry
 from .base.version import __version__ as __version__
 from .client.ajob import AsyncJob
 from .client.aqueue import AsyncQueue
+from .client.cancel import arequest_cancel, request_cancel
 from .client.job import Job
 from .client.queue import Queue
 from .commands.metrics import Metrics, TimingSummary
@@ -69,6 +72,7 @@ __all__ = [
     "AsyncJob",
     "AsyncQueue",
     "Backoff",
+    "CancelSignal",
     "ChildProcessCrashedError",
     "DataError",
     "DelayedError",
@@ -83,6 +87,7 @@ __all__ = [
     "InvalidOptionsError",
     "Job",
     "JobBelongsToSchedulerError",
+    "JobCancelledError",
     "JobFailedError",
     "JobLockedError",
     "JobNode",
@@ -123,11 +128,13 @@ __all__ = [
     "WorkerPool",
     "acheck_health",
     "alist_queues",
+    "arequest_cancel",
     "chain",
     "check_health",
     "compute_backoff",
     "fan_out",
     "list_queues",
     "release_fan_out",
+    "request_cancel",
     "validate_queue_name",
 ]

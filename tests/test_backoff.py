@@ -100,6 +100,19 @@ def test_custom_type_without_strategy() -> None:
         compute_backoff(Backoff("mine", 5), 1)
 
 
+def test_accepts_what_the_backoff_option_accepts() -> None:
+    """A number, a dict or a Backoff, as the ``backoff=`` job option takes them."""
+    assert compute_backoff(250, 3) == 250
+    assert compute_backoff({"type": "exponential", "delay": 100}, 3) == 400
+    assert compute_backoff({"type": "fixed", "delay": 100, "jitter": 0.5}, 1,
+                           rand=lambda: 0.0) == 50
+    assert compute_backoff(Backoff("exponential", 100), 3) == 400
+    assert compute_backoff(None, 3) == 0
+    for bad in ("100", True, {"kind": "fixed"}, -5, {"delay": 10, "jitter": 2}):
+        with pytest.raises(ValueError, match="backoff"):
+            compute_backoff(bad, 1)  # type: ignore[arg-type]
+
+
 # -- parsing --------------------------------------------------------------------------------------
 
 

@@ -205,3 +205,22 @@ def test_health_command_exits_1_when_redis_is_away(capsys: pytest.CaptureFixture
     report = json.loads(out)
     assert report["ok"] is False
     assert "hunter2" not in out
+
+
+def test_remote_cancel_reaches_a_cli_worker(redis_url: str, procs: list) -> None:
+    """--remote-cancel: request_cancel from this process cancels the job the CLI worker's
+    processor (taking a CancelSignal) is running."""
+    from queuecore import request_cancel
+
+    with Queue("cli", redis_url) as q:
+        job = q.add("long", {})
+        worker = cli("worker", f"{P}:wait_for_cancel", "--queue", "cli", "--url", redis_url,
+                     "--remote-cancel")
+        procs.append(worker)
+        wait_for(lambda: q.get_job_logs(job.id)[1] == 1)
+        wait_for(lambda: request_cancel(q, job.id, "from the cli test") == 1)
+        wait_for(lambda: q.get_job_state(job.id) == "failed")
+        stored = q.get_job(job.id)
+        assert stored is not None and stored.failed_reason == "from the cli test"
+        code, err = stop(worker)
+    assert code == 0, err

@@ -52,7 +52,7 @@ def parse_backoff(value: Any) -> Backoff | None:
 
 
 def compute_backoff(
-    backoff: Backoff | None,
+    backoff: Backoff | int | float | dict[str, Any] | None,
     attempts_made: int,
     *,
     error: BaseException | None = None,
@@ -62,8 +62,12 @@ def compute_backoff(
 ) -> int | None:
     """Delay in ms before the next attempt; ``attempts_made`` counts the attempt that just failed.
 
+    ``backoff`` is what the ``backoff=`` job option accepts: a number (fixed ms), a dict
+    ``{type, delay, jitter}`` or a ``Backoff`` (a wrong one raises ``ValueError``).
     None means "do not retry" (a custom strategy said so).
     """
+    if not isinstance(backoff, Backoff):
+        backoff = parse_backoff(backoff)
     if backoff is None:
         return 0
     if backoff.type == "fixed":

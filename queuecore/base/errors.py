@@ -21,6 +21,11 @@ class UnrecoverableError(QueueCoreError):
     """Raise from a processor to fail the job at once, without further attempts."""
 
 
+class JobCancelledError(UnrecoverableError):
+    """The job was cancelled (``Worker.cancel_job``): raised by
+    ``CancelSignal.raise_if_cancelled()``; fails the job without further attempts."""
+
+
 class RateLimitError(QueueCoreError):
     """Raise from a processor (after ``worker.rate_limit(ms)``) to put the job back unharmed."""
 

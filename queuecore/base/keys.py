@@ -52,6 +52,13 @@ class QueueKeys:
         """``<prefix>:<queue>``, the form stored in a child's ``parent.queueKey``."""
         return f"{self.prefix}:{self.name}"
 
+    @property
+    def cancel_channel(self) -> str:
+        """The pub/sub channel that asks this queue's workers to cancel a job: the topic
+        BullMQ's guide subscribes its workers to (``jobs.<queue>.cancel``), under the prefix;
+        messages ``{"jobId": ..., "reason": ...}`` as in that guide."""
+        return f"{self.prefix}:jobs.{self.name}.cancel"
+
     def key(self, suffix: str) -> str:
         return self.base + suffix
 

@@ -6,11 +6,17 @@ so that this module does not import the queue's (which imports this one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from ..base.clock import now_ms
+from ..base.errors import InvalidOptionsError
+from ..base.jsonutil import dumps_data
 from ..base.keys import QueueKeys
+from ..base.options import keep_jobs
+from ..base.validation import positive_int
 from ..commands import flow_edits, getters, job_edits, ops, worker_ops
+from ..commands.failure import plan_failure
 from ..commands.job_edits import log_line
 from ..commands.op import Op
 from ..commands.record import JobRecord
@@ -30,6 +36,9 @@ class AsyncJobQueue(Protocol):
 
     @property
     def max_data_size(self) -> int | None: ...
+
+    #: Called with a job's id when the job moved itself on (a worker's hook).
+    on_job_moved: Callable[[str], None] | None
 
     async def run_op(self, op: Op[T]) -> T: ...
 
@@ -51,6 +60,14 @@ class AsyncJob(JobRecord):
     @classmethod
     def from_hash(cls, queue: AsyncJobQueue, job_id: str, h: dict[str, str]) -> AsyncJob:
         return cls(queue, **JobRecord.fields_from_hash(job_id, h))
+
+    def _mark_moved(self) -> None:
+        """The job moved itself on (its lock went with the move): the worker leaves it, and
+        its lock renewal stops (no lock-lost for it)."""
+        self.moved = True
+        hook = self.queue.on_job_moved
+        if hook is not None:
+            hook(self.id)
 
     def __repr__(self) -> str:
         return f"<AsyncJob {self.queue.name}:{self.id} {self.name!r}>"
@@ -108,7 +125,7 @@ class AsyncJob(JobRecord):
         tok = token or self.token or "0"
         await self.queue.run_op(worker_ops.move_to_delayed(
             self.queue.keys, self.id, tok, now_ms(), int(timestamp_ms), count_attempt=False))
-        self.moved = True
+        self._mark_moved()
 
     # -- BullMQ's job edits, state checks and flow helpers --
 
@@ -185,3 +202,77 @@ class AsyncJob(JobRecord):
         their subtrees); returns how many jobs were removed."""
         return await self.queue.run_op(flow_edits.remove_unprocessed_children(
             self.queue.keys, self.id, now_ms()))
+
+
+    # -- manual processing: the lock's owner moves the job on (see docs/workers.md) --
+
+    def _lock_token(self, token: str | None) -> str:
+        tok = token or self.token
+        if not tok:
+            raise InvalidOptionsError(f"job {self.id}: the lock token is needed (the token "
+                                      "given to get_next_job, or job.token in a processor)")
+        return tok
+
+    async def move_to_completed(self, value: Any, token: str | None = None) -> None:
+        """Complete this active job with ``value`` (JSON) as its return value; for the
+        owner of the lock (``LockMismatchError``, ``JobNotInStateError``... else)."""
+        tok = self._lock_token(token)
+        text = dumps_data(value, self.queue.max_data_size, what="return value")
+        keep = keep_jobs(self.opts.get("removeOnComplete"))
+        await self.queue.run_op(worker_ops.move_to_finished(
+            self.queue.keys, self.id, tok, now_ms(), completed=True, value=text,
+            stacktrace="", keep=keep, max_attempts=self.max_attempts, metrics_points=0,
+            fetch_next=False, next_token="", lock_ms=0, limiter_max=0, limiter_ms=0,
+            worker_name=""))
+        self.return_value = value
+        self.finished_on = now_ms()
+        self.attempts_made += 1
+        self._mark_moved()
+
+    async def move_to_failed(self, error: BaseException, token: str | None = None) -> None:
+        """Fail this attempt with ``error``, as a worker would: retried (now or after the
+        job's backoff) while attempts remain and the error is not ``UnrecoverableError``,
+        else failed for good; for the owner of the lock only."""
+        if not isinstance(error, BaseException):
+            raise InvalidOptionsError("move_to_failed needs an exception")
+        tok = self._lock_token(token)
+        plan = plan_failure(self, error)
+        keys, now = self.queue.keys, now_ms()
+        if plan.retry_in_ms is None:
+            keep = keep_jobs(self.opts.get("removeOnFail"))
+            op = worker_ops.move_to_finished(
+                keys, self.id, tok, now, completed=False, value=plan.reason,
+                stacktrace=plan.stacktrace_json, keep=keep, max_attempts=self.max_attempts,
+                metrics_points=0, fetch_next=False, next_token="", lock_ms=0, limiter_max=0,
+                limiter_ms=0, worker_name="")
+            self.finished_on = now
+        elif plan.retry_in_ms > 0:
+            op = worker_ops.move_to_delayed(keys, self.id, tok, now, now + plan.retry_in_ms,
+                                            count_attempt=True, reason=plan.reason,
+                                            stacktrace=plan.stacktrace_json)
+        else:
+            op = worker_ops.retry_job(keys, self.id, tok, plan.reason, plan.stacktrace_json,
+                                      bool(self.opts.get("lifo")))
+        await self.queue.run_op(op)
+        self.failed_reason = plan.reason
+        self.attempts_made += 1
+        self._mark_moved()
+
+    async def extend_lock(self, token: str, duration_ms: int) -> None:
+        """Keep this job's lock for ``duration_ms`` more (manual processing renews its own
+        locks); ``LockMismatchError`` when another token holds it."""
+        duration = positive_int("extend_lock duration_ms", duration_ms)
+        await self.queue.run_op(worker_ops.extend_lock(self.queue.keys, self.id,
+                                                       self._lock_token(token), duration))
+
+    async def move_to_waiting_children(self, token: str | None = None, *,
+                                       child_key: str | None = None) -> bool:
+        """Wait in ``waiting-children`` until the children are done (then the job runs
+        again); True when moved, False when no child is pending (go on processing). In a
+        processor, raise ``WaitingChildrenError`` after a True. ``child_key``: wait for
+        that child (its full key) only."""
+        moved = await self.queue.run_op(worker_ops.move_to_waiting_children(
+            self.queue.keys, self.id, self._lock_token(token), now_ms(), child_key or ""))
+        if moved:
+            self._mark_moved()
+        return moved

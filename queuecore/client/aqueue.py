@@ -83,11 +83,13 @@ class AsyncQueue(QueueBase):
     async def _add(self, name: str, data: Any, options: Mapping[str, Any]) -> AsyncJob:
         p = self._prepare_add(name, data, options)
         [(job_id, status)] = await self.run_op(ops.add_jobs([p.call]))
+        job: AsyncJob | None = None
         if status:
-            existing = await self.get_job(job_id)
-            if existing is not None:
-                return existing
-        return AsyncJob(self, **self._fields_of(p, job_id))
+            job = await self.get_job(job_id)
+        if job is None:
+            job = AsyncJob(self, **self._fields_of(p, job_id))
+        self._emitter.emit("waiting", job)  # as BullMQ's Queue.add (not add_bulk)
+        return job
 
     async def _add_traced(self, telemetry: Telemetry, name: str, data: Any,
                           options: Mapping[str, Any]) -> AsyncJob:
@@ -211,10 +213,12 @@ class AsyncQueue(QueueBase):
 
     async def pause(self) -> None:
         await self.run_op(ops.pause(self.keys, True))
+        self._emitter.emit("paused")
 
     async def resume(self) -> None:
         while await self.run_op(ops.pause(self.keys, False)) > 0:
             pass
+        self._emitter.emit("resumed")
 
     async def drain(self, delayed: bool = False) -> None:
         while await self.run_op(ops.drain(self.keys, delayed)) > 0:
@@ -227,6 +231,8 @@ class AsyncQueue(QueueBase):
         while True:
             batch = CLEAN_BATCH if not limit else min(CLEAN_BATCH, int(limit) - len(removed))
             ids = await self.run_op(ops.clean(self.keys, state, cutoff, batch))
+            # BullMQ's Queue names the state of waiting jobs by its key, "wait".
+            self._emitter.emit("cleaned", ids, "wait" if state == "waiting" else state)
             removed += ids
             if len(ids) < batch or (limit and len(removed) >= limit):
                 return removed
@@ -255,6 +261,7 @@ class AsyncQueue(QueueBase):
 
     async def remove(self, job_id: str) -> None:
         await self.run_op(ops.remove(self.keys, str(job_id)))
+        self._emitter.emit("removed", str(job_id))
 
     # -- metrics --
 

@@ -74,11 +74,13 @@ class Queue(QueueBase):
     def _add(self, name: str, data: Any, options: Mapping[str, Any]) -> Job:
         p = self._prepare_add(name, data, options)
         [(job_id, status)] = self.run_op(ops.add_jobs([p.call]))
+        job: Job | None = None
         if status:
-            existing = self.get_job(job_id)
-            if existing is not None:
-                return existing
-        return Job(self, **self._fields_of(p, job_id))
+            job = self.get_job(job_id)
+        if job is None:
+            job = Job(self, **self._fields_of(p, job_id))
+        self._emitter.emit("waiting", job)  # as BullMQ's Queue.add (not add_bulk)
+        return job
 
     def _add_traced(self, telemetry: Telemetry, name: str, data: Any,
                     options: Mapping[str, Any]) -> Job:
@@ -202,10 +204,12 @@ class Queue(QueueBase):
 
     def pause(self) -> None:
         self.run_op(ops.pause(self.keys, True))
+        self._emitter.emit("paused")
 
     def resume(self) -> None:
         while self.run_op(ops.pause(self.keys, False)) > 0:
             pass
+        self._emitter.emit("resumed")
 
     def drain(self, delayed: bool = False) -> None:
         while self.run_op(ops.drain(self.keys, delayed)) > 0:
@@ -218,6 +222,8 @@ class Queue(QueueBase):
         while True:
             batch = CLEAN_BATCH if not limit else min(CLEAN_BATCH, int(limit) - len(removed))
             ids = self.run_op(ops.clean(self.keys, state, cutoff, batch))
+            # BullMQ's Queue names the state of waiting jobs by its key, "wait".
+            self._emitter.emit("cleaned", ids, "wait" if state == "waiting" else state)
             removed += ids
             if len(ids) < batch or (limit and len(removed) >= limit):
                 return removed
@@ -246,6 +252,7 @@ class Queue(QueueBase):
 
     def remove(self, job_id: str) -> None:
         self.run_op(ops.remove(self.keys, str(job_id)))
+        self._emitter.emit("removed", str(job_id))
 
     # -- metrics --
 

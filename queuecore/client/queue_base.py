@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NotRequired, TypedDict
 
 import redis
 
 from ..base.clock import now_ms
+from ..base.emitter import Emitter, Listener
 from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
 from ..base.keys import ALL_STATES, QueueKeys
@@ -22,6 +23,10 @@ from ..transport.connection import ConnectionLike, describe
 from ..transport.errors import wrap
 
 MAX_NAME_LENGTH = 1024
+#: What a Queue emits locally (for its own calls), as BullMQ's Queue does: ``waiting``
+#: (job) after ``add``, ``paused`` and ``resumed``, ``removed`` (job id), ``cleaned`` (ids,
+#: state) after each batch of ``clean``.
+QUEUE_EVENTS = frozenset({"waiting", "paused", "resumed", "removed", "cleaned"})
 CLEAN_BATCH = 1000
 
 
@@ -79,6 +84,22 @@ class QueueBase:
         build_options(self.default_job_options, {}, now_ms=now_ms())
         #: Spans for add and add_bulk, their trace context stored in each job (None: none).
         self.telemetry = telemetry
+        self._emitter = Emitter(QUEUE_EVENTS)
+        # Internal hook: a worker's queue is told when a job moved itself on (its lock went).
+        self.on_job_moved: Callable[[str], None] | None = None
+
+    # ``on``/``off`` do no I/O: properties, so that both faces share them as they are.
+    @property
+    def on(self) -> Callable[[str, Listener], Listener]:
+        """``queue.on("waiting", fn)``: listen to what this Queue object does (``waiting``,
+        ``paused``, ``resumed``, ``removed``, ``cleaned``), as BullMQ's Queue emits locally;
+        other processes' changes come through ``QueueEvents``."""
+        return self._emitter.on
+
+    @property
+    def off(self) -> Callable[[str, Listener], None]:
+        """``queue.off(event, fn)``: stop listening."""
+        return self._emitter.off
 
     def _reresolve(self) -> Any:
         """After MOVED: ask the cluster again who serves this queue's slot."""

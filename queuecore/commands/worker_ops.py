@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
+import re
 from typing import Any
 
+from ..base.errors import InvalidOptionsError
 from ..base.keys import QueueKeys
-from .op import Op, checked, raw, script, single
+from .op import Call, Op, check, checked, raw, script, single
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,3 +109,53 @@ def rate_limit(keys: QueueKeys, ms: int) -> Op[Any]:
 
 def rate_limit_ttl(keys: QueueKeys) -> Op[int]:
     return single(raw("PTTL", keys.limiter), lambda r: max(int(r), 0))
+
+
+def move_to_waiting_children(keys: QueueKeys, job_id: str, token: str, now: int,
+                             child_key: str = "") -> Op[bool]:
+    """True when moved; False when no child is pending (the job stays active)."""
+    return single(
+        script("move_to_waiting_children",
+               [keys.active, keys.waiting_children, keys.stalled, keys.events, keys.meta],
+               [keys.base, job_id, token, now, child_key]),
+        lambda r: check(r, job_id=job_id, command="move_to_waiting_children") == 0,
+    )
+
+
+def extend_lock(keys: QueueKeys, job_id: str, token: str, lock_ms: int) -> Op[Any]:
+    return single(script("extend_lock", [keys.stalled], [keys.base, job_id, token, lock_ms]),
+                  checked("extend_lock", job_id))
+
+
+RELAY_NAMESPACE = "default"  # a Relay's namespace when none is given (Node bullmq 6.x)
+_RELAY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_RELAY_SEGMENT_UNSAFE = re.compile(r"[^A-Za-z0-9_:-]")
+
+
+def relay_cancel_topic(queue_name: str) -> str:
+    """``jobs.<queue>.cancel``, the topic of BullMQ's guide; characters a Relay topic
+    segment cannot hold are percent-encoded, as the Relay asks its callers to."""
+    encoded = _RELAY_SEGMENT_UNSAFE.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), queue_name)
+    return f"jobs.{encoded}.cancel"
+
+
+def publish_cancel(keys: QueueKeys, job_id: str, reason: str | None, now: int,
+                   relay_namespace: str | None = RELAY_NAMESPACE) -> Op[int]:
+    """Ask every listening worker of the queue to cancel ``job_id``: on the queue's cancel
+    channel (queuecore workers with ``remote_cancel``) and, unless ``relay_namespace`` is
+    None, on the BullMQ Relay topic ``jobs.<queue>.cancel`` (Node workers whose app
+    subscribes to it); how many listeners it reached."""
+    request: dict[str, str] = {"jobId": job_id}
+    if reason is not None:
+        request["reason"] = reason
+    message = json.dumps(request, separators=(",", ":"))
+    calls: list[Call] = [raw("PUBLISH", keys.cancel_channel, message)]
+    if relay_namespace is not None:
+        if not _RELAY_ID.fullmatch(relay_namespace):
+            raise InvalidOptionsError("relay_namespace must be 1-64 of A-Z a-z 0-9 _ -")
+        base = f"{keys.prefix}::relay:{{{relay_namespace}}}"
+        calls.append(script("relay_publish", [f"{base}:nodes", f"{base}:subs", f"{base}:mid"],
+                            [base, relay_cancel_topic(keys.name), message, now, 10_000]))
+    return Op(tuple(calls), lambda replies: int(replies[0]) + (
+        int(replies[1][2]) if len(replies) > 1 else 0))

@@ -3,17 +3,26 @@ or async, with BullMQ's event names and fields (every value a string, as stored)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
+from ..base.errors import QueueCoreError
 from ..base.keys import QueueKeys
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, async_client, sync_client
 from ..transport.errors import wrap
 from . import job_wait
+
+log = logging.getLogger("queuecore")
+
+#: A QueueEvents listener: called with each event of its name (a coroutine function too,
+#: awaited in turn by ``run()``/``aread()``).
+EventListener = Callable[["QueueEvent"], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,11 @@ class QueueEvents:
 
     ``last_event_id`` "$" starts with events added from now on; "0" replays the stream.
     ``block_ms`` bounds each XREAD BLOCK so that ``close()`` is noticed.
+
+    Or with callbacks, as BullMQ's ``queueEvents.on("completed", fn)``: register with
+    ``on(event, fn)`` and run the reading loop with ``await run()`` (or ``run_sync()`` in a
+    thread) until ``aclose()``/``close()``. Listeners are called for every event read,
+    whichever way (iterating calls them too), in stream order.
     """
 
     def __init__(self, queue_name: str, connection: ConnectionLike = None, *,
@@ -60,6 +74,77 @@ class QueueEvents:
         self._closed = False
         self._sync: Any = None
         self._async: Any = None
+        self._listeners: dict[str, list[EventListener]] = {}
+
+    # -- callbacks --
+
+    def on(self, event: str, listener: EventListener) -> EventListener:
+        """Call ``listener(QueueEvent)`` for each event named ``event`` ("completed",
+        "failed", "progress", ... or ``"*"`` for all) read from now on."""
+        if not isinstance(event, str) or not event:
+            raise ValueError("on() needs an event name")
+        self._listeners.setdefault(event, []).append(listener)
+        return listener
+
+    def off(self, event: str, listener: EventListener) -> None:
+        """Stop calling ``listener`` (nothing when it was not registered)."""
+        listeners = self._listeners.get(event, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def _targets(self, entry: QueueEvent) -> list[EventListener]:
+        return [*self._listeners.get(entry.event, ()), *self._listeners.get("*", ())]
+
+    def _dispatch(self, entries: list[QueueEvent]) -> None:
+        if not self._listeners:
+            return
+        for entry in entries:
+            for listener in self._targets(entry):
+                try:
+                    result = listener(entry)
+                    if inspect.isawaitable(result):
+                        close = getattr(result, "close", None)
+                        if close is not None:
+                            close()  # never awaited here: do not leave it pending
+                        raise TypeError("a coroutine listener needs aread()/run()")
+                except Exception:
+                    log.exception("QueueEvents listener for %r raised", entry.event)
+
+    async def _adispatch(self, entries: list[QueueEvent]) -> None:
+        if not self._listeners:
+            return
+        for entry in entries:
+            for listener in self._targets(entry):
+                try:
+                    result = listener(entry)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("QueueEvents listener for %r raised", entry.event)
+
+    def _stopped(self) -> bool:
+        """(A method: close() may have run while a read was blocked.)"""
+        return self._closed
+
+    async def run(self) -> None:
+        """Read events and call the listeners until ``aclose()``."""
+        while not self._closed:
+            try:
+                await self.aread()
+            except QueueCoreError:
+                if self._stopped():  # aclose() dropped the connection under the read
+                    return
+                raise
+
+    def run_sync(self) -> None:
+        """Read events and call the listeners until ``close()`` (from another thread)."""
+        while not self._closed:
+            try:
+                self.read()
+            except QueueCoreError:
+                if self._stopped():  # close() dropped the connection under the read
+                    return
+                raise
 
     def _latest_id(self, entries: list[QueueEvent]) -> None:
         if entries:
@@ -81,6 +166,7 @@ class QueueEvents:
                                  block=self.block_ms if block_ms is None else block_ms)
         entries = _decode(reply)
         self._latest_id(entries)
+        self._dispatch(entries)
         return entries
 
     def _current_last_id_sync(self) -> str:
@@ -90,9 +176,11 @@ class QueueEvents:
     async def aread(self, block_ms: int | None = None) -> list[QueueEvent]:
         """``read`` for asyncio code."""
         try:
-            return await self._aread(block_ms)
+            entries = await self._aread(block_ms)
         except redis.RedisError as exc:
             raise wrap(exc) from exc
+        await self._adispatch(entries)
+        return entries
 
     async def _aread(self, block_ms: int | None) -> list[QueueEvent]:
         if self._async is None:

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep N per-minute completed/failed counts in BullMQ's metrics"
                              f" keys, for charts and alerts (default {METRICS_POINTS}, a day;"
                              " 0: record none)")
+    worker.add_argument("--remote-cancel", action="store_true",
+                        help="cancel a running job when any process calls request_cancel "
+                             "(the processor takes a second parameter, its CancelSignal)")
     worker.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     worker.set_defaults(command_parser=worker)
 
@@ -128,6 +131,7 @@ def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         "stalled_interval": args.stalled_interval,
         "max_stalled_count": args.max_stalled_count,
         "shutdown_timeout": args.shutdown_timeout,
+        "remote_cancel": args.remote_cancel,
     }
     if args.processes:
         options["processes"] = args.processes

@@ -114,6 +114,7 @@ class WorkerConnections:
             self._sync_queue = Queue(self.queue.name, self.queue.connection,
                                      prefix=self.queue.keys.prefix,
                                      max_data_size=self.queue.max_data_size)
+            self._sync_queue.on_job_moved = self.queue.on_job_moved  # from its thread
         return self._sync_queue
 
     def renewal_queue(self, socket_timeout: float) -> Queue:

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias, cast
 
+from ..base.cancel import CancelSignal
 from ..base.errors import JobTimeoutError
 from ..client.ajob import AsyncJob
 from ..client.job import Job
@@ -20,8 +21,9 @@ from ..transport.connection import ConnectionLike
 from .process_pool import ProcessPool
 from .threads import ContextThreadPool, DaemonThreadPool
 
-AsyncProcessor: TypeAlias = Callable[[AsyncJob], Awaitable[Any]]
-SyncProcessor: TypeAlias = Callable[[Job], Any]
+#: A processor takes the job, and may take a ``CancelSignal`` second (it opts in so).
+AsyncProcessor: TypeAlias = Callable[..., Awaitable[Any]]
+SyncProcessor: TypeAlias = Callable[..., Any]
 Processor: TypeAlias = AsyncProcessor | SyncProcessor
 
 
@@ -29,13 +31,27 @@ class Executor(Protocol):
     async def start(self) -> None: ...
 
     async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
-                   token: str) -> Any: ...
+                   token: str, signal: CancelSignal | None = None) -> Any: ...
 
     async def close(self) -> None: ...
 
 
 def _timed_out(job_id: str, raw_timeout: Any) -> JobTimeoutError:
     return JobTimeoutError(f"job {job_id} timed out after {raw_timeout} ms")
+
+
+class ManualExecutor:
+    """A worker without a processor (manual processing) never runs one."""
+
+    async def start(self) -> None:
+        pass
+
+    async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
+                   token: str, signal: CancelSignal | None = None) -> Any:
+        raise AssertionError("a worker without a processor runs no job")
+
+    async def close(self) -> None:
+        pass
 
 
 class AsyncExecutor:
@@ -48,9 +64,10 @@ class AsyncExecutor:
         pass
 
     async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
-                   token: str) -> Any:
+                   token: str, signal: CancelSignal | None = None) -> Any:
         raw_timeout = job.opts.get("timeout")
-        call = self._processor(cast(AsyncJob, job))
+        call = (self._processor(cast(AsyncJob, job)) if signal is None
+                else self._processor(cast(AsyncJob, job), signal))
         if not (isinstance(raw_timeout, int | float) and raw_timeout > 0):
             return await call
         try:
@@ -78,10 +95,11 @@ class ThreadExecutor:
         self._pool = self._pool_class(self._size, self._thread_name)
 
     async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
-                   token: str) -> Any:
+                   token: str, signal: CancelSignal | None = None) -> Any:
         raw_timeout = job.opts.get("timeout")
         loop = asyncio.get_running_loop()
-        sync_call = functools.partial(self._processor, cast(Job, job))
+        sync_call = (functools.partial(self._processor, cast(Job, job)) if signal is None
+                     else functools.partial(self._processor, cast(Job, job), signal))
         call = loop.run_in_executor(self._pool, sync_call)
         if not (isinstance(raw_timeout, int | float) and raw_timeout > 0):
             return await call
@@ -119,12 +137,16 @@ class ProcessExecutor:
         await self._pool.start()
 
     async def call(self, job: JobRecord, job_id: str, job_hash: dict[str, str],
-                   token: str) -> Any:
+                   token: str, signal: CancelSignal | None = None) -> Any:
         assert self._pool is not None
         raw_timeout = job.opts.get("timeout")
         timeout = raw_timeout / 1000 if isinstance(raw_timeout, int | float) and \
             raw_timeout > 0 else None
         return await self._pool.run(job_id, job_hash, token, timeout)
+
+    def cancel(self, job_id: str, reason: str | None) -> bool:
+        """Hand a cancel to the child running the job (its processor may take a signal)."""
+        return self._pool is not None and self._pool.cancel(job_id, reason)
 
     async def close(self) -> None:
         if self._pool is not None:

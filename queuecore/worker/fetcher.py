@@ -70,8 +70,9 @@ class Fetcher:
         return f"{self._worker_id}:{self._token_counter}"
 
     def fetch_next(self) -> bool:
-        """Whether a finish call should fetch the next job in the same call (not closing)."""
-        return not self._state.closing.is_set()
+        """Whether a finish call should fetch the next job in the same call (not closing,
+        not paused)."""
+        return not (self._state.closing.is_set() or self._state.paused)
 
     def _fetch_op(self) -> Any:
         self._pending_token = self.next_token()
@@ -89,12 +90,23 @@ class Fetcher:
         self._drained = False
         return str(reply[1]), h, token or self._pending_token
 
+    def found_empty(self) -> None:
+        """A fetch (or a finish-and-fetch) found no job: emit ``drained`` once until a job is
+        fetched again, as BullMQ's worker does (also on a first fetch of an empty queue, with
+        other jobs still active, and while rate limited)."""
+        if not self._drained:
+            self._drained = True
+            self._emitter.emit("drained")
+
     # -- the loop --
 
     async def run(self, start: Callable[[str, dict[str, str], str], None]) -> None:
         """Fetch and ``start`` jobs until the worker closes."""
         state = self._state
         while not state.closing.is_set():
+            if state.paused:
+                await state.wait_any(state.resumed.wait())
+                continue
             if len(self._active) >= self._concurrency:
                 state.slot_free.clear()
                 await state.wait_any(state.slot_free.wait())
@@ -116,13 +128,11 @@ class Fetcher:
             if job is not None:
                 start(*job)
                 continue
+            self.found_empty()
             ttl, next_due = int(reply[2] or 0), int(reply[3] or 0)
             if ttl > 0:
                 await state.wait_any(asyncio.sleep(ttl / 1000))
                 continue
-            if not self._drained and not self._active:
-                self._drained = True
-                self._emitter.emit("drained")
             await self._wait_for_marker(next_due)
 
     async def _wait_for_marker(self, next_due: int) -> None:

@@ -39,6 +39,8 @@ log = logging.getLogger("queuecore.worker")
 
 #: What a finishing op returns when its outcome could not be stored.
 FAILED: Any = object()
+#: What it returns when it fetched and found no job (``drained`` follows its own event).
+EMPTY: Any = object()
 
 
 class Finisher:
@@ -64,10 +66,14 @@ class Finisher:
                         result: Any) -> Fetched | None:
         """Store the return value (``value``, its JSON); returns the next job, if any."""
         next_job = await self._finish(job, token, completed=True, value=value, stack="")
-        if next_job is not FAILED:
-            job.return_value = result
-            self._emitter.emit("completed", job, result)
-        return None if next_job is FAILED else next_job
+        if next_job is FAILED:
+            return None
+        job.return_value = result
+        self._emitter.emit("completed", job, result)
+        if next_job is EMPTY:  # drained, after the job's own event (as BullMQ emits it)
+            self._fetcher.found_empty()
+            return None
+        return next_job  # type: ignore[no-any-return]
 
     async def failed(self, job: JobRecord, token: str, reason: str, stack: str,
                      error: BaseException | None = None) -> Fetched | None:
@@ -82,6 +88,9 @@ class Finisher:
             # job simply stays in `failed`.
             await self.safe(deadletter.move_to_dead_letter(self._keys, job.id,
                                                            self._dead_letter_keys), job.id)
+        if next_job is EMPTY:
+            self._fetcher.found_empty()
+            return None
         return next_job  # type: ignore[no-any-return]
 
     async def _finish(self, job: JobRecord, token: str, *, completed: bool, value: str,
@@ -105,7 +114,10 @@ class Finisher:
             return FAILED
         job.finished_on = now_ms()
         job.attempts_made += 1
-        return fetcher.decode(reply, next_token) if reply else None
+        if not reply:
+            return None
+        next_job = fetcher.decode(reply, next_token)
+        return EMPTY if next_job is None else next_job
 
     async def handle_failure(self, job: JobRecord, token: str,
                              exc: BaseException) -> Fetched | None:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+from ..base.cancel import CancelSignal
 from ..base.clock import now_ms
 from ..base.emitter import Emitter
 from ..base.errors import (
@@ -35,7 +36,7 @@ log = logging.getLogger("queuecore.worker")
 class JobRunner:
     def __init__(self, queue: AsyncQueue, is_async: bool, connections: WorkerConnections,
                  executor: Executor, finisher: Finisher, state: RunState,
-                 emitter: Emitter) -> None:
+                 emitter: Emitter, takes_signal: bool = False) -> None:
         self._queue = queue
         self._is_async = is_async  # the processor gets an AsyncJob (else a Job)
         self._max_data_size = queue.max_data_size
@@ -46,6 +47,8 @@ class JobRunner:
         self._active = state.active
         self._lost = state.lost
         self._finishing = state.finishing
+        self._signals = state.signals
+        self._takes_signal = takes_signal
         self._emitter = emitter
 
     def start(self, job_id: str, h: dict[str, str], token: str) -> None:
@@ -58,6 +61,7 @@ class JobRunner:
         task = asyncio.current_task()
         assert task is not None
         active, lost, finishing = self._active, self._lost, self._finishing
+        signals, takes_signal = self._signals, self._takes_signal
         current: Fetched | None = (job_id, h, token)
         try:
             while current is not None:
@@ -68,6 +72,8 @@ class JobRunner:
                                                       fields, tok)
                 finally:
                     active.pop(jid, None)
+                    if takes_signal:
+                        signals.pop(jid, None)
                     lost.discard(jid)
                     finishing.discard(jid)
         finally:
@@ -99,8 +105,11 @@ class JobRunner:
         if job.deferred_failure:
             return await finisher.failed(job, token, job.deferred_failure, "[]")
         self._emitter.emit("active", job, "waiting")
+        signal = None
+        if self._takes_signal:  # only then: no per-job work for other processors
+            signal = self._signals[job_id] = CancelSignal()
         try:
-            result = await self._executor.call(job, job_id, h, token)
+            result = await self._executor.call(job, job_id, h, token, signal)
         except asyncio.CancelledError:
             raise
         except (DelayedError, WaitingChildrenError):

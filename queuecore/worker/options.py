@@ -29,6 +29,7 @@ class WorkerSettings:
     processes: int | None
     process_initializer: str | None  # "module:function" run in each child first
     is_async: bool  # the processor is a coroutine function (it runs on the loop)
+    takes_signal: bool  # it takes a CancelSignal second (with processes=: the child decides)
     worker_name: str | None
     lock_duration: int
     lock_renew_time: int
@@ -71,10 +72,13 @@ def worker_settings(
     """Check every option (``InvalidOptionsError`` on the first wrong one) before the worker
     builds anything that connects."""
     processes = optional_positive_int("processes", processes)
-    if not callable(processor) and not (processes and isinstance(processor, str)):
+    if processor is not None and not callable(processor) and not (
+            processes and isinstance(processor, str)):
         raise InvalidOptionsError(
-            "processor must be a function, a coroutine function, or (with processes=)"
-            " a 'package.module:function' path")
+            "processor must be a function, a coroutine function, (with processes=)"
+            " a 'package.module:function' path, or None (manual processing)")
+    if processor is None and processes:
+        raise InvalidOptionsError("processes= needs a processor (not manual processing)")
     positive_int("concurrency", concurrency)
     lock_ms = int(positive_number("lock_duration", lock_duration))
     limiter_max, limiter_duration = _limiter(limiter)
@@ -86,6 +90,7 @@ def worker_settings(
                              if process_initializer is not None else None),
         is_async=inspect.iscoroutinefunction(processor) or inspect.iscoroutinefunction(
             getattr(processor, "__call__", None)),  # noqa: B004
+        takes_signal=not processes and takes_cancel_signal(processor),
         worker_name=name,
         lock_duration=lock_ms,
         lock_renew_time=int(positive_number("lock_renew_time", lock_renew_time or lock_ms / 2)),
@@ -103,6 +108,25 @@ def worker_settings(
         dead_letter_keys=(QueueKeys.of(dead_letter_queue, prefix)
                           if dead_letter_queue is not None else None),
     )
+
+
+def takes_cancel_signal(processor: Any) -> bool:
+    """Whether a processor opts in to cancellation: it takes a second positional parameter
+    (``def process(job, signal)``), as a Node processor takes a third (the AbortSignal)."""
+    if not callable(processor):
+        return False
+    try:
+        params = inspect.signature(processor).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): job only
+        return False
+    positional = 0
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if param.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                          inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 2
 
 
 def _limiter(limiter: dict[str, int] | None) -> tuple[int, int]:

@@ -18,6 +18,7 @@ import inspect
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import traceback
@@ -25,8 +26,10 @@ from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from ..base.cancel import CancelSignal
 from ..base.errors import InvalidOptionsError
 from ..base.jsonutil import dumps
+from .options import takes_cancel_signal
 from .process_protocol import PortableConnection, decode, error_kind, send
 from .targets import import_target
 
@@ -67,9 +70,19 @@ class _ChildRunner:
         self.connection = connection
         self.queue_name = queue_name
         self.prefix = prefix
+        self.takes_signal = takes_cancel_signal(fn)
         self._queue: Queue | None = None
         self._aqueue: AsyncQueue | None = None
         self._loop: asyncio.Runner | None = None
+        self._lock = threading.Lock()
+        self._current: tuple[str, CancelSignal] | None = None  # the job and its signal
+
+    def cancel(self, job_id: str, reason: str | None) -> None:
+        """(From the reader thread.) Cancel the running job's signal, if it is that job."""
+        with self._lock:
+            current = self._current
+        if current is not None and current[0] == job_id:
+            current[1].cancel(reason)
 
     def run(self, message: Mapping[str, Any]) -> dict[str, Any]:
         from ..client.ajob import AsyncJob
@@ -79,13 +92,19 @@ class _ChildRunner:
         fields = JobRecord.fields_from_hash(str(message["id"]), dict(message["hash"]))
         fields["token"] = str(message["token"])
         job: JobRecord | None = None
+        args: tuple[Any, ...] = ()
+        if self.takes_signal:
+            cancel_signal = CancelSignal()
+            args = (cancel_signal,)
+            with self._lock:
+                self._current = (str(message["id"]), cancel_signal)
         try:
             if self.is_async:
                 job = AsyncJob(self._async_queue(), **fields)
-                result = self._runner().run(self.fn(job))
+                result = self._runner().run(self.fn(job, *args))
             else:
                 job = Job(self._sync_queue(), **fields)
-                result = self.fn(job)
+                result = self.fn(job, *args)
                 if inspect.isawaitable(result):
                     result = self._runner().run(_await(result))
             return {"op": "result", "value": dumps(result), "moved": _moved(job)}
@@ -98,6 +117,9 @@ class _ChildRunner:
                 "kind": error_kind(exc),
                 "moved": _moved(job),
             }
+        finally:
+            with self._lock:
+                self._current = None
 
     def _sync_queue(self) -> Queue:
         from ..client.queue import Queue
@@ -160,6 +182,24 @@ def _start_up(conn: Connection, target: str, log_level: int,
         return None
 
 
+def _read_pipe(conn: Connection, runner: _ChildRunner,
+               jobs: queue.SimpleQueue[dict[str, Any] | None]) -> None:
+    """(The reader thread.) Cancel requests act at once; the rest goes to the main thread."""
+    while True:
+        try:
+            message = decode(conn.recv_bytes())
+        except (EOFError, OSError):
+            jobs.put(None)
+            return
+        if message.get("op") == "cancel":
+            reason = message.get("reason")
+            runner.cancel(str(message.get("id")), None if reason is None else str(reason))
+            continue
+        jobs.put(message)
+        if message.get("op") != "job":
+            return
+
+
 def child_main(conn: Connection, target: str, connection: PortableConnection, queue_name: str,
                prefix: str, log_level: int, initializer: str | None = None) -> None:
     """The body of a child: start up, then run jobs until told to stop."""
@@ -170,12 +210,13 @@ def child_main(conn: Connection, target: str, connection: PortableConnection, qu
     runner = _ChildRunner(fn, connection, queue_name, prefix)
     try:
         send(conn, {"op": "ready", "pid": os.getpid(), "async": runner.is_async})
+        # A thread reads the pipe, so that a "cancel" reaches the job while it runs.
+        jobs: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        threading.Thread(target=_read_pipe, args=(conn, runner, jobs), daemon=True,
+                         name="queuecore-child-reader").start()
         while True:
-            try:
-                message = decode(conn.recv_bytes())
-            except (EOFError, OSError):
-                break
-            if message.get("op") != "job":
+            message = jobs.get()
+            if message is None or message.get("op") != "job":
                 break
             send(conn, {"op": "started"})
             send(conn, runner.run(message))

@@ -104,6 +104,7 @@ class ProcessPool:
         self._children: list[ChildHandle | None] = [None] * processes
         self._idle: asyncio.Queue[int] | None = None
         self._restarts: set[asyncio.Task[None]] = set()
+        self._running: dict[str, ChildHandle] = {}  # job id -> the child running it
         self._closed = False
 
     def __repr__(self) -> str:
@@ -204,6 +205,7 @@ class ProcessPool:
         child: ChildHandle | None = None
         try:
             child = await self._hand_over(slot, message)
+            self._running[str(job_id)] = child
             try:
                 async with asyncio.timeout(timeout_s):
                     reply = await child.receive()
@@ -229,9 +231,22 @@ class ProcessPool:
                 self._replace_later(slot)
             raise
         finally:
+            self._running.pop(str(job_id), None)
             if give_back:
                 self._idle.put_nowait(slot)
         return job_outcome(reply, job_id)
+
+    def cancel(self, job_id: str, reason: str | None = None) -> bool:
+        """Cancel the ``CancelSignal`` of a job a child is running (when its processor takes
+        one); False when no child runs it."""
+        child = self._running.get(str(job_id))
+        if child is None:
+            return False
+        try:
+            child.send({"op": "cancel", "id": str(job_id), "reason": reason})
+        except OSError:  # it just died: the crash is reported by run()
+            return False
+        return True
 
     async def _hand_over(self, slot: int, message: Mapping[str, Any]) -> ChildHandle:
         """Send the job to the slot's child and wait for its "started". A child that died

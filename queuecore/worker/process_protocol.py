@@ -1,6 +1,7 @@
 """The messages between a ProcessPool and its children: JSON text over a pipe.
 
-parent -> child: ``{"op": "job", "id", "hash", "token"}``, ``{"op": "stop"}``
+parent -> child: ``{"op": "job", "id", "hash", "token"}``, ``{"op": "stop"}``, and while a
+job runs ``{"op": "cancel", "id", "reason"}`` (read by the child's reader thread)
 child -> parent: ``{"op": "ready", "pid", "async"}`` or ``{"op": "startup-error", "message"}``
 once at start; per job ``{"op": "started"}``, then ``{"op": "result", "value", "moved"}`` or
 ``{"op": "error", "type", "message", "traceback", "kind", "moved"}``.
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..base.errors import (
     DelayedError,
+    JobCancelledError,
     QueueCoreError,
     RateLimitError,
     RemoteProcessorError,
@@ -29,6 +31,7 @@ from ..base.errors import (
 PortableConnection = str | dict[str, Any] | None
 
 CONTROL_ERRORS: dict[str, type[QueueCoreError]] = {
+    "cancelled": JobCancelledError,  # before its base class, UnrecoverableError
     "unrecoverable": UnrecoverableError,
     "delayed": DelayedError,
     "waiting-children": WaitingChildrenError,

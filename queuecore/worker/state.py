@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
+from ..base.cancel import CancelSignal
+
 #: job id -> (lock token, the task processing it)
 ActiveJobs = dict[str, tuple[str, "asyncio.Task[None]"]]
 
@@ -18,10 +20,13 @@ class RunState:
     def __init__(self) -> None:
         self.active: ActiveJobs = {}
         self.lost: set[str] = set()  # reported as lock-lost once
+        self.signals: dict[str, CancelSignal] = {}  # jobs whose processor takes a signal
         self.finishing: set[str] = set()  # finish or retry call sent: the lock goes with it
         self.closing = asyncio.Event()  # close() was called or run() is ending
         self.closed = asyncio.Event()
         self.slot_free = asyncio.Event()  # a job slot was freed
+        self.paused = False  # Worker.pause(): fetch nothing until resume()
+        self.resumed = asyncio.Event()  # set by resume() (made anew by pause())
         self._background: set[asyncio.Task[None]] = set()
 
     def begin(self) -> None:
@@ -29,6 +34,9 @@ class RunState:
         self.closing = asyncio.Event()
         self.closed = asyncio.Event()
         self.slot_free = asyncio.Event()
+        self.resumed = asyncio.Event()
+        if not self.paused:  # pause() before run() holds the new run too
+            self.resumed.set()
 
     async def wait_any(self, awaitable: Awaitable[Any],
                        stop: asyncio.Event | None = None) -> None:

@@ -54,8 +54,10 @@ def _job_attributes(job: JobRecord) -> Attributes:
 class TracedJobRunner(JobRunner):
     def __init__(self, queue: AsyncQueue, is_async: bool, connections: WorkerConnections,
                  executor: Executor, finisher: Finisher, state: RunState, emitter: Emitter,
-                 *, telemetry: Telemetry, worker_id: str, worker_name: str | None) -> None:
-        super().__init__(queue, is_async, connections, executor, finisher, state, emitter)
+                 takes_signal: bool = False, *, telemetry: Telemetry, worker_id: str,
+                 worker_name: str | None) -> None:
+        super().__init__(queue, is_async, connections, executor, finisher, state, emitter,
+                         takes_signal)
         self._telemetry = telemetry
         self._worker_attributes: Attributes = (
             {WORKER_ID: worker_id, WORKER_NAME: worker_name} if worker_name

@@ -32,6 +32,7 @@ from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE
 from ..base.keys import QueueKeys
 from ..base.telemetry import Telemetry
 from ..base.validation import positive_int
+from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
 from ..commands import worker_ops
 from ..commands.ops import worker_client_names
@@ -41,6 +42,7 @@ from .executors import (
     AsyncExecutor,
     AsyncProcessor,
     Executor,
+    ManualExecutor,
     ProcessExecutor,
     Processor,
     SyncProcessor,
@@ -50,7 +52,9 @@ from .fetcher import Fetcher
 from .finisher import Finisher
 from .job_runner import JobRunner
 from .lock_renewer import LockRenewer
+from .manual import ManualFetcher
 from .options import KeepOption, worker_settings
+from .remote_cancel import RemoteCancelListener
 from .stall_checker import StallChecker
 from .state import RunState
 from .traced import TracedFinisher, TracedJobRunner
@@ -59,7 +63,8 @@ from .trouble import TroubleReporter
 __all__ = ["WORKER_EVENTS", "AsyncProcessor", "Processor", "SyncProcessor", "Worker"]
 
 WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error", "stalled",
-                           "drained", "closing", "closed", "ready", "lock-lost"})
+                           "drained", "closing", "closed", "ready", "lock-lost", "paused",
+                           "resumed"})
 
 
 class Worker:
@@ -74,7 +79,7 @@ class Worker:
     def __init__(
         self,
         queue_name: str,
-        processor: Processor | str,
+        processor: Processor | str | None,
         connection: ConnectionLike = None,
         *,
         prefix: str = "bull",
@@ -97,6 +102,7 @@ class Worker:
         process_initializer: str | Callable[[], object] | None = None,
         max_data_size: int | None = DEFAULT_MAX_DATA_SIZE,
         telemetry: Telemetry | None = None,
+        remote_cancel: bool = False,
     ) -> None:
         settings = worker_settings(
             processor, prefix=prefix, concurrency=concurrency, name=name,
@@ -138,37 +144,47 @@ class Worker:
         self.shutdown_timeout = settings.shutdown_timeout
         self.dead_letter_keys = settings.dead_letter_keys
         self.telemetry = telemetry
+        self.remote_cancel = bool(remote_cancel)
 
         self._running = False
         self._closers: set[asyncio.Task[None]] = set()
         self._emitter = Emitter(WORKER_EVENTS)
         self._state = state = RunState()
+        if processor is not None:
+            # A processor's own move (move_to_delayed, ...) took the lock: renew it no more.
+            self.queue.on_job_moved = state.finishing.add
         self._active = state.active  # job id -> (token, task)
         emitter = self._emitter
         self._trouble = trouble = TroubleReporter(queue_name, emitter, state)
         self._connections = connections = WorkerConnections(
             self.queue, self.client_name, self.presence_name, state, trouble)
         self._executor = self._make_executor(processor, settings.processes)
+        self._manual = ManualFetcher(self.queue, settings, self.id, self.client_name, emitter)
         self._fetcher = fetcher = Fetcher(self.queue, settings, self.id, state, connections,
                                           trouble, emitter)
         if telemetry is None:
             self._finisher = finisher = Finisher(self.queue, settings, self.id, state, fetcher,
                                                  emitter)
             self._job_runner = JobRunner(self.queue, settings.is_async, connections,
-                                         self._executor, finisher, state, emitter)
+                                         self._executor, finisher, state, emitter,
+                                         settings.takes_signal)
         else:  # the traced parts: the plain ones do no tracing work per job
             self._finisher = finisher = TracedFinisher(
                 self.queue, settings, self.id, state, fetcher, emitter, telemetry=telemetry)
             self._job_runner = TracedJobRunner(
                 self.queue, settings.is_async, connections, self._executor, finisher, state,
-                emitter, telemetry=telemetry, worker_id=self.id, worker_name=self.worker_name)
+                emitter, settings.takes_signal, telemetry=telemetry, worker_id=self.id,
+                worker_name=self.worker_name)
         self._lock_renewer = LockRenewer(self.keys, queue_name, settings.lock_duration,
                                          settings.lock_renew_time, connections, state, trouble,
                                          emitter)
         self._stall_checker = StallChecker(self.queue, settings.max_stalled_count,
                                            settings.stalled_interval, state, trouble, emitter)
 
-    def _make_executor(self, processor: Processor | str, processes: int | None) -> Executor:
+    def _make_executor(self, processor: Processor | str | None,
+                       processes: int | None) -> Executor:
+        if processor is None:
+            return ManualExecutor()
         if processes:
             return ProcessExecutor(processor, processes, self.queue.connection, self.name,
                                    self.keys.prefix, self.process_initializer)
@@ -234,6 +250,9 @@ class Worker:
         """Process jobs until ``close()``."""
         if self._running:
             raise QueueCoreError("this worker is already running")
+        if self.processor is None:
+            raise QueueCoreError("a worker without a processor does not run: take jobs with "
+                                 "get_next_job(token)")
         self._running = True
         state = self._state
         state.begin()
@@ -248,6 +267,11 @@ class Worker:
                 self._connections.keep_presence_forever(self.lock_renew_time / 1000)))
             if not self.skip_stalled_check:
                 helpers.append(asyncio.ensure_future(self._stall_checker.run_forever()))
+            if self.remote_cancel:
+                listener = RemoteCancelListener(self.queue, state, self._trouble,
+                                                self.cancel_job)
+                await listener.subscribe()
+                helpers.append(asyncio.ensure_future(listener.run_forever()))
             self._emitter.emit("ready")
             await self._fetcher.run(self._job_runner.start)
             while self._active:  # close() is letting the active jobs finish
@@ -266,17 +290,81 @@ class Worker:
             state.closed.set()
             self._emitter.emit("closed")
 
+    async def get_next_job(self, token: str, *, block: bool = True) -> AsyncJob | None:
+        """Manual processing (a worker made with ``processor=None``): take the next job,
+        locked with ``token`` for ``lock_duration`` ms, waiting up to ``drain_delay`` s when
+        ``block``; None when there is none. Finish it with ``job.move_to_completed(value,
+        token)`` or ``job.move_to_failed(error, token)``; renew with ``job.extend_lock``."""
+        if self.processor is not None:
+            raise QueueCoreError("get_next_job is for a worker made without a processor")
+        return await self._manual.get_next_job(token, block)
+
     async def rate_limit(self, ms: int) -> None:
         """Hold every worker of this queue for ``ms``; raise ``RateLimitError`` from the
         processor afterwards to put the current job back unharmed."""
         positive_int("rate_limit ms", ms)
         await self.queue.run_op(worker_ops.rate_limit(self.keys, ms))
 
+    # -- cancelling (the processor takes a CancelSignal as its second parameter) --
+
+    def cancel_job(self, job_id: str, reason: str | None = None) -> bool:
+        """Cancel the signal of a job this worker is processing (its processor decides how
+        to stop); False when no such job runs here with a signal (BullMQ's ``cancelJob``)."""
+        if isinstance(self._executor, ProcessExecutor):  # the child holds the signal
+            return self._executor.cancel(str(job_id), reason)
+        job_signal = self._state.signals.get(str(job_id))
+        if job_signal is None:
+            return False
+        job_signal.cancel(reason)
+        return True
+
+    def cancel_all_jobs(self, reason: str | None = None) -> None:
+        """Cancel the signals of every job this worker is processing."""
+        if isinstance(self._executor, ProcessExecutor):
+            for job_id in list(self._active):
+                self._executor.cancel(job_id, reason)
+            return
+        for job_signal in list(self._state.signals.values()):
+            job_signal.cancel(reason)
+
+    # -- pausing (this worker only; the queue is untouched) --
+
+    async def pause(self, do_not_wait_active: bool = False) -> None:
+        """Fetch no more jobs until ``resume()``; by default wait until the active jobs are
+        finished (``do_not_wait_active=True``: return at once). Other workers of the queue
+        go on; ``Queue.pause()`` pauses them all. Emits ``paused``."""
+        state = self._state
+        if state.paused:
+            return
+        state.paused = True
+        state.resumed = asyncio.Event()
+        if not do_not_wait_active:
+            # A finish call fetches no next job while paused, so each slot's chain ends.
+            while self._active:
+                await asyncio.wait([task for _, task in self._active.values()])
+        self._emitter.emit("paused")
+
+    def resume(self) -> None:
+        """Fetch jobs again after ``pause()``; emits ``resumed`` (nothing when not paused)."""
+        state = self._state
+        if state.paused:
+            state.paused = False
+            state.resumed.set()
+            self._emitter.emit("resumed")
+
+    def is_paused(self) -> bool:
+        """Whether ``pause()`` holds this worker (not whether the queue is paused)."""
+        return self._state.paused
+
     # -- closing --
 
     async def close(self, timeout: float | None = None) -> None:
         """Stop fetching, let active jobs finish (up to ``timeout`` seconds), then give the
         rest back to the queue so that they run again. Safe to call more than once."""
+        if self.processor is None:
+            await self._manual.close()
+            await self._connections.close()
+            return
         if not self._running:
             return
         state = self._state

@@ -10,7 +10,7 @@ import signal
 import time
 from typing import Any
 
-from queuecore import AsyncJob, Job, UnrecoverableError
+from queuecore import AsyncJob, CancelSignal, Job, UnrecoverableError
 from queuecore.base.clock import now_ms
 
 
@@ -97,3 +97,19 @@ def set_init_mark() -> None:
 
 def failing_initializer() -> None:
     raise RuntimeError("no settings here")
+
+
+def wait_for_cancel(job: Job, signal: CancelSignal) -> str:
+    """Takes a signal (second parameter): logs that it started, waits up to 60 s for the
+    cancellation, then fails the job for good with the reason."""
+    job.log("started")
+    if signal.wait_sync(60):
+        signal.raise_if_cancelled()
+    return "never cancelled"
+
+
+async def async_wait_for_cancel(job: AsyncJob, signal: CancelSignal) -> str:
+    await job.log("started")
+    await signal.wait()
+    signal.raise_if_cancelled()
+    return "never"

@@ -15,7 +15,9 @@
 //
 // See tests/peers/README.md for the list of ops.
 
-import { Queue, Worker, QueueEvents, UnrecoverableError, Job, FlowProducer } from 'bullmq';
+import {
+  Queue, Worker, QueueEvents, UnrecoverableError, Job, FlowProducer, WaitingChildrenError, Relay,
+} from 'bullmq';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,9 +72,106 @@ function jobToJSON(job, state) {
   };
 }
 
+// Connection options of the scenario, for a processor that adds jobs (spawnChildren).
+let scenarioOpts = null;
+
+// A parent that adds its children at run time, waits for them in waiting-children
+// (moveToWaitingChildren + WaitingChildrenError), and returns their values when rerun.
+async function spawnChildren(job, token, spec) {
+  const values = await job.getChildrenValues();
+  if (Object.keys(values).length) return values;
+  const childQueue = new Queue(spec.queue ?? job.queueName, scenarioOpts);
+  try {
+    for (const c of spec.children ?? []) {
+      await childQueue.add(c.name ?? 'child', c.data ?? {}, {
+        parent: { id: job.id, queue: job.queueQualifiedName },
+      });
+    }
+  } finally {
+    await childQueue.close();
+  }
+  if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
+  return job.getChildrenValues(); // the children were done before the move
+}
+
+// Manual processing: a Worker without a processor takes jobs with getNextJob(token) and
+// finishes each as the scenario says (outcomes[i] for the i-th job).
+async function runManual(queueName, baseOpts, a) {
+  const token = a.token ?? 'node-token';
+  const worker = new Worker(queueName, null, { ...baseOpts, ...(a.workerOpts || {}) });
+  worker.on('error', () => {});
+  const out = [];
+  try {
+    for (const outcome of a.outcomes ?? [{ complete: null }]) {
+      const job = await worker.getNextJob(token);
+      if (!job) {
+        out.push(null);
+        continue;
+      }
+      const entry = { id: job.id, name: job.name, data: job.data };
+      if (outcome.wrongToken) {
+        try {
+          await job.moveToCompleted('never', 'not-the-token', false);
+          entry.wrongToken = 'accepted';
+        } catch (err) {
+          entry.wrongToken = String(err && err.message ? err.message : err);
+        }
+      }
+      if (typeof outcome.extendMs === 'number') {
+        entry.extended = await job.extendLock(token, outcome.extendMs);
+      }
+      if (outcome.waitChildren) {
+        entry.movedToWaitingChildren = await job.moveToWaitingChildren(token);
+      } else if (Object.prototype.hasOwnProperty.call(outcome, 'complete')) {
+        await job.moveToCompleted(outcome.complete, token, false);
+      } else if (typeof outcome.fail === 'string') {
+        await job.moveToFailed(new Error(outcome.fail), token, false);
+      }
+      out.push(entry);
+    }
+  } finally {
+    await worker.close();
+  }
+  return out;
+}
+
+// The pattern of BullMQ's guide "Cancelling jobs on other workers": a worker whose processor
+// observes its AbortSignal, and a Relay subscription to jobs.<queue>.cancel that calls
+// worker.cancelJob. Runs until `count` jobs failed (or timeoutMs).
+async function runRelayCancel(queueName, baseOpts, a) {
+  const count = a.count ?? 1;
+  const failed = [];
+  const messages = [];
+  let resolveDone;
+  const done = new Promise((r) => (resolveDone = r));
+  const worker = new Worker(queueName, async (job, token, signal) => {
+    await new Promise((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    throw new UnrecoverableError(`cancelled: ${signal.reason}`);
+  }, { ...baseOpts, concurrency: count });
+  worker.on('error', () => {});
+  worker.on('failed', (job, err) => {
+    failed.push({ id: job ? job.id : null, failedReason: err ? err.message : null });
+    if (failed.length >= count) resolveDone();
+  });
+  const relay = new Relay({ connection: baseOpts.connection, prefix: baseOpts.prefix });
+  relay.on('error', () => {});
+  await relay.subscribe(`jobs.${a.topicQueue ?? queueName}.cancel`, (message) => {
+    messages.push(message.data);
+    worker.cancelJob(message.data.jobId, message.data.reason);
+  });
+  await Promise.race([done, sleep(a.timeoutMs ?? 20000)]);
+  await worker.close();
+  await relay.close();
+  return { failed, messages, timedOut: failed.length < count };
+}
+
 // Processor used by the "work" op; behaviour comes from the job's data.
-async function processor(job) {
+async function processor(job, token) {
   const d = job.data && typeof job.data === 'object' ? job.data : {};
+  if (d.spawnChildren) return spawnChildren(job, token, d.spawnChildren);
   if (typeof d.sleepMs === 'number' && d.sleepMs > 0) await sleep(d.sleepMs);
   if (d.progress !== undefined) await job.updateProgress(d.progress);
   if (typeof d.log === 'string') await job.log(d.log);
@@ -238,6 +337,10 @@ async function runAction(ctx, a) {
       return (await queue.getJobScheduler(String(a.id))) ?? null;
     case 'work':
       return runWork(ctx.queueName, ctx.baseOpts, a);
+    case 'manual':
+      return runManual(ctx.queueName, ctx.baseOpts, a);
+    case 'relayCancel':
+      return runRelayCancel(ctx.queueName, ctx.baseOpts, a);
     case 'getJob': {
       const job = await Job.fromId(queue, String(a.id));
       if (!job) return null;
@@ -410,6 +513,7 @@ async function main() {
       ctx.otel = setupTelemetry('node-peer');
       ctx.baseOpts.telemetry = ctx.otel.telemetry;
     }
+    scenarioOpts = ctx.baseOpts;
     ctx.queue = new Queue(ctx.queueName, ctx.baseOpts);
     ctx.queue.on('error', () => {});
     await ctx.queue.waitUntilReady();

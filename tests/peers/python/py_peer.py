@@ -23,7 +23,15 @@ import sys
 import time
 from typing import Any
 
-from bullmq import FlowProducer, Job, Queue, QueueEvents, UnrecoverableError, Worker
+from bullmq import (
+    FlowProducer,
+    Job,
+    Queue,
+    QueueEvents,
+    UnrecoverableError,
+    WaitingChildrenError,
+    Worker,
+)
 
 STREAM_ID = re.compile(r"^\d+-\d+$")
 
@@ -58,9 +66,33 @@ def job_to_json(job: Job | None, state: str | None) -> dict[str, Any] | None:
     }
 
 
+#: Connection options of the scenario, for a processor that adds jobs (spawnChildren).
+SCENARIO_BASE: dict[str, Any] = {}
+
+
+async def spawn_children(job: Job, token: str, spec: dict[str, Any]) -> Any:
+    """A parent that adds its children at run time, waits for them in waiting-children
+    (moveToWaitingChildren + WaitingChildrenError), and returns their values when rerun."""
+    values = await job.getChildrenValues()
+    if values:
+        return values
+    child_queue = Queue(spec.get("queue") or job.queueName, SCENARIO_BASE)
+    try:
+        for c in spec.get("children", []):
+            await child_queue.add(c.get("name", "child"), c.get("data", {}), {
+                "parent": {"id": job.id, "queue": job.queueQualifiedName}})
+    finally:
+        await child_queue.close()
+    if await job.moveToWaitingChildren(token, {}):
+        raise WaitingChildrenError()
+    return await job.getChildrenValues()  # the children were done before the move
+
+
 async def processor(job: Job, token: str) -> Any:
     """Processor of the "work" op; its behaviour comes from the job's data."""
     d = job.data if isinstance(job.data, dict) else {}
+    if d.get("spawnChildren"):
+        return await spawn_children(job, token, d["spawnChildren"])
     sleep_ms = d.get("sleepMs")
     if isinstance(sleep_ms, int | float) and sleep_ms > 0:
         await asyncio.sleep(sleep_ms / 1000)
@@ -180,6 +212,37 @@ async def run_work(ctx: dict[str, Any], a: dict[str, Any]) -> dict[str, Any]:
     return {"completed": completed, "failed": failed, "timedOut": finished < count}
 
 
+async def run_manual(ctx: dict[str, Any], a: dict[str, Any]) -> list[Any]:
+    """A Worker without a processor: getNextJob(token), then each job finished as its
+    outcome says (moveToCompleted / moveToFailed), optionally after a wrong token."""
+    token = a.get("token", "py-token")
+    worker = Worker(ctx["queueName"], None, {**ctx["base"], "autorun": False,
+                                            **(a.get("workerOpts") or {})})
+    worker.on("error", lambda *args: None)
+    out: list[Any] = []
+    try:
+        for outcome in a.get("outcomes", [{"complete": None}]):
+            job = await worker.getNextJob(token)
+            if not job:
+                out.append(None)
+                continue
+            entry: dict[str, Any] = {"id": job.id, "name": job.name, "data": job.data}
+            if outcome.get("wrongToken"):
+                try:
+                    await job.moveToCompleted("never", "not-the-token")
+                    entry["wrongToken"] = "accepted"
+                except Exception as exc:  # reported to the test
+                    entry["wrongToken"] = str(exc)
+            if "complete" in outcome:
+                await job.moveToCompleted(outcome["complete"], token)
+            elif isinstance(outcome.get("fail"), str):
+                await job.moveToFailed(Exception(outcome["fail"]), token)
+            out.append(entry)
+    finally:
+        await worker.close()
+    return out
+
+
 def flow_node(node: dict[str, Any]) -> dict[str, Any]:
     out = {"name": node.get("name", "job"), "queueName": node["queueName"],
            "data": node.get("data", {}), "opts": node.get("opts", {})}
@@ -228,6 +291,8 @@ async def run_action(ctx: dict[str, Any], a: dict[str, Any]) -> Any:
         return flow_ids(tree)
     if op == "work":
         return await run_work(ctx, a)
+    if op == "manual":
+        return await run_manual(ctx, a)
     if op == "getJob":
         job = await Job.fromId(queue, str(a["id"]))
         if job is None:
@@ -349,6 +414,7 @@ async def main() -> int:
         ctx["redis"] = scenario.get("redis") or "redis://127.0.0.1:6379/0"
         ctx["prefix"] = scenario.get("prefix") or "bull"
         ctx["base"] = {"connection": ctx["redis"], "prefix": ctx["prefix"]}
+        SCENARIO_BASE.update(ctx["base"])
         ctx["queue"] = Queue(ctx["queueName"], dict(ctx["base"]))
         if scenario.get("listen"):
             ctx["collector"] = EventCollector(ctx["queueName"], ctx["base"])

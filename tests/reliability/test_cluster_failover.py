@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +97,17 @@ async def promoted(cluster: RedisCluster, dead: RedisProcess) -> RedisProcess:
     return owner
 
 
+def unread_by_server(server_port: int, client_port: int) -> int:
+    """Bytes the (frozen) server has received from the client's connection and not read:
+    the request was written."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+        if int(local, 16) == server_port and int(remote, 16) == client_port:
+            return int(fields[4].split(":")[1], 16)
+    return 0
+
+
 def add_until_acknowledged(queue: Queue, job_id: str, errors: dict[str, int]) -> None:
     """One job added the way a careful producer does: on an error, again with the same id
     (never a duplicate); how many calls raised is counted."""
@@ -146,9 +158,13 @@ async def test_worker_and_producers_follow_the_slot_to_the_promoted_replica(
                 except BaseException as exc:  # kept for the assertion below
                     in_flight.append(exc)
 
+            direct = queue._runner._direct  # the connection the add is written on
+            assert direct is not None and direct._conn is not None
+            client_port = direct._conn._sock.getsockname()[1]
             sender = threading.Thread(target=add_in_flight)
             sender.start()
-            await asyncio.sleep(0.3)  # the request is written (nothing to wait for: frozen)
+            await wait_until(lambda: unread_by_server(doomed.port, client_port) > 0,
+                             timeout=10)
             doomed.kill()
             killed_at = time.monotonic()
             await asyncio.to_thread(sender.join, 30)

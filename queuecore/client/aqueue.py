@@ -41,8 +41,7 @@ class AsyncQueue(QueueBase):
     # unasync: end
         super().__init__(name, connection, **kwargs)
         client = async_client(self.resolved_connection, defaults=self._client_defaults)
-        self._runner = AsyncRunner(client,
-                                  self._reroute if self._cluster else None)
+        self._runner = AsyncRunner(client, self.route, self._client_for)
         if autopipeline:  # unasync: async-only
             self._runner.enable_autopipeline()  # unasync: async-only
 
@@ -51,8 +50,9 @@ class AsyncQueue(QueueBase):
         """The redis-py client in use (for a Cluster queue: on its slot's master)."""
         return self._runner.client
 
-    def _reroute(self) -> Any:
-        return async_client(self._reresolve(), defaults=self._client_defaults)
+    def _client_for(self, connection: Any) -> Any:
+        """A client like this queue's own, for another master of its slot (Cluster)."""
+        return async_client(connection, defaults=self._client_defaults)
 
     async def run_op(self, op: Op[T]) -> T:
         """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""

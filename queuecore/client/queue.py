@@ -34,16 +34,16 @@ class Queue(QueueBase):
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
         super().__init__(name, connection, **kwargs)
         client = sync_client(self.resolved_connection, defaults=self._client_defaults)
-        self._runner = SyncRunner(client,
-                                  self._reroute if self._cluster else None)
+        self._runner = SyncRunner(client, self.route, self._client_for)
 
     @property
     def client(self) -> Any:
         """The redis-py client in use (for a Cluster queue: on its slot's master)."""
         return self._runner.client
 
-    def _reroute(self) -> Any:
-        return sync_client(self._reresolve(), defaults=self._client_defaults)
+    def _client_for(self, connection: Any) -> Any:
+        """A client like this queue's own, for another master of its slot (Cluster)."""
+        return sync_client(connection, defaults=self._client_defaults)
 
     def run_op(self, op: Op[T]) -> T:
         """Internal (queuecore's runtime): run a command-layer op on this queue's connection."""

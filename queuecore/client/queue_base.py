@@ -67,9 +67,8 @@ class QueueBase:
         self.name = name
         self.prefix = prefix
         self.connection = connection
-        # Outside Cluster the same; in Cluster, the master of this queue's slot.
-        self.resolved_connection = self._resolve()
-        self._cluster = self.resolved_connection is not connection
+        # In Cluster: where this queue's slot is served (followed after MOVED and failovers).
+        self.route = self._route_for(connection)
         if max_data_size is not None and max_data_size <= 0:
             raise InvalidOptionsError("max_data_size must be positive or None")
         self.max_data_size = max_data_size
@@ -101,14 +100,15 @@ class QueueBase:
         """``queue.off(event, fn)``: stop listening."""
         return self._emitter.off
 
-    def _reresolve(self) -> Any:
-        """After MOVED: ask the cluster again who serves this queue's slot."""
-        self.resolved_connection = self._resolve()
-        return self.resolved_connection
+    @property
+    def resolved_connection(self) -> Any:
+        """Outside Cluster the connection as given; in Cluster, the options of the master
+        of this queue's slot (as last found)."""
+        return self.connection if self.route is None else self.route.connection()
 
-    def _resolve(self) -> Any:
+    def _route_for(self, connection: ConnectionLike) -> cluster.SlotRoute | None:
         try:  # in Cluster, CLUSTER SLOTS asked straight from redis-py: its errors become ours
-            return cluster.resolve(self.connection, self.keys.base)
+            return cluster.route_for(connection, self.keys.base)
         except redis.RedisError as exc:
             raise wrap(exc) from exc
 

@@ -18,6 +18,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry as SyncRetry
 
 from . import handshake, replicas, sentinel, sentinel_pool
@@ -104,6 +105,13 @@ def _prepare(connection: ConnectionLike, extra: Mapping[str, Any],
     kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_keepalive": True,
               **(defaults or {}), **_clean(raw), **extra}
     kwargs.pop("ssl", None)
+    # No maintenance notifications (a Redis Enterprise feature): under redis-py's default
+    # ("auto") its pools skip their check of an idle connection before handing it out, so a
+    # connection the server closed (a restart, a failover) would be written to and fail with
+    # the command's fate unknown, where the check reconnects before anything is sent. (A URL
+    # brings redis-py's own default, and a sync handler, in the options of its pool.)
+    kwargs.pop("maint_notifications_pool_handler", None)
+    kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
     kind = "unix" if _is_unix(raw) else "ssl" if _is_ssl(raw) else "tcp"
     if spec is not None and not isinstance(spec, sentinel.SentinelSpec):
         raise TypeError("the 'sentinel' option is set by a redis+sentinel:// URL or a "

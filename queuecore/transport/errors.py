@@ -49,6 +49,20 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(redis_cause(exc), CONNECTION_ERRORS) or isinstance(exc, OSError)
 
 
+#: Set on a redis-py error raised while connecting (the socket or the handshake): the command
+#: that needed the connection was never written, so sending it elsewhere cannot run it twice.
+_NOT_SENT = "_queuecore_not_sent"
+
+
+def mark_not_sent(exc: BaseException) -> None:
+    setattr(exc, _NOT_SENT, True)
+
+
+def not_sent(exc: BaseException) -> bool:
+    """The connection could not be made: the command was not written (it did not run)."""
+    return bool(getattr(redis_cause(exc), _NOT_SENT, False))
+
+
 def is_transient(exc: BaseException) -> bool:
     """OOM, READONLY or LOADING: the command did not run, and may later."""
     return isinstance(redis_cause(exc), _TRANSIENT)

@@ -16,6 +16,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from .errors import mark_not_sent
+
 # What a handshake may raise as it is: Redis's own answers and network trouble.
 _HANDSHAKE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError)
 
@@ -45,6 +47,15 @@ def _not_redis(conn: Any, exc: Exception) -> redis.ConnectionError:
 
 
 class _SyncGuard:
+    def connect_check_health(self, check_health: bool = True,
+                             retry_socket_connect: bool = True) -> None:
+        try:
+            super().connect_check_health(  # type: ignore[misc]
+                check_health=check_health, retry_socket_connect=retry_socket_connect)
+        except redis.RedisError as exc:
+            mark_not_sent(exc)  # no command was written on this connection yet
+            raise
+
     def on_connect_check_health(self, check_health: bool = True) -> None:
         _refuse_self(self, getattr(self, "_sock", None))
         try:
@@ -60,6 +71,15 @@ class _SyncGuard:
 
 
 class _AsyncGuard:
+    async def connect_check_health(self, check_health: bool = True,
+                                   retry_socket_connect: bool = True) -> None:
+        try:
+            await super().connect_check_health(  # type: ignore[misc]
+                check_health=check_health, retry_socket_connect=retry_socket_connect)
+        except redis.RedisError as exc:
+            mark_not_sent(exc)
+            raise
+
     async def on_connect_check_health(self, check_health: bool = True) -> None:
         writer = getattr(self, "_writer", None)
         _refuse_self(self, writer.get_extra_info("socket") if writer is not None else None)

@@ -6,6 +6,13 @@ and is sent again, alone: a call that got NOSCRIPT never ran, so nothing runs tw
 
 redis-py's exceptions stop here: ``run`` raises queuecore's ``RedisError`` family (the
 redis-py error as ``__cause__``), so no caller of queuecore sees a redis-py exception.
+
+In Cluster a runner follows its queue's ``SlotRoute``: after MOVED (the command did not run)
+it asks for the slot's master again and sends the command there; after a connection error it
+asks again too, waiting for a failover (bounded, see ``SlotRoute.locate``), but sends the
+command again only when it was never written (the connection could not be made). A command
+that failed after it was written may have run: that error is raised, and the next command
+goes to the master found then.
 """
 
 from __future__ import annotations
@@ -28,26 +35,46 @@ from .calls import (
     queue_transaction,
     raise_first_error,
 )
-from .cluster import is_moved
+from .cluster import Address, SlotRoute, is_moved
 from .direct import DirectConnection
-from .errors import wrap
+from .errors import is_connection_error, not_sent, wrap
 from .replicas import WaitedOp, policy_of
 from .sentinel import is_sentinel_pool
 
 T = TypeVar("T")
 
 
+def _sent_again(exc: redis.RedisError, route: SlotRoute | None) -> str | None:
+    """In Cluster, whether the command that raised ``exc`` did not run and may be sent again
+    once the slot's master is found: "moved" (MOVED or ASK), "unreachable" (no connection to
+    the master could be made), else None."""
+    if route is None:
+        return None
+    if isinstance(exc, redis.ResponseError):
+        return "moved" if is_moved(exc) else None
+    return "unreachable" if is_connection_error(exc) and not_sent(exc) else None
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class SyncRunner:
-    """``reroute`` (Cluster) builds a client for the slot's new master after MOVED.
+    """``route`` and ``connect`` (Cluster): where the queue's slot is served, and how to
+    build a client for a connection's options (see the module's docstring).
 
     Script calls sent alone go over one held connection (``DirectConnection``) when the
     client is a plain redis-py client with its own pool."""
 
-    def __init__(self, client: redis.Redis,
-                 reroute: Callable[[], redis.Redis] | None = None) -> None:
+    def __init__(self, client: redis.Redis, route: SlotRoute | None = None,
+                 connect: Callable[[Any], redis.Redis] | None = None) -> None:
         self.client = client
         self._exec: Callable[..., Any] = client.execute_command
-        self._reroute = reroute
+        self._route = route
+        self._connect = connect
+        self._owner = route.owner if route is not None else None
+        self._stale = False  # a connection error: ask for the slot's master before sending
         self._wait = policy_of(client)
         self._direct = self._direct_for(client)
 
@@ -60,25 +87,49 @@ class SyncRunner:
         return DirectConnection(client.connection_pool)
 
     def run(self, op: Op[T]) -> T:
+        route = self._route
+        if route is not None and (self._stale or route.owner != self._owner):
+            self._move(self._locate(self._owner) if self._stale else route.owner)
         try:
             return self._run(op)
         except redis.ReadOnlyError as exc:
             self.reset()
             raise wrap(exc) from exc
-        except redis.ResponseError as exc:
-            if self._reroute is None or not is_moved(exc):
-                raise wrap(exc) from exc
         except redis.RedisError as exc:
-            raise wrap(exc) from exc
-        old, self.client = self.client, self._reroute()  # MOVED: nothing ran
-        self._exec = self.client.execute_command
-        self._wait = policy_of(self.client)
-        self._direct = self._direct_for(self.client)
-        old.close()
+            self._stale = route is not None and is_connection_error(exc)
+            why = _sent_again(exc, route)
+            if why is None:
+                raise wrap(exc) from exc
+        # MOVED, or no connection to the master could be made: the command did not run.
+        self._move(self._locate(None if why == "moved" else self._owner))
         try:
             return self._run(op)
         except redis.RedisError as exc:
+            self._stale = is_connection_error(exc)
             raise wrap(exc) from exc
+
+    def _locate(self, failed: Address | None) -> Address:
+        assert self._route is not None
+        try:
+            owner = self._route.locate(failed)
+        except redis.RedisError as exc:
+            raise wrap(exc) from exc
+        self._stale = False
+        return owner
+
+    def _move(self, owner: Address) -> None:
+        """Send from now on to ``owner`` (a new client unless it is the current master)."""
+        if owner == self._owner:
+            return
+        assert self._route is not None and self._connect is not None
+        old, self.client = self.client, self._connect(self._route.connection(owner))
+        self._owner = owner
+        self._exec = self.client.execute_command
+        self._wait = policy_of(self.client)
+        if self._direct is not None:
+            self._direct.drop()
+        self._direct = self._direct_for(self.client)
+        old.close()
 
     def reset(self) -> None:
         """Drop every connection, so that the next call connects anew: after READONLY the
@@ -148,13 +199,18 @@ class SyncRunner:
 
 
 class AsyncRunner:
-    """``reroute`` (Cluster) builds a client for the slot's new master after MOVED."""
+    """``route`` and ``connect`` as for ``SyncRunner``. Many calls may fail at once (a
+    worker's calls in flight): one of them asks the route, the others wait for its answer."""
 
-    def __init__(self, client: aioredis.Redis,
-                 reroute: Callable[[], aioredis.Redis] | None = None) -> None:
+    def __init__(self, client: aioredis.Redis, route: SlotRoute | None = None,
+                 connect: Callable[[Any], aioredis.Redis] | None = None) -> None:
         self.client = client
         self._exec = cast(Callable[..., Any], client.execute_command)
-        self._reroute = reroute
+        self._route = route
+        self._connect = connect
+        self._owner = route.owner if route is not None else None
+        self._stale = False
+        self._locating: asyncio.Future[Address] | None = None
         self._wait = policy_of(client)
         self._packer = ScriptPacker()
         self._auto: AutoPipeline | None = None
@@ -180,6 +236,8 @@ class AsyncRunner:
 
     async def close(self) -> None:
         """Close the client and its pool (the auto-pipelined connection first)."""
+        if self._locating is not None:
+            self._locating.cancel()
         auto, self._auto = self._auto, None
         if auto is not None:
             await auto.close()
@@ -195,39 +253,70 @@ class AsyncRunner:
         await self.client.connection_pool.disconnect()
 
     async def run(self, op: Op[T]) -> T:
+        route = self._route
+        if route is not None and (self._stale or route.owner != self._owner):
+            await self._move(await self._locate(self._owner) if self._stale else route.owner)
         try:
-            auto = self._auto
-            if auto is not None and len(op.calls) == 1 and not op.transaction:
-                # The hot path of every worker (fetch, finish): a lone script call straight
-                # onto the auto-pipelined connection. NOSCRIPT takes the general path below,
-                # which loads the script and sends the call again (it never ran).
-                call = op.calls[0]
-                if call.__class__ is ScriptCall:
-                    try:
-                        reply = await auto.call(self._packer.pack(call))
-                    except NoScriptError:
-                        return await self._run(op)
-                    return op.decode([reply])
-            return await self._run(op)
+            return await self._first(op)
         except redis.ReadOnlyError as exc:
             await self.reset()
             raise wrap(exc) from exc
-        except redis.ResponseError as exc:
-            if self._reroute is None or not is_moved(exc):
+        except redis.RedisError as exc:
+            self._stale = route is not None and is_connection_error(exc)
+            why = _sent_again(exc, route)
+            if why is None:
                 raise wrap(exc) from exc
+        # MOVED, or no connection to the master could be made: the command did not run.
+        await self._move(await self._locate(None if why == "moved" else self._owner))
+        try:
+            return await self._run(op)
+        except redis.RedisError as exc:
+            self._stale = is_connection_error(exc)
+            raise wrap(exc) from exc
+
+    async def _first(self, op: Op[T]) -> T:
+        auto = self._auto
+        if auto is not None and len(op.calls) == 1 and not op.transaction:
+            # The hot path of every worker (fetch, finish): a lone script call straight
+            # onto the auto-pipelined connection. NOSCRIPT takes the general path below,
+            # which loads the script and sends the call again (it never ran).
+            call = op.calls[0]
+            if call.__class__ is ScriptCall:
+                try:
+                    reply = await auto.call(self._packer.pack(call))
+                except NoScriptError:
+                    return await self._run(op)
+                return op.decode([reply])
+        return await self._run(op)
+
+    async def _locate(self, failed: Address | None) -> Address:
+        """The route's answer; calls failing together share one search (shielded: one
+        caller cancelled does not end it for the others; ``close`` does)."""
+        assert self._route is not None
+        task = self._locating
+        if task is None or task.done():
+            task = self._locating = asyncio.ensure_future(self._route.alocate(failed))
+            task.add_done_callback(_retrieve)  # also when every caller was cancelled
+        try:
+            owner = await asyncio.shield(task)
         except redis.RedisError as exc:
             raise wrap(exc) from exc
-        old, self.client = self.client, self._reroute()  # MOVED: nothing ran
+        self._stale = False
+        return owner
+
+    async def _move(self, owner: Address) -> None:
+        """Send from now on to ``owner`` (a new client unless it is the current master)."""
+        if owner == self._owner:
+            return
+        assert self._route is not None and self._connect is not None
+        old, self.client = self.client, self._connect(self._route.connection(owner))
+        self._owner = owner
         self._exec = cast(Callable[..., Any], self.client.execute_command)
         self._wait = policy_of(self.client)
         old_auto, self._auto = self._auto, self._auto_for(self.client)
         if old_auto is not None:
             await old_auto.close()
         await old.aclose()
-        try:
-            return await self._run(op)
-        except redis.RedisError as exc:
-            raise wrap(exc) from exc
 
     async def _one(self, call: Call) -> Any:
         if isinstance(call, RawCall):

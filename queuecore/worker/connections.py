@@ -17,7 +17,6 @@ from typing import Any
 
 from ..client.aqueue import AsyncQueue
 from ..client.queue import Queue
-from ..transport import cluster
 from ..transport.connection import async_client, eviction_policy
 from ..transport.errors import CONNECTION_ERRORS
 from .state import RunState
@@ -37,24 +36,29 @@ class WorkerConnections:
         self.presence_name = presence_name
         self._state = state
         self._trouble = trouble
-        # In Cluster: the master of the queue's slot.
-        self._resolved = queue.resolved_connection
+        # In Cluster: the route to the queue's slot (shared with the command client) and the
+        # master the blocking and presence connections were made for.
+        self._route = queue.route
+        self._owner = queue.route.owner if queue.route is not None else None
+        self._following = asyncio.Lock()
         self.block: Any = None
         self.presence: Any = None
         self.block_id: int | None = None
         self._sync_queue: Queue | None = None
 
     def open(self) -> None:
-        self.block = self._new_block_client()
-        self.presence = self._new_presence_client()
+        resolved = self.queue.connection if self._route is None else \
+            self._route.connection(self._owner)
+        self.block = async_client(resolved, socket_timeout=None, socket_connect_timeout=5,
+                                  client_name=self.client_name, single_connection_client=True)
+        self.presence = async_client(resolved, client_name=self.presence_name,
+                                     single_connection_client=True)
 
-    def _new_block_client(self) -> Any:
-        return async_client(self._resolved, socket_timeout=None, socket_connect_timeout=5,
-                            client_name=self.client_name, single_connection_client=True)
-
-    def _new_presence_client(self) -> Any:
-        return async_client(self._resolved, client_name=self.presence_name,
-                            single_connection_client=True)
+    @property
+    def _connection(self) -> Any:
+        """``connection=`` for the worker's other queues: in Cluster seeded with every node
+        the route knows (the seed given may be the master that died)."""
+        return self.queue.connection if self._route is None else self._route.spec()
 
     async def announce(self) -> None:
         """Connect (and so name) the blocking and presence connections now, so that the
@@ -73,10 +77,23 @@ class WorkerConnections:
                         "job data of queue %r. Set maxmemory-policy noeviction.", policy,
                         self.queue.name)
 
-    async def follow_slot(self) -> None:
-        """The queue's slot moved to another master: block and announce there."""
-        self._resolved = cluster.resolve(self.queue.connection, self.queue.keys.base)
-        await self.renew_clients()
+    async def follow_slot(self, unreachable: bool = False) -> None:
+        """In Cluster, after MOVED or (``unreachable``) a connection error: ask the route for
+        the slot's master, waiting for a failover, and block and announce there. Raises
+        redis-py's ConnectionError when no master took over in time."""
+        route = self._route
+        if route is None:
+            return
+        async with self._following:  # the fetcher and the presence loop may both ask
+            if unreachable:
+                owner = await route.alocate(self._owner)
+            elif route.owner != self._owner:
+                owner = route.owner  # the command client found it already
+            else:
+                owner = await route.alocate()
+            if owner != self._owner:
+                self._owner = owner
+                await self.renew_clients()
 
     async def renew_clients(self) -> None:
         """New blocking and presence connections (the old ones reach a node that no longer
@@ -102,16 +119,31 @@ class WorkerConnections:
                 block_task.cancel()
 
     async def keep_presence_forever(self, interval_s: float) -> None:
-        """Ping the presence connection, which reconnects (and renames) after an outage."""
+        """Ping the presence connection, which reconnects (and renames) after an outage; in
+        Cluster, move it (and the blocking one) to the slot's master when the command client
+        found a new one, or when the ping finds the master gone."""
         while not self._state.closing.is_set():
             await self._state.wait_any(asyncio.sleep(interval_s))
-            with contextlib.suppress(*CONNECTION_ERRORS):
+            try:
+                if self._route is not None and self._route.owner != self._owner:
+                    await self.follow_slot()
                 await self.presence.ping()
+            except CONNECTION_ERRORS:
+                if self._route is not None and not self._state.closing.is_set():
+                    await self._state.wait_any(self.follow_unreachable())
+
+    async def follow_unreachable(self) -> None:
+        """``follow_slot`` after a connection error; no master found in time is reported
+        (the next error asks again)."""
+        try:
+            await self.follow_slot(unreachable=True)
+        except CONNECTION_ERRORS as exc:
+            await self._trouble.connection_trouble(exc)
 
     def sync_queue(self) -> Queue:
         """The blocking ``Queue`` the ``Job`` of a sync processor uses (made on first use)."""
         if self._sync_queue is None:
-            self._sync_queue = Queue(self.queue.name, self.queue.connection,
+            self._sync_queue = Queue(self.queue.name, self._connection,
                                      prefix=self.queue.keys.prefix,
                                      max_data_size=self.queue.max_data_size)
             self._sync_queue.on_job_moved = self.queue.on_job_moved  # from its thread
@@ -119,7 +151,7 @@ class WorkerConnections:
 
     def renewal_queue(self, socket_timeout: float) -> Queue:
         """A blocking ``Queue`` of its own for the lock renewer's thread."""
-        return Queue(self.queue.name, self.queue.connection, prefix=self.queue.keys.prefix,
+        return Queue(self.queue.name, self._connection, prefix=self.queue.keys.prefix,
                      socket_timeout=socket_timeout)
 
     async def close(self) -> None:

@@ -181,10 +181,15 @@ class Fetcher:
         if is_connection_error(exc):
             self._connections.block_id = None
             await self._trouble.connection_trouble(exc)
+            # Cluster: the master may have died; block on the one that takes over.
+            await self._state.wait_any(self._connections.follow_unreachable())
         elif not is_response_error(exc):
             return False
         elif is_moved(exc):  # Cluster: the slot moved; follow it
-            await self._connections.follow_slot()
+            try:
+                await self._connections.follow_slot()
+            except CONNECTION_ERRORS as failed:  # no node answered: the next call asks again
+                await self._trouble.connection_trouble(failed)
         else:
             # A demoted master: READONLY, or UNBLOCKED when it turned replica while this
             # connection was blocked on it. Connect anew.

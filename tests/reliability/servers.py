@@ -125,30 +125,39 @@ class TLSRedisProcess(RedisProcess):
 
 
 class RedisCluster:
-    """Three masters on loopback, no replicas, slots spread by `redis-cli --cluster create`."""
+    """Three masters on loopback, slots spread by `redis-cli --cluster create`, with
+    ``replicas`` replicas per master (``replicas`` lists them; roles change after a
+    failover: ``masters()`` asks the cluster)."""
 
-    def __init__(self) -> None:
+    def __init__(self, replicas: int = 0, node_timeout_ms: int = 5000) -> None:
         # The cluster bus port is given explicitly: the default (port + 10000) may be taken
         # or above 65535.
-        self.nodes = [RedisProcess({"cluster-enabled": "yes",
-                                    "cluster-config-file": "nodes.conf",
-                                    "cluster-port": str(free_port()),
-                                    "cluster-node-timeout": "5000"}) for _ in range(3)]
+        def node() -> RedisProcess:
+            return RedisProcess({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
+                                 "cluster-port": str(free_port()),
+                                 "cluster-node-timeout": str(node_timeout_ms)})
+        self.nodes = [node() for _ in range(3)]
+        self.replicas = [node() for _ in range(3 * replicas)]
+        self._per_master = replicas
 
     def start(self) -> RedisCluster:
-        for node in self.nodes:
+        everyone = self.nodes + self.replicas
+        for node in everyone:
             node.start()
         cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        # redis-cli takes the first three addresses as masters, the rest as their replicas.
         subprocess.run([cli, "--cluster", "create",
-                        *[f"127.0.0.1:{node.port}" for node in self.nodes],
-                        "--cluster-replicas", "0", "--cluster-yes"],
+                        *[f"127.0.0.1:{node.port}" for node in everyone],
+                        "--cluster-replicas", str(self._per_master), "--cluster-yes"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=30)
-        deadline = time.monotonic() + 20
-        for node in self.nodes:
+        deadline = time.monotonic() + 30
+        for node in everyone:
             client = redis.Redis(port=node.port, decode_responses=True)
             try:
-                while client.cluster("info").get("cluster_state") != "ok":
+                while client.cluster("info").get("cluster_state") != "ok" or (
+                        node in self.replicas and client.info("replication").get(
+                            "master_link_status") != "up"):
                     if time.monotonic() > deadline:
                         raise RuntimeError("the cluster did not come up")
                     time.sleep(0.1)
@@ -156,20 +165,46 @@ class RedisCluster:
                 client.close()
         return self
 
+    def _all(self) -> list[RedisProcess]:
+        return self.nodes + self.replicas
+
     def node_for(self, key: str) -> RedisProcess:
-        """The master that serves ``key``'s slot."""
-        client = redis.Redis(port=self.nodes[0].port, decode_responses=True)
-        try:
-            slot = client.cluster("keyslot", key)
-            for start, end, master, *_ in client.cluster("slots"):
-                if start <= slot <= end:
-                    return next(n for n in self.nodes if n.port == master[1])
-        finally:
-            client.close()
+        """The master that serves ``key``'s slot (asked from a live node)."""
+        for asked in self._all():
+            if asked.proc is None or asked.proc.poll() is not None:
+                continue
+            client = redis.Redis(port=asked.port, decode_responses=True, socket_timeout=2)
+            try:
+                slot = client.cluster("keyslot", key)
+                for start, end, master, *_ in client.cluster("slots"):
+                    if start <= slot <= end:
+                        return next(n for n in self._all() if n.port == master[1])
+            except redis.ConnectionError:
+                continue
+            finally:
+                client.close()
         raise RuntimeError(f"no node serves {key}")
 
+    def replica_of(self, master: RedisProcess) -> RedisProcess:
+        """A replica of ``master`` whose link to it is up (waits up to 20 s for one)."""
+        deadline = time.monotonic() + 20
+        while True:
+            client = redis.Redis(port=master.port, decode_responses=True)
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            ports = {int(v["port"]) for k, v in info.items() if k.startswith("slave")
+                     and isinstance(v, dict) and v.get("state") == "online"}
+            found = [n for n in self._all() if n.port in ports]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no replica of {master.port} is online: {info}")
+            time.sleep(0.1)
+
     def close(self) -> None:
-        for node in self.nodes:
+        for node in self._all():
             node.close()
 
 

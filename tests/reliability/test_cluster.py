@@ -128,13 +128,9 @@ def test_cluster_needs_a_hash_tag(owner_url: str, cluster: RedisCluster):
 async def test_a_moved_slot_is_followed(owner_url: str, cluster: RedisCluster):
     """A queue built while the slot lived elsewhere follows the MOVED answer."""
     queue = Queue("moved", other_url(cluster) + "?cluster=true", prefix=PREFIX)
-    queue.resolved_connection = {"host": "127.0.0.1", "port": int(other_url(cluster).split(":")[2]
-                                                          .split("/")[0]),
-                       "cluster_seeds": [("127.0.0.1", cluster.nodes[0].port)]}
-    queue._runner.client.close()
-    from queuecore.transport.connection import sync_client
-    queue._runner.client = sync_client(queue.resolved_connection)
-    queue._runner._exec = queue._runner.client.execute_command
+    other = int(other_url(cluster).split(":")[2].split("/")[0])
+    assert queue.route is not None
+    queue.route.owner = ("127.0.0.1", other)  # as if the slot had lived there
     job = queue.add("x", {})  # first sent to the wrong node: MOVED, then the owner
     assert queue.get_job(job.id) is not None
     queue.close()

@@ -48,7 +48,12 @@ from ..commands.ops import worker_client_names
 from ..transport import cluster
 from ..transport.cluster import is_moved
 from ..transport.connection import ConnectionLike, async_client, eviction_policy, redact
-from ..transport.errors import CONNECTION_ERRORS, is_transient, public_error
+from ..transport.errors import (
+    CONNECTION_ERRORS,
+    is_transient,
+    public_error,
+    redis_cause,
+)
 from .failure import plan_failure
 from .processes import ProcessPool
 from .threads import DaemonThreadPool
@@ -65,6 +70,13 @@ WORKER_EVENTS = frozenset({"active", "progress", "completed", "failed", "error",
 # that is not Redis's): the connection is dropped and the worker tries again.
 _CONNECTION_ERRORS = CONNECTION_ERRORS
 MAX_BLOCK_SECONDS = 10.0
+#: Pauses between tries to create a scheduler's next run (then give up: None).
+SCHEDULE_RETRY_PAUSES: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 4, 8, 15, None)
+
+
+def _is_connection_trouble(exc: BaseException) -> bool:
+    return isinstance(exc, _CONNECTION_ERRORS) or isinstance(
+        redis_cause(exc), _CONNECTION_ERRORS) or is_transient(exc)
 
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -357,6 +369,9 @@ class Worker:
                 await asyncio.wait({block}, timeout=2)
                 if not block.done():
                     block.cancel()
+                    # cancel() only asks: wait until the task has ended, or exception() below
+                    # raises InvalidStateError (seen as a crash on SIGTERM in the soak)
+                    await asyncio.wait({block})
             failure = None if block.cancelled() else block.exception()
             if failure is not None:
                 raise failure
@@ -580,12 +595,20 @@ class Worker:
         """A job of a job scheduler was fetched: create the scheduler's next run."""
         from ..commands.schedulers import schedule_next
 
-        try:
-            await schedule_next(self.queue, job, now_ms())
-        except (QueueCoreError, *_CONNECTION_ERRORS) as exc:
-            log.warning("job %s: next run of scheduler %s not created: %s", job.id,
-                        job.scheduler_id, exc)
-            self._emitter.emit("error", public_error(exc))
+        # schedule_next is idempotent: a call lost with the connection is tried again (for
+        # about 30 s), else the scheduler would never run again (found by the chaos soak)
+        for pause in SCHEDULE_RETRY_PAUSES:
+            try:
+                await schedule_next(self.queue, job, now_ms())
+                return
+            except (QueueCoreError, *_CONNECTION_ERRORS) as exc:
+                retry = pause is not None and _is_connection_trouble(exc)
+                log.warning("job %s: next run of scheduler %s not created%s: %s", job.id,
+                            job.scheduler_id, ", retrying" if retry else "", exc)
+                self._emitter.emit("error", public_error(exc))
+                if not retry or pause is None:
+                    return
+            await asyncio.sleep(pause)
 
     async def rate_limit(self, ms: int) -> None:
         """Hold every worker of this queue for ``ms``; raise ``RateLimitError`` from the

@@ -148,7 +148,11 @@ def run_soak(s: Settings, work: Path) -> dict[str, Any]:
         producer.wait(60)
         traffic_end = time.time()
         direct[0].remove_job_scheduler(SCHEDULER)
-        wait_until(lambda: drained(direct), s.drain_s, "every queue drained")
+        try:
+            wait_until(lambda: drained(direct), s.drain_s, "every queue drained")
+        except AssertionError as exc:  # the ledger's checks below say which jobs are stuck
+            counts = [q.get_job_counts(*QUIET) for q in direct]
+            problems.append(f"{exc}: {counts}")
         drain_s = time.time() - traffic_end
         sampler.stop()
         if watchers is not None:

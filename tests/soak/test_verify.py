@@ -21,20 +21,21 @@ def ran(job_id: str, at: float, pid: int = 100, attempt: int = 0) -> list[Entry]
     return [e("start", job_id, attempt, at, pid), e("ok", job_id, attempt, at + 0.01, pid)]
 
 
-def ticks(first: float, last: float) -> tuple[list[Entry], set[str]]:
+def ticks(first: float, last: float, gap: float | None) -> tuple[list[Entry], set[str]]:
     out, ids = [], set()
     due = int(first) * 1000
     while due <= last * 1000:
-        out += ran(f"repeat:tick:{due}", due / 1000 + 0.001)
-        ids.add(f"repeat:tick:{due}")
+        if gap is None or not gap <= due / 1000 < gap + 3:
+            out += ran(f"repeat:tick:{due}", due / 1000 + 0.001)
+            ids.add(f"repeat:tick:{due}")
         due += 1000
     return out, ids
 
 
 def check(entries: list[Entry], completed: set[str],
           failed: frozenset[str] | set[str] = frozenset(), end: float = T + 60,
-          ticks_until: float = T + 60) -> list[str]:
-    tick_entries, tick_ids = ticks(T, ticks_until)
+          ticks_until: float = T + 60, gap: float | None = None) -> list[str]:
+    tick_entries, tick_ids = ticks(T, ticks_until, gap)
     return verify(sorted(entries + tick_entries, key=lambda x: x.at), completed | tick_ids,
                   set(failed), limit=LIMIT, scheduler_id="tick", every_ms=1000,
                   calm_from=T + 10, traffic_end=end, max_stalled=3).problems
@@ -89,4 +90,8 @@ def test_each_broken_promise_is_reported() -> None:
         problems = check(entries + more, completed | extra_completed, failed)
         assert any(expected in p for p in problems), (expected, problems)
     stopped = check(entries, completed, failed, end=T + 120)  # the ticks stop at T + 60
-    assert any("scheduler" in p for p in stopped), stopped
+    assert any("the scheduler stopped" in p for p in stopped), stopped
+    # calm from T + 10: a gap at T + 5 is the chaos's, one at T + 40 is a fault
+    assert check(entries, completed, failed, gap=T + 5) == []
+    late_gap = check(entries, completed, failed, gap=T + 40)
+    assert any("slots were skipped" in p for p in late_gap), late_gap

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.soak.report import table
 from tests.soak.run import Settings, run_soak
 
 # RSS may grow while caches fill; what is asserted is a ceiling a leak of a few KiB per job
@@ -22,6 +23,7 @@ RSS_GROWTH_LIMIT_MIB = 15.0
 def test_chaos_soak_loses_no_job_and_reruns_only_killed_workers_jobs(tmp_path: Path) -> None:
     results = run_soak(Settings(minutes=2.5, interval=7.0, rate=15.0, seed=19), tmp_path)
     (tmp_path / "results.json").write_text(json.dumps(results, indent=2))
+    print(table(results))  # shown with -rA; the figures of a failed run help most
     assert not results["problems"], "\n".join(results["problems"])
     chaos = results["chaos"]
     assert chaos.get("sigkill", 0) >= 3 and chaos.get("sigterm", 0) >= 1, chaos

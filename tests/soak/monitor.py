@@ -47,8 +47,19 @@ def leak_figures(samples: list[tuple[float, int]], warmup: float) -> dict[str, A
         "rss_max_mib": round(max(v for _, v in settled) / 1024, 1),
         "growth_mib": round((settled[-1][1] - settled[0][1]) / 1024, 1),
         "slope_mib_per_hour": round(slope_per_hour(settled), 2),
+        # a leak keeps its slope; growth that levels off (caches, pools) loses it
+        "second_half_slope_mib_per_hour": round(
+            slope_per_hour(settled[len(settled) // 2:]), 2),
         "over_s": round(settled[-1][0] - settled[0][0], 1),
+        "series_mib": _series(samples, t0),
     }
+
+
+def _series(samples: list[tuple[float, int]], t0: float, points: int = 30) -> list[list[float]]:
+    """About ``points`` (seconds since start, MiB) pairs, for a look at the curve's shape."""
+    step = max(1, len(samples) // points)
+    picked = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
+    return [[round(t - t0), round(v / 1024, 1)] for t, v in picked]
 
 
 @dataclass

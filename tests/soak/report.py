@@ -23,7 +23,7 @@ def table(results: dict[str, Any]) -> str:
                               f"{results['executions']} executions"),
         ("scheduler slots run", f"{sched.get('slots_run', 0)} of {sched.get('slots_in_span', 0)}"
                                 f" in its span ({sched.get('skipped_during_chaos', 0)} skipped "
-                                "while Redis was down or late)"),
+                                "during faults, none after)"),
         ("workers killed", f"{kills.get('sigkill', 0)} SIGKILL, {kills.get('sigterm', 0)} "
                            f"SIGTERM ({results['worker_processes']} worker processes in all)"),
         ("Redis restarts (AOF, appendfsync "

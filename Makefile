@@ -60,9 +60,17 @@ $(PY_PEER): tests/peers/python/requirements.txt tests/peers/python/setup.sh
 .PHONY: peers-python
 peers-python: $(PY_PEER)
 
+# The chaos soak (tests/soak, about an hour): mixed traffic while workers are killed, Redis is
+# restarted (AOF) and the network goes bad; checks from a ledger outside Redis. Writes
+# bench/results/soak-<date>.json and the table in docs/production.md. `make test` runs a
+# 3-minute version. SOAK_ARGS, e.g. `--minutes 15 --interval 20`.
+soak: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m tests.soak.run --minutes 60 --docs $(SOAK_ARGS)
+
 # The long versions of the reliability suite (tests/reliability): 10,000 jobs through SIGKILLed
 # workers, 30 s Redis outages, more random-operation seeds.
-soak: $(STAMP)
+.PHONY: soak-reliability
+soak-reliability: $(STAMP)
 	QC_SOAK=1 $(VENV)/bin/pytest tests/reliability -p no:cacheprovider --timeout=1800 $(PYTEST_ARGS)
 
 # Issue 8's benchmark (bench/README.md): queuecore against Node bullmq, Python bullmq, RQ and

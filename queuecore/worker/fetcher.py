@@ -165,7 +165,10 @@ class Fetcher:
                 await asyncio.wait({block}, timeout=2)
                 if not block.done():
                     block.cancel()
-            failure = None if block.cancelled() else block.exception()
+                    # cancel() only asks: let the task end, and never call exception() on one
+                    # that has not (InvalidStateError: a crash on SIGTERM in the chaos soak)
+                    await asyncio.wait({block}, timeout=5)
+            failure = None if not block.done() or block.cancelled() else block.exception()
             if failure is not None:
                 raise failure
         except Exception as exc:

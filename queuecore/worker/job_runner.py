@@ -8,12 +8,10 @@ import logging
 from typing import Any
 
 from ..base.cancel import CancelSignal
-from ..base.clock import now_ms
 from ..base.emitter import Emitter
 from ..base.errors import (
     DataError,
     DelayedError,
-    QueueCoreError,
     RateLimitError,
     WaitingChildrenError,
 )
@@ -22,12 +20,12 @@ from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
 from ..client.job import Job
 from ..commands.record import JobRecord
-from ..transport.errors import is_connection_error, is_response_error, public_error
+from ..transport.errors import public_error
 from .connections import WorkerConnections
 from .executors import Executor
 from .fetcher import Fetched
 from .finisher import Finisher
-from .scheduling import schedule_next
+from .scheduling import create_next_run
 from .state import RunState
 
 log = logging.getLogger("queuecore.worker")
@@ -131,12 +129,5 @@ class JobRunner:
 
     async def _schedule_next(self, job: JobRecord) -> None:
         """A job of a job scheduler was fetched: create the scheduler's next run."""
-        try:
-            await schedule_next(self._queue, job, now_ms())
-        except Exception as exc:
-            if not (isinstance(exc, QueueCoreError) or is_connection_error(exc)
-                    or is_response_error(exc)):
-                raise
-            log.warning("job %s: next run of scheduler %s not created: %s", job.id,
-                        job.scheduler_id, exc)
-            self._emitter.emit("error", public_error(exc))
+        await create_next_run(self._queue, job,
+                              lambda exc: self._emitter.emit("error", public_error(exc)))

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..base.clock import now_ms
 from ..base.emitter import Emitter
-from ..base.errors import InvalidOptionsError, QueueCoreError
+from ..base.errors import InvalidOptionsError
 from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
 from ..commands import worker_ops
@@ -22,7 +22,7 @@ from ..commands.record import JobRecord
 from ..transport.connection import async_client
 from ..transport.errors import public_error
 from .options import WorkerSettings
-from .scheduling import schedule_next
+from .scheduling import create_next_run
 
 log = logging.getLogger("queuecore.worker")
 
@@ -66,12 +66,8 @@ class ManualFetcher:
         job = AsyncJob(self._queue, **JobRecord.fields_from_hash(str(reply[1]), h))
         job.token = token
         if job.scheduler_id:  # as the worker does: the scheduler's next run first
-            try:
-                await schedule_next(self._queue, job, now_ms())
-            except QueueCoreError as exc:
-                log.warning("job %s: next run of scheduler %s not created: %s", job.id,
-                            job.scheduler_id, exc)
-                self._emitter.emit("error", exc)
+            await create_next_run(self._queue, job,
+                                  lambda exc: self._emitter.emit("error", public_error(exc)))
         self._emitter.emit("active", job, "waiting")
         return job
 

@@ -1,6 +1,6 @@
 """Fixtures of the reliability suite: private Redis servers, child processes, ledgers.
 
-Every server and process is started here and stopped here. ``QC_SOAK=1`` (``make soak``)
+Every server and process is started here and stopped here. ``QC_SOAK=1`` (``make soak-reliability``)
 scales the cases up to their long versions."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def scale(small: Any, soak: Any) -> Any:
-    """The `make test` value, or the `make soak` one."""
+    """The `make test` value, or the `make soak-reliability` one."""
     return soak if SOAK else small
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 LISTS = ("wait", "paused", "active")
 ZSETS = ("prioritized", "delayed", "completed", "failed", "waiting-children")
 QUEUE_HASHES = {"meta"}
+SCHEDULER_RUN = re.compile(r"repeat:[^:]+:[0-9]+")
 
 
 def queue_layout(r: Any, base: str) -> dict[str, list[str]]:
@@ -18,11 +20,12 @@ def queue_layout(r: Any, base: str) -> dict[str, list[str]]:
 
 
 def job_hash_ids(r: Any, base: str) -> set[str]:
-    """Ids of every job hash of the queue (keys base<id> of type hash, id without ':')."""
+    """Ids of every job hash of the queue (keys base<id> of type hash, id without ':', or a
+    scheduler's run ``repeat:<scheduler id>:<due ms>``)."""
     ids = set()
     for key in r.scan_iter(match=base + "*", count=1000):
         rest = key[len(base):]
-        if ":" in rest or rest in QUEUE_HASHES:
+        if (":" in rest and not SCHEDULER_RUN.fullmatch(rest)) or rest in QUEUE_HASHES:
             continue
         if r.type(key) == "hash":
             ids.add(rest)

@@ -1,8 +1,8 @@
 """Case 1: worker processes killed with SIGKILL over and over while jobs run.
 
-`make test`: 2,000 jobs, `make soak`: 10,000; 4 worker processes at concurrency 8, a random
-one killed (and a new one started) at least 5 times. A ledger outside Redis (one file per
-process) counts the executions."""
+`make test`: 2,000 jobs, `make soak-reliability`: 10,000; 4 worker processes at concurrency
+8, a random one killed (and a new one started) at least 5 times. A ledger outside Redis (one
+file per process) counts the executions."""
 
 from __future__ import annotations
 

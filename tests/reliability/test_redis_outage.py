@@ -5,8 +5,8 @@ worker and producer processes that are never restarted.
    producers live on, resume (how soon is printed, not asserted: a figure), and every add
    acknowledged more than 1 s before the kill is processed.
 5. Redis is down when the processes start, and again mid-run (5 s in `make test`, 30 s in
-   `make soak`): they stay up, log at most one connection error a second, use little CPU, and
-   resume."""
+   `make soak-reliability`): they stay up, log at most one connection error a second, use
+   little CPU, and resume."""
 
 from __future__ import annotations
 

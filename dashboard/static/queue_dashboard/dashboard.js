@@ -55,8 +55,20 @@
   // a WSGI server or an asgi.py that does not route it (the browser sees only a 404 handshake).
   // Then say what is missing and stop the extension's reconnecting.
   var HANDSHAKE_FAILURES = 3;
+  var NEVER = 2147483647;  // the longest setTimeout delay (ms): about 25 days
   var everOpened = false;
   var failures = 0;
+
+  // The extension schedules its reconnect before it announces the close, so giving up in
+  // the close handler alone would still let one more handshake go out. Its reconnect delay
+  // is asked first: after the last failed handshake of a socket that never opened, "never".
+  // Otherwise the extension's own full jitter (up to 2^min(n, 6) s).
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = function (retryCount) {
+      if (!everOpened && retryCount + 1 >= HANDSHAKE_FAILURES) return NEVER;
+      return 1000 * Math.pow(2, Math.min(retryCount, 6)) * Math.random();
+    };
+  }
 
   function giveUp() {
     var live = document.querySelector(".qd-live[ws-connect]");

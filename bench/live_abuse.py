@@ -20,6 +20,12 @@ Every ``--every`` seconds it samples daphne's RSS (VmRSS) and CPU time (utime + 
 open. Written to bench/results/live-abuse-<date>.json: the samples, RSS at start and end of
 the hold with its least-squares slope (MiB a minute, over the hold after the first minute),
 CPU as a percentage of one core per interval, and the close codes the clients saw.
+``--slow-reader SECONDS`` measures one client that stops reading instead: a reading and a
+non-reading socket (it keeps sending a message every 5 s, so daphne never pings it) on a
+100-row queue page while jobs with 300-character names are added (about 60 KB a flush); it
+samples daphne's RSS, then lets the slow one read, and reports the frames and bytes each
+was sent and when the slow one saw the final count (bench/results/live-slow-<date>.json).
+
 ``hold`` is also used by a short test (tests/dashboard/test_live_abuse.py), which checks
 correctness only: every socket served, the caps enforced.
 """
@@ -265,6 +271,59 @@ def stop_writers(procs: list[Any], stop: Any) -> None:
             proc.join(10)
 
 
+async def slow_reader(daphne: Any, session: str, url: str, seconds: float) -> dict[str, Any]:
+    from tests.dashboard.slowclient import Producer, unread_socket
+
+    path = "default/q/big/"
+    reading = await _open(daphne.port, daphne.url, session, path)
+    slow = await unread_socket(daphne, session, path)
+    fast = Client(reading, path)
+
+    async def keep_sending() -> None:
+        while True:
+            await slow.send(json.dumps({"state": "waiting"}))
+            await asyncio.sleep(5)
+
+    tasks = [asyncio.create_task(_read(fast)), asyncio.create_task(keep_sending())]
+    producer = Producer(url, "big")
+    rss: list[tuple[float, int]] = []
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < seconds:
+            await asyncio.sleep(1)
+            rss.append((round(time.monotonic() - start, 1), rss_kib(daphne.proc.pid)))
+    finally:
+        final = await asyncio.to_thread(producer.close)
+    fast_frames, fast_bytes = fast.frames, fast.bytes
+    caught = Client(slow, path, slow=True)
+    needle = f'id="tab-count-waiting" hx-swap-oob="true">{final}<'
+    async with asyncio.timeout(120):
+        while True:
+            text = await slow.recv()
+            caught.frames += 1
+            caught.bytes += len(text)
+            if needle in text:
+                break
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await reading.close()
+    await slow.close()
+    return {
+        "seconds": seconds,
+        "reading_frames": fast_frames,
+        "reading_mib": round(fast_bytes / 2**20, 2),
+        "slow_frames_until_latest": caught.frames,
+        "slow_mib_until_latest": round(caught.bytes / 2**20, 2),
+        "slow_saw_final_count": True,
+        "rss_mib_start": round(rss[0][1] / 1024, 1),
+        "rss_mib_end": round(rss[-1][1] / 1024, 1),
+        "rss_slope_mib_per_minute": round(slope_per_minute([(t, k / 1024) for t, k in rss]), 3),
+        "held": daphne.log().count("write buffer full, holding"),
+        "drained": daphne.log().count("write buffer drained"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sockets", type=int, default=500)
@@ -273,7 +332,11 @@ def main() -> None:
     parser.add_argument("--jobs-per-second", type=int, default=100)
     parser.add_argument("--every", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--slow-reader", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
+    if args.slow_reader:
+        run_slow_reader(args.slow_reader, args.out)
+        return
     users = -(-args.sockets // SOCKETS_PER_USER)
 
     server = RedisProcess().start()
@@ -312,6 +375,26 @@ def main() -> None:
     path = args.out / f"live-abuse-{dt.date.today().isoformat()}.json"
     path.write_text(json.dumps({**figures, "samples": result.samples}, indent=2) + "\n",
                     encoding="utf-8")
+    print(json.dumps(figures, indent=2))
+    print(f"written to {path}")
+
+
+def run_slow_reader(seconds: float, out: Path) -> None:
+    server = RedisProcess().start()
+    with tempfile.TemporaryDirectory(prefix="qd-slow-") as tmp:
+        site = LiveSite(Path(tmp), server.url, page_size=100, log_level="DEBUG",
+                        settings={"MAX_PAGE_SIZE": 100, "LIVE_STALLED_SECONDS": 3600})
+        try:
+            daphne = site.start_daphne()
+            figures = asyncio.run(slow_reader(daphne, site.session, server.url, seconds))
+        finally:
+            site.close()
+            server.close()
+    figures = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+               "load_at_end": [round(x, 2) for x in os.getloadavg()], **figures}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"live-slow-{dt.date.today().isoformat()}.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures, indent=2))
     print(f"written to {path}")
 

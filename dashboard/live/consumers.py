@@ -9,8 +9,9 @@ parses the JSON and keeps it as the latest view; one task per socket applies the
 (after asking the database again), so a burst of messages costs one access check and one
 re-subscription, never a queue of them. What the page sends is a JSON object of its view
 (``state``, ``page``, ``size``, ``order``, ``paused``, ``logs_total``, ``logs_tail``);
-anything else (binary frames, text that is not a JSON object, text over
-``LIVE_MAX_MESSAGE_BYTES``) is ignored, though it counts against the user's budget.
+anything else (binary frames, text that is not such an object, an object with other keys,
+text over ``LIVE_MAX_MESSAGE_BYTES``) is ignored, though it counts against the user's budget
+and, unless over the size, has the user checked again like any message.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from dashboard.live.transport import WriteWatch, find_protocol
 log = logging.getLogger(__name__)
 
 _sockets = itertools.count(1)
+#: What a page's view message may hold: its form's fields and htmx's ``HEADERS``. Anything
+#: else (``{"type": "subscribe", ...}``) is not ours and is ignored.
+VIEW_KEYS = frozenset({"state", "page", "size", "order", "paused", "logs_total", "logs_tail",
+                       "HEADERS"})
 
 
 # channels ships no type information (ignore_missing_imports in pyproject.toml), so its base
@@ -136,8 +141,11 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except ValueError:
             data = None
         self._unapplied = True  # every message has the user checked again, even a bad one
-        if isinstance(data, dict):
+        if isinstance(data, dict) and data.keys() <= VIEW_KEYS:
             self._latest = data
+        else:
+            log.debug("live socket of user %s: a message that is no view, ignored",
+                      self._user_id)
         if self._applying is None or self._applying.done():
             self._applying = asyncio.get_running_loop().create_task(self._apply())
 

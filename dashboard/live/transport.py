@@ -20,6 +20,7 @@ send still in flight marks the socket behind instead (see ``consumers``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -74,6 +75,9 @@ class WriteWatch:
             self.registered = True
         except Exception:  # the transport is gone or is not Twisted's: no watch
             log.debug("no write watch on %r", protocol, exc_info=True)
+            if self.previous is not None:  # put back what was there
+                with contextlib.suppress(Exception):
+                    protocol.registerProducer(self.previous, True)
 
     @property
     def behind(self) -> bool:

@@ -8,13 +8,11 @@ wait is for a condition, with a deadline."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import http.cookiejar
 import json
 import os
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -22,13 +20,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from bench.live_abuse import hold, start_writers, stop_writers
 from queuecore import Queue
 from tests.dashboard.livesite import MOUNT, Daphne, LiveSite
+from tests.dashboard.slowclient import Producer, unread_socket
 from tests.dashboard.wsclient import Closed, WebSocket
 
 pytestmark = pytest.mark.timeout(240)
@@ -291,50 +289,6 @@ def test_a_flood_from_one_user_leaves_others_login_page_and_action_working(
 # -- a client that stops reading ---------------------------------------------------------------
 
 
-async def _unread_socket(daphne: Daphne, session: str, path: str) -> WebSocket:
-    """A websocket whose client keeps a tiny receive buffer and will not read for a while."""
-    parts = urlsplit(f"ws://127.0.0.1:{daphne.port}{LIVE}{path}")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
-    sock.connect((parts.hostname, parts.port))
-    sock.setblocking(False)
-    reader, writer = await asyncio.open_connection(sock=sock, limit=2**16)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET {parts.path} HTTP/1.1\r\nHost: 127.0.0.1:{parts.port}\r\n"
-                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                  f"Origin: {daphne.url}\r\nCookie: sessionid={session}\r\n\r\n").encode())
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    assert b" 101 " in head.split(b"\r\n", 1)[0], head
-    return WebSocket(reader, writer)
-
-
-class Producer:
-    """Adds jobs with long names in a thread, so that every flush of a 100-row page is big."""
-
-    def __init__(self, url: str, name: str) -> None:
-        self.queue = Queue(name, connection=url)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run)
-        self.thread.start()
-
-    def _run(self) -> None:
-        n = 0
-        while not self.stop.is_set():
-            self.queue.add_bulk([{"name": "n" * 300 + str(n + k), "data": {}}
-                                 for k in range(20)])
-            n += 20
-            self.stop.wait(0.1)
-
-    def close(self) -> int:
-        self.stop.set()
-        self.thread.join(30)
-        waiting = int(self.queue.get_job_counts("waiting")["waiting"])
-        self.queue.close()
-        return waiting
-
-
 def test_a_slow_reader_is_held_then_sent_the_latest_state(
     make_site: Callable[..., tuple[LiveSite, Daphne]], redis_url: str
 ) -> None:
@@ -344,7 +298,7 @@ def test_a_slow_reader_is_held_then_sent_the_latest_state(
 
     async def scenario() -> None:
         reading = await _open(daphne, site.session, path)
-        slow = await _unread_socket(daphne, site.session, path)
+        slow = await unread_socket(daphne, site.session, path)
         frames = [0]
         target = [float("inf")]
         enough = asyncio.Event()
@@ -407,7 +361,7 @@ def test_a_client_that_reads_nothing_is_closed_and_frees_its_place(
     stuck = site.make_sessions("stuck")[0]
 
     async def scenario() -> None:
-        slow = await _unread_socket(daphne, stuck, "default/q/big/")
+        slow = await unread_socket(daphne, stuck, "default/q/big/")
 
         async def keep_sending() -> None:  # (no ping from daphne, see the test above)
             with contextlib.suppress(ConnectionError):

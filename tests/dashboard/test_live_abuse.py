@@ -78,6 +78,8 @@ async def _served(ws: WebSocket, timeout: float = 30.0) -> int:
         await _until(ws, lambda t: WAITING in t, timeout)
     except Closed as exc:
         return exc.code
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return -1  # closed, then reset before the close frame was read
     return 0
 
 
@@ -191,24 +193,30 @@ def _post_action(daphne: Daphne, opener: urllib.request.OpenerDirector, page: st
 
 async def _flood_once(daphne: Daphne, session: str, codes: list[int]) -> None:
     """One round of abuse from one user: sockets past the cap, frames over the size limits,
-    malformed and binary frames, and pause/unpause (unsubscribe/subscribe) as fast as it
-    can, until the server closes each socket."""
+    malformed, binary and unknown frames, and pause/unpause (unsubscribe/subscribe) as fast
+    as it can, until the server has closed every socket."""
+    opened: list[WebSocket] = []
+    try:
+        for _ in range(25):  # 5 past the default cap
+            opened.append(await _open(daphne, session))
+        await _abuse(opened, codes)
+    finally:
+        for ws in opened:
+            await ws.close()
+
+
+async def _abuse(opened: list[WebSocket], codes: list[int]) -> None:
+    # Those the server closed at once (over the cap, or over the rate at the handshake) are
+    # read before anything is written to them: a write to a closed connection resets it.
+    # All at once: the server drops a closed connection whose client does not answer the
+    # close within a second or so, and a reset loses the close frame not yet read.
     sockets = []
-    for _ in range(25):  # 5 past the default cap of 20
-        sockets.append(await _open(daphne, session))
-
-    async def code(ws: WebSocket) -> int:
-        try:
-            return await _close_code(ws)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return -1
-
-    # The 5 past the cap were closed at once (read before writing: a write to a closed
-    # connection would have it reset, and the close frame lost).
-    codes.extend([await code(ws) for ws in sockets[20:]])
-    for ws in sockets[20:]:
-        await ws.close()
-    sockets = sockets[:20]
+    for ws, code in zip(opened, await asyncio.gather(*(_served(ws) for ws in opened)),
+                        strict=True):
+        if code:
+            codes.append(code)
+        else:
+            sockets.append(ws)
     junk = ["{not json", "[1, 2]", '"text"', "x" * 100_000,
             json.dumps({"type": "subscribe", "queue": "../../etc"})]
     for n, ws in enumerate(sockets):
@@ -221,9 +229,15 @@ async def _flood_once(daphne: Daphne, session: str, codes: list[int]) -> None:
             for k in range(60):
                 await ws.send(json.dumps({"paused": str(k % 2), "state": "failed"}))
 
+    async def code(ws: WebSocket) -> int:
+        try:
+            return await _close_code(ws)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return -1
+        except TimeoutError:
+            return 0  # left open: the test's assertions name it
+
     codes.extend(await asyncio.gather(*(code(ws) for ws in sockets)))
-    for ws in sockets:
-        await ws.close()
 
 
 def test_a_flood_from_one_user_leaves_others_login_page_and_action_working(
@@ -281,7 +295,7 @@ def test_a_flood_from_one_user_leaves_others_login_page_and_action_working(
     assert rounds >= 1
     # Every socket of the flood was closed by a cap or a limit: the socket cap, the message
     # rate, daphne's own frame limit (1009); none was left open, none crashed the server.
-    assert set(codes) <= {4409, 4429, 1009, -1}, codes
+    assert set(codes) <= {4409, 4429, 1009, -1}, (codes, daphne.log())
     assert {4409, 4429} <= set(codes)
     assert 1011 not in codes
 

@@ -91,6 +91,12 @@ bench-quick:
 bench-live: $(STAMP)
 	$(PY) bench/live_dashboard.py
 
+# The live dashboard under abuse: 500 sockets held 10 minutes (slow readers, a flooder, a user
+# over the socket cap), daphne's RSS and CPU sampled (bench/results/live-abuse-<date>.json).
+.PHONY: bench-live-abuse
+bench-live-abuse: $(STAMP)
+	$(PY) bench/live_abuse.py $(BENCH_ARGS)
+
 # Dashboard speed at 1.1M jobs (issue 5): server time and Redis commands of every list and
 # read page on a private redis-server (bench/results/dashboard-<date>.json).
 .PHONY: bench-dashboard

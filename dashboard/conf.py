@@ -64,6 +64,11 @@ class DashboardSettings:
     live_updates_per_second: int = 4
     live_recheck_seconds: int = 30
     live_overview_queues: int = 50
+    live_sockets_per_user: int = 20
+    live_messages_per_second: int = 10
+    live_message_burst: int = 40
+    live_max_message_bytes: int = 4096
+    live_stalled_seconds: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def connection(self, name: str) -> ConnectionSettings | None:
@@ -155,6 +160,11 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         "LIVE_UPDATES_PER_SECOND",
         "LIVE_RECHECK_SECONDS",
         "LIVE_OVERVIEW_QUEUES",
+        "LIVE_SOCKETS_PER_USER",
+        "LIVE_MESSAGES_PER_SECOND",
+        "LIVE_MESSAGE_BURST",
+        "LIVE_MAX_MESSAGE_BYTES",
+        "LIVE_STALLED_SECONDS",
     }
     return DashboardSettings(
         connections=tuple(_connection(str(n), c) for n, c in raw_conns.items()),
@@ -177,6 +187,11 @@ def parse(raw: Mapping[str, Any]) -> DashboardSettings:
         live_updates_per_second=_positive_int(raw, "LIVE_UPDATES_PER_SECOND", 4),
         live_recheck_seconds=_positive_int(raw, "LIVE_RECHECK_SECONDS", 30),
         live_overview_queues=_positive_int(raw, "LIVE_OVERVIEW_QUEUES", 50),
+        live_sockets_per_user=_positive_int(raw, "LIVE_SOCKETS_PER_USER", 20),
+        live_messages_per_second=_positive_int(raw, "LIVE_MESSAGES_PER_SECOND", 10),
+        live_message_burst=_positive_int(raw, "LIVE_MESSAGE_BURST", 40),
+        live_max_message_bytes=_positive_int(raw, "LIVE_MAX_MESSAGE_BYTES", 4096),
+        live_stalled_seconds=_positive_int(raw, "LIVE_STALLED_SECONDS", 60),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -26,7 +26,7 @@ from dashboard.formatting import shorten
 from dashboard.live import feeds, services
 from dashboard.live.changes import Changes
 from dashboard.live.ticker import TickCache, ticker
-from dashboard.pagination import parse_int
+from dashboard.live.views import ListView, LogView, Shown, Toast
 from dashboard.services.common import STATES
 from dashboard.templatetags.queue_dashboard import dom_id
 
@@ -49,58 +49,8 @@ class Target:
     job_id: str = ""
 
 
-@dataclass(slots=True)
-class ListView:
-    """Which page of which list a queue page shows (sent by the page, validated here)."""
-
-    state: str = "waiting"
-    page: int = 1
-    size: int = 25
-    asc: bool = False
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> ListView:
-        settings = conf.get_settings()
-        state = str(data.get("state", "waiting"))
-        return cls(
-            state=state if state in STATES else "waiting",
-            page=parse_int(_str(data.get("page")), 1),
-            size=parse_int(_str(data.get("size")), settings.page_size,
-                           upper=settings.max_page_size),
-            asc=data.get("order") == "oldest",
-        )
-
-
-@dataclass(slots=True)
-class LogView:
-    known: int = 0  # log lines the page holds
-    tail: bool = True  # the page shows the last lines, so new ones are appended
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> LogView:
-        return cls(known=parse_int(_str(data.get("logs_total")), 0, lower=0),
-                   tail=data.get("logs_tail", "1") == "1")
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-@dataclass(slots=True)
-class Toast:
-    text: str
-    level: str = "info"
-    href: str = ""
-
-
-@dataclass(slots=True)
-class Shown:
-    """What the page shows now, to send only what differs."""
-
-    counts: dict[Key, dict[str, int]] = field(default_factory=dict)
-    paused: dict[Key, bool] = field(default_factory=dict)
-    ids: frozenset[str] = frozenset()
-    rows_key: Any = None
+def _never() -> bool:
+    return False
 
 
 def safe_namespace(raw: str | None) -> str:
@@ -118,11 +68,16 @@ class LiveSession:
     """``await_view``: send nothing until the page said what it shows (``set_view``), so the
     first fragment is of the page's own tab and page, never of the default view.
     ``script_prefix``: the mount's prefix (daphne's root path or ``FORCE_SCRIPT_NAME``) that
-    links in fragments start with, as on the pages."""
+    links in fragments start with, as on the pages.
+    ``held``: true while the client has not read what it was sent (``transport``); then
+    nothing is sent, changes keep merging into ``pending`` (bounded: per queue, a few sets of
+    states and of the shown jobs), and ``resume`` sends the latest state once it has read."""
 
     def __init__(self, send: Send, target: Target, namespace: str = DEFAULT_NS, *,
-                 await_view: bool = False, script_prefix: str = "/") -> None:
+                 await_view: bool = False, script_prefix: str = "/",
+                 held: Callable[[], bool] | None = None) -> None:
         self.send = send
+        self.held = held or _never
         self.target = target
         self.namespace = namespace
         self.awaiting_view = await_view and target.kind != "overview"
@@ -136,6 +91,7 @@ class LiveSession:
         self.toasts: list[Toast] = []
         self.shown = Shown()
         self.flushes = 0
+        self.holds = 0
         self._feeds: dict[Key, feeds.Feed] = {}
 
     # -- subscriptions --
@@ -242,11 +198,19 @@ class LiveSession:
         if not self.awaiting_view:
             ticker().mark(self)
 
+    def resume(self) -> None:
+        """The client caught up: flush what waited, at the next tick."""
+        if (self.pending or self.toasts) and not self.awaiting_view:
+            ticker().mark(self)
+
     # -- output --
 
     async def flush(self, cache: TickCache) -> None:
         if self.awaiting_view:
             return  # kept until the page's view arrives (``set_view`` marks it again)
+        if self.held():
+            self.holds += 1
+            return  # kept, and merged with what comes, until ``resume``
         # Each flush runs in its own task (the ticker gathers them): the prefix is this
         # socket's, for every ``reverse`` below.
         set_script_prefix(self.script_prefix)

@@ -5,6 +5,7 @@ Everything runs as child processes of the caller and is stopped by ``close()``."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.redisproc import free_port
 
@@ -29,6 +31,19 @@ user = User.objects.create_superuser("admin", "admin@example.com", "pw")
 client = Client()
 client.force_login(user)
 print(client.cookies["sessionid"].value)
+"""
+
+_MAKE_USER_SESSIONS = """
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.test import Client
+for n in range({count}):
+    user = User.objects.create_user(f"{prefix}{{n}}", "", "pw", is_staff=True,
+                                    is_superuser={superuser})
+    client = Client()
+    client.force_login(user)
+    print(client.cookies["sessionid"].value)
 """
 
 
@@ -77,7 +92,8 @@ class LiveSite:
     """A SQLite file with a superuser (``session`` is its session cookie) and daphnes."""
 
     def __init__(self, directory: Path, redis_url: str, *, channel_redis: str = "",
-                 rate: int = 4, page_size: int = 10) -> None:
+                 rate: int = 4, page_size: int = 10, settings: dict[str, Any] | None = None,
+                 log_level: str = "WARNING") -> None:
         self.dir = directory
         self.env = {
             **os.environ,
@@ -87,6 +103,8 @@ class LiveSite:
             "QD_LIVE_CHANNEL_REDIS": channel_redis,
             "QD_LIVE_RATE": str(rate),
             "QD_LIVE_PAGE_SIZE": str(page_size),
+            "QD_LIVE_SETTINGS": json.dumps(settings or {}),
+            "QD_LIVE_LOG_LEVEL": log_level,
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
         }
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -100,6 +118,11 @@ class LiveSite:
         if done.returncode:
             raise RuntimeError(f"{args[:3]} failed: {done.stderr[-3000:]}")
         return done.stdout
+
+    def make_sessions(self, prefix: str, count: int = 1, *, superuser: bool = True) -> list[str]:
+        """Session cookies of ``count`` new users ``<prefix><n>`` (password ``pw``)."""
+        script = _MAKE_USER_SESSIONS.format(prefix=prefix, count=count, superuser=superuser)
+        return self._run([sys.executable, "-c", script]).strip().splitlines()[-count:]
 
     def start_daphne(self, app: str = ASGI_APP) -> Daphne:
         daphne = Daphne(self, free_port(), app)

@@ -33,6 +33,14 @@
     4404: "offline: no such queue or job",
     1000: "offline"
   };
+  // Closes after which the page tries again by itself, calmly: the server's caps (too many
+  // live pages of this user, too many messages) after a minute or so, a page that had stopped
+  // reading its updates after a few seconds. [status text, least ms, most ms]
+  var RETRY_LATER = {
+    4409: ["live updates off: too many live pages open · closing a tab brings this back", 45000, 90000],
+    4429: ["live updates off: too many messages from this page · retrying in a minute", 45000, 90000],
+    4408: ["offline: reconnecting…", 1000, 5000]
+  };
 
   function liveStatus(state, text) {
     var status = document.getElementById("qd-live-status");
@@ -97,8 +105,22 @@
     liveStatus("live", "live");
     sendView();
   });
+  function retryLater(event, spec) {
+    liveStatus(spec[1] > 10000 ? "limited" : "reconnecting", spec[0]);
+    var socket = event.detail.socketWrapper;
+    var live = document.querySelector(".qd-live[ws-connect]");
+    setTimeout(function () {
+      // Only the socket of this page, if the page still has it (one retry per close).
+      if (socket && live && document.body.contains(live)) socket.reconnect();
+    }, spec[1] + Math.random() * (spec[2] - spec[1]));
+  }
+
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
+    if (RETRY_LATER[code]) {
+      retryLater(event, RETRY_LATER[code]);
+      return;
+    }
     var retry = [1006, 1011, 1012, 1013].indexOf(code) >= 0;
     if (!everOpened && code === 1006 && ++failures >= HANDSHAKE_FAILURES) {
       giveUp();

@@ -4,6 +4,7 @@ runs): a SQLite file shared by the processes, the private Redis, and channels_re
 
 from __future__ import annotations
 
+import json
 import os
 
 from tests.dashboard.example_project.settings import *  # noqa: F403
@@ -15,6 +16,8 @@ QUEUE_DASHBOARD = {
     "CONNECTIONS": {"default": {"URL": os.environ["QD_LIVE_REDIS"], "LABEL": "Main"}},
     "PAGE_SIZE": int(os.environ.get("QD_LIVE_PAGE_SIZE", "10")),
     "LIVE_UPDATES_PER_SECOND": int(os.environ.get("QD_LIVE_RATE", "4")),
+    # More settings of a run (caps, limits), as JSON.
+    **json.loads(os.environ.get("QD_LIVE_SETTINGS") or "{}"),
 }
 if os.environ.get("QD_LIVE_CHANNEL_REDIS"):
     CHANNEL_LAYERS = {
@@ -33,4 +36,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # A run that reads the live side's log (sockets behind, closed by a cap) asks for INFO.
+    "loggers": {"dashboard.live": {"level": os.environ.get("QD_LIVE_LOG_LEVEL", "WARNING")}},
 }

@@ -48,6 +48,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "pause": ("overview", json.dumps({"paused": "1"}), ""),
     "malformed": ("queue", "{not json", ""),
     "not-an-object": ("queue", "[1, 2]", ""),
+    "unknown-type": ("queue", json.dumps({"type": "subscribe", "state": "delayed"}), ""),
     "oversized": ("queue", json.dumps({"state": "delayed", "pad": "x" * 5000}), ""),
 }
 

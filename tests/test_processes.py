@@ -23,8 +23,8 @@ from queuecore.base.errors import (
     QueueCoreError,
     RemoteProcessorError,
 )
+from queuecore.commands.failure import plan_failure
 from queuecore.commands.record import JobRecord
-from queuecore.worker.failure import plan_failure
 from queuecore.worker.process_pool import ProcessPool, portable_connection
 from queuecore.worker.targets import import_target, target_path
 from tests.helpers import processors

@@ -23,6 +23,7 @@ from ..base.errors import (
 from ..base.options import keep_jobs
 from ..client.aqueue import AsyncQueue
 from ..commands import deadletter, worker_ops
+from ..commands.failure import FailurePlan, plan_failure
 from ..commands.record import JobRecord
 from ..transport.errors import (
     is_connection_error,
@@ -30,7 +31,6 @@ from ..transport.errors import (
     is_transient,
     public_error,
 )
-from .failure import FailurePlan, plan_failure
 from .fetcher import Fetched, Fetcher
 from .options import WorkerSettings
 from .state import RunState

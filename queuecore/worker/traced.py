@@ -32,10 +32,10 @@ from ..base.telemetry import (
 from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
 from ..client.job import Job
+from ..commands.failure import FailurePlan
 from ..commands.record import JobRecord
 from .connections import WorkerConnections
 from .executors import Executor
-from .failure import FailurePlan
 from .fetcher import Fetched, Fetcher
 from .finisher import Finisher
 from .job_runner import JobRunner

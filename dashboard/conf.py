@@ -16,7 +16,19 @@ from django.core.signals import setting_changed
 
 SETTING_NAME = "QUEUE_DASHBOARD"
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
-ACTIONS = ("retry", "remove", "promote", "clean", "pause", "drain", "obliterate", "schedulers")
+ACTIONS = (
+    "retry",
+    "remove",
+    "promote",
+    "clean",
+    "pause",
+    "drain",
+    "obliterate",
+    "schedulers",
+    "export",
+    "edit",
+    "alerts",
+)
 
 
 @dataclass(frozen=True, slots=True)

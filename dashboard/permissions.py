@@ -28,6 +28,9 @@ ACTION_PERMISSIONS: dict[str, str] = {
     "drain": "drain_queues",
     "obliterate": "obliterate_queues",
     "schedulers": "manage_schedulers",
+    "export": "export_jobs",
+    "edit": "edit_jobs",
+    "alerts": "manage_alerts",
 }
 
 PERMISSION_NAMES: tuple[tuple[str, str], ...] = (
@@ -40,6 +43,9 @@ PERMISSION_NAMES: tuple[tuple[str, str], ...] = (
     ("drain_queues", "Can drain queues"),
     ("obliterate_queues", "Can obliterate queues"),
     ("manage_schedulers", "Can remove job schedulers"),
+    ("export_jobs", "Can export jobs"),
+    ("edit_jobs", "Can add, import, duplicate and edit jobs"),
+    ("manage_alerts", "Can edit alert rules and acknowledge or silence alerts"),
 )
 
 

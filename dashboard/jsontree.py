@@ -69,13 +69,17 @@ class _Builder:
             kind, text = "qd-j-lit", repr(value)
         self.out.append(f'<span class="{kind}">{escape(text)}</span>')
 
-    def value(self, value: Any, depth: int) -> None:
+    def value(self, value: Any, depth: int, label: str = "") -> None:
+        """``label``: the key's markup, put inside a fold's summary (so that the key and the
+        fold's size read on one line) or before a plain value."""
         if isinstance(value, dict | list) and value:
             if depth >= MAX_DEPTH:
+                self.out.append(label)
                 self.deep(value)
             else:
-                self.container(value, depth)
+                self.container(value, depth, label)
         else:
+            self.out.append(label)
             if isinstance(value, dict | list):
                 self.out.append('<span class="qd-j-lit">{}</span>' if isinstance(value, dict)
                                 else '<span class="qd-j-lit">[]</span>')
@@ -91,7 +95,7 @@ class _Builder:
             shown += "\u2026"
         self.out.append(f'<code class="qd-j-deep">{escape(shown)}</code>')
 
-    def container(self, value: dict[str, Any] | list[Any], depth: int) -> None:
+    def container(self, value: dict[str, Any] | list[Any], depth: int, label: str) -> None:
         is_dict = isinstance(value, dict)
         count = len(value)
         if is_dict:
@@ -99,7 +103,7 @@ class _Builder:
         else:
             summary = ngettext("[ %(n)s item ]", "[ %(n)s items ]", count) % {"n": count}
         is_open = " open" if depth < OPEN_DEPTH else ""
-        self.out.append(f'<details class="qd-j"{is_open}><summary class="qd-j-sum">'
+        self.out.append(f'<details class="qd-j"{is_open}><summary class="qd-j-sum">{label}'
                         f'{escape(summary)}</summary><ul class="qd-j-list">')
         items = value.items() if isinstance(value, dict) else enumerate(value)
         shown = 0
@@ -109,8 +113,8 @@ class _Builder:
                 break
             shown += 1
             css = "qd-j-key" if is_dict else "qd-j-idx"
-            self.out.append(f'<li><span class="{css}">{escape(label)}</span>: ')
-            self.value(item, depth + 1)
+            self.out.append("<li>")
+            self.value(item, depth + 1, f'<span class="{css}">{escape(label)}</span>: ')
             self.out.append("</li>")
         if shown < count:
             rest = count - shown

@@ -16,6 +16,7 @@ from django.utils.translation import gettext, ngettext
 
 from dashboard.durations import compact_duration, span
 from dashboard.formatting import clip, ms_to_datetime, shorten
+from dashboard.jobtext import short_worker_name
 from dashboard.services.common import NAME_CHARS
 from queuecore import JobRecord
 
@@ -73,7 +74,7 @@ def build_timeline(job: JobRecord, max_traces: int) -> list[TimelineEntry]:
         add(started or created, STALLED, TimelineEntry(None, gettext("stalled"), detail,
                                                        kind="stalled"))
     if started:
-        by = clip(job.processed_by, NAME_CHARS)
+        by = short_worker_name(clip(job.processed_by, NAME_CHARS))
         add(started, STARTED, TimelineEntry(
             ms_to_datetime(started),
             gettext("attempt %(n)s started") % {"n": max(job.attempts_started, 1)},

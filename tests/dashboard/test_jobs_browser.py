@@ -247,9 +247,13 @@ def test_job_pages_with_hostile_data_fit(browser: Browser, seeded: dict[str, Any
     for width in (390, 1440):
         page = _page(browser, seeded, problems, viewport={"width": width, "height": 900},
                      color_scheme=scheme)
-        for key in ("hostile", "long_reason", "leaf"):
-            page.goto(_url(seeded, f"jobs-ui/jobs/{seeded[key]}/"))
-            page.wait_for_selector("#flow, .qd-jtree")
+        for key in ("hostile", "long_reason", "leaf", "failed", "delayed"):
+            if key in ("failed", "delayed"):
+                page.goto(_url(seeded, f"jobs-ui/?state={key}"))
+                page.wait_for_selector("tr.qd-job-row")
+            else:
+                page.goto(_url(seeded, f"jobs-ui/jobs/{seeded[key]}/"))
+                page.wait_for_selector("#flow, .qd-jtree")
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth")
             page.screenshot(path=str(ARTIFACTS / f"jobs-{key}-{scheme}-{width}.png"),

@@ -3,6 +3,7 @@ and the JSON tree: pure functions, no Redis."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from dashboard.durations import compact_duration, span
 from dashboard.jobtext import reason_with_type, short_worker_name, worker_anchor, worker_identity
 from dashboard.jsontree import MAX_DEPTH, json_tree
+from dashboard.services.schedulers import in_zone
 from dashboard.services.timeline import build_timeline
+from dashboard.templatetags.qd_jobs import worker_row_id
 from queuecore import JobRecord
 
 NB = "\u00a0"
@@ -134,3 +137,14 @@ def test_json_tree_is_bounded() -> None:
     deep = str(json_tree(nested, 2000).html)
     assert deep.count("<details") == MAX_DEPTH  # the rest as JSON text
     assert "bottom" in deep
+
+
+def test_a_job_pages_worker_link_finds_its_row_on_the_workers_page() -> None:
+    # The workers page lists CLIENT LIST names; a job stores the worker's own name.
+    assert worker_row_id("emails", "bull:ZW1haWxz:w:web-1") == worker_anchor("emails", "web-1")
+    assert worker_row_id("emails", "bull:emails:w:web-1") == worker_anchor("emails", "web-1")
+    when = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert in_zone(when, "Europe/Paris") == "2026-07-01 14:00:00 CEST (Europe/Paris)"
+    assert in_zone(when, "Not/AZone") == ""
+    assert in_zone(when, "../../etc/passwd") == ""
+    assert in_zone(None, "UTC") == ""

@@ -82,9 +82,13 @@ def seeded(redis_server: RedisProcess,
     ids["middle"] = node.children[0].job.id
     ids["leaf"] = node.children[0].children[0].job.id
     queue.close()
+    with Queue("jobs-sched", connection=url) as scheduled:
+        scheduled.upsert_job_scheduler("nightly", pattern="0 3 * * *", tz="America/New_York",
+                                       name="report")
     site = LiveSite(tmp_path_factory.mktemp("jobs-ui"), url)
     try:
         ids["base"] = site.start_daphne().url
+        ids["url"] = url
         ids["site"] = site
         yield ids
     finally:
@@ -132,6 +136,20 @@ def test_times_in_the_viewers_zone(browser: Browser, seeded: dict[str, Any]) -> 
     page.goto(_url(seeded, f"jobs-ui/jobs/{seeded['done']}/"))
     facts = page.locator(".qd-facts time").first
     expect(facts).to_have_text(re.compile(r"GMT\+9 \u00b7 .*(ago|now)$"))
+    # Rows that arrive by a live update are rewritten too.
+    page.goto(_url(seeded, "jobs-ui/?state=waiting"))
+    expect(page.locator("#qd-live-status")).to_have_text("live")
+    with Queue("jobs-ui", connection=seeded["url"]) as queue:
+        fresh = queue.add("fresh", {}).id
+    expect(page.locator(f'tr[data-job-id="{fresh}"] time').first).to_have_text(
+        re.compile(r"(ago|now)$"))
+    # A scheduler's next run: in the viewer's zone, and in its own.
+    page.goto(_url(seeded, "jobs-sched/schedulers/"))
+    cell = page.locator("#scheduler-nightly td").nth(5)
+    expect(cell.locator("time")).to_have_text(re.compile(r"GMT\+9 \u00b7 in "))
+    expect(cell.locator(".qd-sched-tz")).to_have_text(
+        re.compile(r" 03:00:00 E[SD]T \(America/New_York\)$"))
+    page.screenshot(path=str(ARTIFACTS / "jobs-schedulers-tokyo.png"))
     page.context.close()
     assert not problems, problems
 
@@ -247,7 +265,7 @@ def test_job_pages_with_hostile_data_fit(browser: Browser, seeded: dict[str, Any
     for width in (390, 1440):
         page = _page(browser, seeded, problems, viewport={"width": width, "height": 900},
                      color_scheme=scheme)
-        for key in ("hostile", "long_reason", "leaf", "failed", "delayed"):
+        for key in ("hostile", "long_reason", "root", "leaf", "failed", "delayed"):
             if key in ("failed", "delayed"):
                 page.goto(_url(seeded, f"jobs-ui/?state={key}"))
                 page.wait_for_selector("tr.qd-job-row")

@@ -19,7 +19,8 @@ from dashboard.jsontree import JsonTree, json_tree
 from dashboard.pagination import Page, make_page
 from dashboard.services.common import NAME_CHARS
 from dashboard.services.flow_view import FlowView, flow_view
-from dashboard.services.job_rows import JobRow, job_row
+from dashboard.services.job_rows import JobRow
+from dashboard.services.row_extras import rows_of
 from dashboard.services.timeline import TimelineEntry, build_timeline
 from queuecore import Dependencies, Job
 
@@ -131,7 +132,7 @@ def job_detail(
     return JobDetail(
         connection=connection,
         queue=name,
-        row=job_row(job),
+        row=rows_of(queue, [job], state)[0],
         state=state,
         data=shown("data", job.data),
         opts=shown("opts", job.opts),

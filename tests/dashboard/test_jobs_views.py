@@ -4,16 +4,19 @@ exception type and the times' server-side fallback."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import time
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from queuecore import FlowProducer
+from queuecore import FlowProducer, Worker
 from tests.dashboard.conftest import MOUNT
 from tests.dashboard.jobs import run_worker
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +78,56 @@ def test_failed_reason_gets_its_type_and_times_fall_back_to_utc(
     fallback = (r'<time class="qd-time" datetime="\d{4}-\d\d-\d\dT[\d:.]+Z" '
                 r'data-qd-time="rel" title="[^"]+ UTC">\d{4}-\d\d-\d\d [\d:]+ UTC</time>')
     assert re.search(fallback, body)
+
+
+def test_flow_section_is_bounded(viewer_client: Client, dash_redis: str, queue: Any) -> None:
+    def section(job_id: str) -> str:
+        page = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{job_id}/").content.decode()
+        return page[page.index('<section class="qd-flow"'):page.index("<h2>Children</h2>")]
+
+    with FlowProducer(dash_redis) as flows:
+        wide = flows.add({"name": "wide", "queue_name": "emails", "children": [
+            {"name": f"c{n}", "queue_name": "emails"} for n in range(9)]})
+        deep = flows.add({"name": "l1", "queue_name": "emails", "children": [
+            {"name": "l2", "queue_name": "emails", "children": [
+                {"name": "l3", "queue_name": "emails", "children": [
+                    {"name": "l4", "queue_name": "emails"}]}]}]})
+    shown = section(wide.job.id)
+    assert shown.count('class="qd-flow-node') == 1 + 6  # 6 children read per kind
+    assert "3 more children" in shown
+    shown = section(deep.job.id)
+    assert shown.count('class="qd-flow-node') == 3  # three levels
+    assert shown.count("has children: open it to see them") == 1  # l3, whose l4 is below
+
+
+def test_worker_link_meets_its_row(viewer_client: Client, dash_redis: str, queue: Any) -> None:
+    job = queue.add("work", {})
+    ready = threading.Event()
+    stop = threading.Event()
+
+    async def processor(_job: Any) -> Any:
+        return 1
+
+    async def main() -> None:
+        worker = Worker("emails", processor, connection=dash_redis, name="web-7-" + "x" * 40)
+        task = asyncio.create_task(worker.run())
+        ready.set()
+        await asyncio.to_thread(stop.wait, 60)  # the test's thread says when to stop
+        await worker.close()
+        await task
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()))
+    thread.start()
+    try:
+        ready.wait(30)
+        wait_for(lambda: queue.get_job(job.id).finished_on, what="the job done")
+        wait_for(lambda: queue.get_workers(), what="the worker listed")
+        page = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{job.id}/").content.decode()
+        anchor = re.search(r'<a class="qd-worker" href="([^"#]+)#(worker-[0-9a-f]+)" '
+                           r'title="worker (web-7-x+)">web-7-x+\u2026x+</a>', page)
+        assert anchor, page[page.index("Processed"):][:600]
+        workers = viewer_client.get(anchor.group(1)).content.decode()
+        assert f'<tr id="{anchor.group(2)}" class="qd-worker-row">' in workers
+    finally:
+        stop.set()
+        thread.join(30)

@@ -131,3 +131,18 @@ def test_worker_link_meets_its_row(viewer_client: Client, dash_redis: str, queue
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_a_cut_json_says_so_outside_its_folds(viewer_client: Client, queue: Any) -> None:
+    job = queue.add("big", {"text": "<b>" * 2_000, "n": 1})
+    page = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{job.id}/").content.decode()
+    block = page[page.index('id="jsonblock-data"'):]
+    block = block[:block.index('id="jsonblock-opts"')]
+    note = block[block.index("</details>\n<p class=\"qd-cut\">"):]
+    assert 'href="?full=data#jsonblock-data"' in note
+    assert "&lt;b&gt;&lt;b&gt;" in block and "<b><b>" not in block
+    assert '<span class="qd-j-key">n</span>' not in block  # beyond the preview's budget
+    whole = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{job.id}/?full=data")
+    block = whole.content.decode()
+    block = block[block.index('id="jsonblock-data"'):block.index('id="jsonblock-opts"')]
+    assert '<span class="qd-j-key">n</span>' in block and 'class="qd-cut"' not in block

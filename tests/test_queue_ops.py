@@ -271,6 +271,23 @@ def test_get_job_log_counts_for_many_jobs_at_once(q: Queue) -> None:
     assert q.get_job_log_counts([]) == {}
 
 
+def test_flow_parents_and_due_times_for_many_jobs_at_once(q: Queue, redis_url: str) -> None:
+    from queuecore import FlowProducer
+
+    plain = q.add("plain")
+    later = q.add("later", delay=60_000)
+    with FlowProducer(redis_url) as flows:
+        node = flows.add({"name": "parent", "queue_name": "q",
+                          "children": [{"name": "child", "queue_name": "q"}]})
+    parent, child = node.job.id, node.children[0].job.id
+    assert q.get_flow_parents([plain.id, parent, child, "unknown"]) == {parent}
+    assert q.get_flow_parents([]) == set()
+    due = q.get_due_times([later.id, plain.id])
+    assert due[plain.id] is None
+    assert due[later.id] == later.timestamp + 60_000
+    assert q.get_due_times([]) == {}
+
+
 # -- pause / resume -------------------------------------------------------------------------------
 
 

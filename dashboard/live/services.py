@@ -13,6 +13,7 @@ from dashboard.formatting import clip, pretty_json
 from dashboard.pagination import Page, make_page
 from dashboard.services.common import COUNTED_STATES, NAME_CHARS, READ_ERRORS
 from dashboard.services.job_rows import JobRow, job_row
+from dashboard.services.row_extras import arows_of
 from queuecore import AsyncQueue, QueueEvents, alist_queues
 
 __all__ = [
@@ -82,7 +83,7 @@ async def page_rows(queue: AsyncQueue, state: str, number: int, size: int, asc: 
     if not total:
         return PageRows(page, [])
     jobs = await queue.get_jobs(state, page.start, page.end, asc=asc)
-    return PageRows(page, [job_row(j) for j in jobs])
+    return PageRows(page, await arows_of(queue, jobs, state))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard import conf, connections
 from dashboard.formatting import (
     PrettyJson,
     clip,
-    format_duration,
-    ms_to_datetime,
     parse_job_key,
     parse_queue_key,
     pretty_json,
-    shorten,
 )
+from dashboard.jobtext import reason_with_type
+from dashboard.jsontree import JsonTree, json_tree
 from dashboard.pagination import Page, make_page
 from dashboard.services.common import NAME_CHARS
-from dashboard.services.job_rows import JobRow, job_row
+from dashboard.services.flow_view import FlowView, flow_view
+from dashboard.services.job_rows import JobRow
+from dashboard.services.row_extras import rows_of
+from dashboard.services.timeline import TimelineEntry, build_timeline
 from queuecore import Dependencies, Job
 
 #: The job page shows the newest ``MAX_TRACES`` stack traces (each cut to TEXT_PREVIEW_CHARS).
@@ -34,13 +35,6 @@ class JobRef:
     id: str
     known: bool = True  # False: the key is in another prefix, shown as text only
     key: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    at: datetime | None
-    label: str
-    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,38 +60,8 @@ class JobDetail:
     stalled_counter: int
     attempts_started: int
     full: frozenset[str] = frozenset()  # fields shown whole (up to JSON_FULL_CHARS)
-
-
-def _timeline(job: Job) -> list[TimelineEntry]:
-    entries = [TimelineEntry(ms_to_datetime(job.timestamp), "created")]
-    if job.delay:
-        due = ms_to_datetime(job.timestamp + job.delay)
-        entries.append(TimelineEntry(due, "delayed until", format_duration(job.delay)))
-    traces = job.stacktrace
-    skipped = max(0, len(traces) - MAX_TRACES)
-    for number, trace in enumerate(traces[skipped:], start=skipped + 1):
-        entries.append(TimelineEntry(None, f"attempt {number} failed", _last_line(trace)))
-    if job.stalled_counter:
-        entries.append(TimelineEntry(None, "stalled", f"{job.stalled_counter} time(s)"))
-    if job.processed_on:
-        entries.append(
-            TimelineEntry(
-                ms_to_datetime(job.processed_on),
-                f"attempt {max(job.attempts_started, 1)} started",
-                f"by {clip(job.processed_by, NAME_CHARS)}" if job.processed_by else "",
-            )
-        )
-    if job.finished_on:
-        label = "failed" if job.failed_reason and job.return_value is None else "finished"
-        took = format_duration(job.finished_on - job.processed_on) if job.processed_on else ""
-        entries.append(TimelineEntry(ms_to_datetime(job.finished_on), label, took))
-    return entries
-
-
-def _last_line(trace: str) -> str:
-    """The exception line of a stack trace (its last non-empty line)."""
-    lines = [line for line in trace.splitlines() if line.strip()]
-    return shorten(lines[-1] if lines else "", 200)
+    trees: dict[str, JsonTree] = field(default_factory=dict)  # data, opts, returnvalue
+    flow: FlowView | None = None  # parents up to the root and the job's children's tree
 
 
 def _parent(connection: str, prefix: str, job: Job) -> JobRef | None:
@@ -148,8 +112,11 @@ def job_detail(
     shown_whole = set(full)
     limit = settings.json_preview_chars
 
+    def budget(field_name: str) -> int:
+        return settings.json_full_chars if field_name in shown_whole else limit
+
     def shown(field_name: str, value: Any) -> PrettyJson:
-        return pretty_json(value, settings.json_full_chars if field_name in shown_whole else limit)
+        return pretty_json(value, budget(field_name))
 
     text_limit = settings.text_preview_chars
 
@@ -165,7 +132,7 @@ def job_detail(
     return JobDetail(
         connection=connection,
         queue=name,
-        row=job_row(job),
+        row=rows_of(queue, [job], state)[0],
         state=state,
         data=shown("data", job.data),
         opts=shown("opts", job.opts),
@@ -175,12 +142,12 @@ def job_detail(
             else None
         ),
         progress_json=pretty_json(job.progress, limit),
-        failed_reason=clip(job.failed_reason, text_limit),
+        failed_reason=clip(reason_with_type(job.failed_reason, traces), text_limit),
         stacktrace=[clip(t, text_limit) for t in traces[skipped:]],
         stacktraces_skipped=skipped,
         logs=[clip(line, text_limit) for line in logs],
         log_page=log_page,
-        timeline=_timeline(job),
+        timeline=build_timeline(job, MAX_TRACES),
         parent=_parent(connection, conn.prefix, job),
         children=_children(connection, conn.prefix, job.get_dependencies()),
         scheduler_id=job.scheduler_id,
@@ -188,4 +155,10 @@ def job_detail(
         stalled_counter=job.stalled_counter,
         attempts_started=job.attempts_started,
         full=frozenset(shown_whole),
+        flow=flow_view(connection, job),
+        trees={
+            name: json_tree(value, budget(name))
+            for name, value in (("data", job.data), ("opts", job.opts),
+                                ("returnvalue", job.return_value))
+        },
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from dashboard.durations import compact_duration, span
 from dashboard.formatting import clip, ms_to_datetime, progress_percent, shorten
+from dashboard.jobtext import reason_with_type
 from dashboard.services.common import NAME_CHARS
 from queuecore import JobRecord
 
@@ -24,6 +26,9 @@ class JobRow:
     failed_reason: str
     delay_until: datetime | None
     priority: int
+    wait: str = ""  # processed - created
+    processing: str = ""  # finished - processed
+    flow_parent: bool = False  # has or had children (set by row_extras)
 
 
 def job_row(job: JobRecord) -> JobRow:
@@ -43,7 +48,9 @@ def job_row(job: JobRecord) -> JobRow:
         created=ms_to_datetime(job.timestamp),
         processed=ms_to_datetime(job.processed_on),
         finished=ms_to_datetime(job.finished_on),
-        failed_reason=shorten(job.failed_reason),
+        failed_reason=shorten(reason_with_type(job.failed_reason, job.stacktrace[-1:])),
         delay_until=delay_until,
         priority=job.priority,
+        wait=compact_duration(span(job.timestamp, job.processed_on)),
+        processing=compact_duration(span(job.processed_on, job.finished_on)),
     )

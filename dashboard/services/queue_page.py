@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from dashboard import connections
 from dashboard.pagination import Page, make_page
-from dashboard.services.job_rows import JobRow, job_row
+from dashboard.services.job_rows import JobRow
+from dashboard.services.row_extras import rows_of
 from dashboard.services.summary import QueueSummary, summarize
 
 
@@ -28,5 +29,5 @@ def queue_page(
     jobs: list[JobRow] = []
     if total and not summary.error:
         queue = connections.get_queue(connection, name)
-        jobs = [job_row(j) for j in queue.get_jobs(state, page.start, page.end, asc=asc)]
+        jobs = rows_of(queue, queue.get_jobs(state, page.start, page.end, asc=asc), state)
     return QueuePage(summary=summary, state=state, asc=asc, page=page, jobs=jobs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dashboard import connections
 from dashboard.formatting import format_duration, ms_to_datetime
@@ -19,17 +20,33 @@ class SchedulerRow:
     tz: str
     next_run: datetime | None
     iterations: str  # "" before the first run
+    next_run_in_tz: str = ""  # the next run in the scheduler's own zone, when it has one
+
+
+def in_zone(when: datetime | None, tz: str) -> str:
+    """``when`` as wall time in zone ``tz`` with the zone's abbreviation; "" when either is
+    missing or the zone is unknown here (the name is untrusted data)."""
+    if when is None or not tz or len(tz) > 64:
+        return ""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    local = when.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or ''} ({tz})".replace(" ()", "")
 
 
 def scheduler_row(scheduler: JobScheduler) -> SchedulerRow:
+    next_run = ms_to_datetime(scheduler.next)
     return SchedulerRow(
         id=scheduler.id,
         name=scheduler.name,
         pattern=scheduler.pattern or "",
         every=format_duration(scheduler.every),
         tz=scheduler.tz or "",
-        next_run=ms_to_datetime(scheduler.next),
+        next_run=next_run,
         iterations=str(scheduler.iteration_count or ""),
+        next_run_in_tz=in_zone(next_run, scheduler.tz or ""),
     )
 
 

@@ -23,7 +23,9 @@ def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
     if state not in STATES:
         raise Http404("unknown state")
     size = parse_int(request.GET.get("size"), settings.page_size, upper=settings.max_page_size)
-    asc = request.GET.get("order") == "oldest"
+    # The delayed tab opens soonest due first (its score is the due time); others newest first.
+    order = request.GET.get("order") or ("oldest" if state == "delayed" else "newest")
+    asc = order == "oldest"
     data = queue_page(connection, queue, state, request.GET.get("page"), size, asc)
     fragment = request.htmx and request.htmx.target == "jobs"
     template = "queue_dashboard/fragments/jobs.html" if fragment else "queue_dashboard/queue.html"

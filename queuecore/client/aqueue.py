@@ -349,6 +349,16 @@ class AsyncQueue(QueueBase):
         """The number of jobs in all the states given (every state when none)."""
         return await self.run_op(getters.job_count_by_types(self.keys, types))
 
+    async def get_flow_parents(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of the jobs are flow parents (have or had children), in one round trip."""
+        ids = [str(j) for j in job_ids]
+        return await self.run_op(getters.flow_parents(self.keys, ids)) if ids else set()
+
+    async def get_due_times(self, job_ids: Iterable[str]) -> dict[str, int | None]:
+        """When each delayed job is due (ms; None when not delayed), in one round trip."""
+        ids = [str(j) for j in job_ids]
+        return await self.run_op(getters.due_times(self.keys, ids)) if ids else {}
+
     async def get_waiting(self, start: int = 0, end: int = -1) -> list[AsyncJob]:
         return await self.get_jobs("waiting", start, end, asc=True)
 

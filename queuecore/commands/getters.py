@@ -87,6 +87,26 @@ def dependency_counts(keys: QueueKeys, job_id: str,
     return Op(calls, lambda replies: {t: int(n) for t, n in zip(wanted, replies, strict=True)})
 
 
+def flow_parents(keys: QueueKeys, job_ids: Sequence[str]) -> Op[set[str]]:
+    """Which of ``job_ids`` are flow parents: jobs with children pending, completed or failed
+    (any of the four dependency keys exists). One EXISTS per job, sent together."""
+    suffixes = (":dependencies", ":processed", ":failed", ":unsuccessful")
+    calls = tuple(raw("EXISTS", *(keys.job(j) + s for s in suffixes)) for j in job_ids)
+    return Op(calls, lambda replies: {j for j, n in zip(job_ids, replies, strict=True) if n})
+
+
+def due_times(keys: QueueKeys, job_ids: Sequence[str]) -> Op[dict[str, int | None]]:
+    """When each delayed job of ``job_ids`` is due (ms), from its score in ``delayed``
+    (BullMQ's ``due * 0x1000 + counter``); None for a job that is not delayed."""
+    calls = tuple(raw("ZSCORE", keys.delayed, j) for j in job_ids)
+
+    def decode(replies: list[Any]) -> dict[str, int | None]:
+        return {j: None if s is None else int(float(s)) >> 12
+                for j, s in zip(job_ids, replies, strict=True)}
+
+    return Op(calls, decode)
+
+
 def ignored_children_failures(keys: QueueKeys, job_id: str) -> Op[dict[str, str]]:
     """Failure reasons of the children whose failure the parent recorded and went on
     (continue/ignore-on-failure), by the child's full job key."""

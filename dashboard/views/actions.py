@@ -155,13 +155,14 @@ def job_action(
     )
 
 
-def _grace_ms(request: HttpRequest) -> int:
+def _grace_ms(request: HttpRequest, source: str = "POST") -> int:
     """The age from the form, in ms: ``age`` and ``unit`` (s, m, h, d)."""
     units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-    unit = request.POST.get("unit", "h")
+    params = request.GET if source == "GET" else request.POST
+    unit = params.get("unit", "h")
     if unit not in units:
         raise ValueError("unknown unit")
-    return parse_int(request.POST.get("age"), 1, lower=0) * units[unit]
+    return parse_int(params.get("age"), 1, lower=0) * units[unit]
 
 
 def _run_queue_action(
@@ -232,8 +233,17 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
     state = request.GET.get("state", "completed")
     if action == "clean" and state not in actions.CLEANABLE_STATES:
         raise Http404("unknown state")
+    try:
+        grace_ms = _grace_ms(request, "GET")
+    except ValueError as exc:
+        raise Http404("unknown unit") from exc
     preview = actions.preview(
-        action, connection, queue, state=state, delayed=request.GET.get("delayed") == "on"
+        action,
+        connection,
+        queue,
+        state=state,
+        delayed=request.GET.get("delayed") == "on",
+        grace_ms=grace_ms,
     )
     template = (
         "queue_dashboard/fragments/confirm.html" if request.htmx else "queue_dashboard/confirm.html"
@@ -248,6 +258,9 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         state=state,
         cleanable_states=actions.CLEANABLE_STATES,
         delayed=request.GET.get("delayed") == "on",
+        age=parse_int(request.GET.get("age"), 1, lower=0),
+        unit=request.GET.get("unit", "h"),
+        clean_units=controls.CLEAN_UNITS,
     )
 
 

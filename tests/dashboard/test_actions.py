@@ -131,7 +131,11 @@ def test_promote_all(admin_user_client: Client, queue: Any, jobs: dict[str, list
 
 
 def test_clean(admin_user_client: Client, queue: Any, jobs: dict[str, list[str]]) -> None:
+    # The count is of what a clean with the form's age would remove (an hour by default).
     page = admin_user_client.get(f"{Q}confirm/clean/", {"state": "completed"})
+    assert "<strong>0</strong>" in page.content.decode()
+    page = admin_user_client.get(f"{Q}confirm/clean/", {"state": "completed", "age": "0",
+                                                        "unit": "s"})
     assert "<strong>2</strong>" in page.content.decode()
     assert admin_user_client.get(f"{Q}confirm/clean/", {"state": "active"}).status_code == 404
     # Nothing is an hour old yet.

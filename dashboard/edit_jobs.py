@@ -26,6 +26,10 @@ BACKOFF_TYPES = (("", gettext_lazy("none")), ("fixed", gettext_lazy("fixed")),
                  ("exponential", gettext_lazy("exponential")))
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(_("%(name)s is not a JSON value") % {"name": name})
+
+
 def data_limit(queue: Queue) -> int | None:
     return queue.max_data_size
 
@@ -60,8 +64,11 @@ class AddJobForm(forms.Form):
         if not text.strip():
             return None
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
+            value = json.loads(text, parse_constant=_no_constant)
+        except ValueError as exc:
+            if not isinstance(exc, json.JSONDecodeError):
+                raise forms.ValidationError(_("Not valid JSON: %(error)s.") % {
+                    "error": exc}) from exc
             raise forms.ValidationError(
                 _("Not valid JSON: %(error)s (line %(line)d, column %(column)d).")
                 % {"error": exc.msg, "line": exc.lineno, "column": exc.colno}) from exc

@@ -219,7 +219,10 @@ def _job_reasons(connection: str, queue: Queue, job: Job, state: str, now: int,
                 text = _("It is next in line.")
             estimate = _estimate(ahead + 1, facts.pace_per_min)
             out.append(Reason("position", INFO, f"{text} {estimate}"))
-    return [*facts.reasons, *out]
+    # What holds this job itself first (its delay, its children), then what holds the
+    # queue (it holds the job next), then where it stands.
+    own = [r for r in out if r.level == BLOCKS]
+    return [*own, *facts.reasons, *(r for r in out if r.level != BLOCKS)]
 
 
 def why_job(connection: str, name: str, job_id: str) -> Why:

@@ -30,6 +30,9 @@ PACE_SAMPLE = 100
 #: Only finishes within this window count towards the pace.
 PACE_WINDOW_MS = 3_600_000
 
+#: Oldest active jobs whose locks the queue panel checks (one round trip each).
+LOCK_SAMPLE = 20
+
 BLOCKS = "blocks"  # the job cannot start until this changes
 INFO = "info"  # context: the job will start, here is when or where
 
@@ -251,9 +254,30 @@ def why_queue(connection: str, name: str) -> Why:
     except READ_ERRORS as exc:
         return Why(error=describe(exc))
     reasons = list(facts.reasons)
+    try:
+        stalls = _lost_locks(name, queue)
+    except READ_ERRORS as exc:
+        return Why(tuple(reasons), error=describe(exc))
+    if stalls:
+        reasons.append(stalls)
     if facts.waiting and not reasons:
         text = ngettext("%(n)d job waits.", "%(n)d jobs wait.", facts.waiting) % {
             "n": facts.waiting}
         estimate = _estimate(facts.waiting, facts.pace_per_min, backlog=True)
         reasons.append(Reason("backlog", INFO, f"{text} {estimate}"))
     return Why(tuple(reasons))
+
+
+def _lost_locks(name: str, queue: Queue) -> Reason | None:
+    """Active jobs (the oldest ``LOCK_SAMPLE``) whose lock is gone: stalls on the way."""
+    active = queue.get_jobs("active", 0, LOCK_SAMPLE - 1, asc=True)
+    lost = [j.id for j in active if queue.get_job_lock_ttl(j.id) == -2]
+    if not lost:
+        return None
+    text = ngettext(
+        "%(n)d active job has no lock: its worker stopped renewing it; the stall checker "
+        "will move it back to wait or fail it.",
+        "%(n)d active jobs have no lock: their workers stopped renewing them; the stall "
+        "checker will move them back to wait or fail them.", len(lost)) % {"n": len(lost)}
+    return Reason("lock-lost", BLOCKS, text, fix="workers",
+                  children=tuple(Child(name, job_id, "active") for job_id in lost))

@@ -154,6 +154,9 @@ def test_lock_held_and_lock_lost(queue: Queue) -> None:
     wait_for(lambda: queue.get_job_lock_ttl(lost.id) == -2, what="the lock expired")
     stalled = reason(why.why_job("default", "emails", lost.id), "lock-lost")
     assert stalled.fix == "workers" and "stopped renewing" in stalled.text
+    on_queue = reason(why.why_queue("default", "emails"), "lock-lost")
+    assert on_queue.text.startswith("1 active job has no lock")
+    assert [c.id for c in on_queue.children] == [lost.id]
 
 
 def test_finished_and_unknown_jobs_have_no_reasons(dash_redis: str, queue: Queue) -> None:

@@ -155,14 +155,19 @@ def job_action(
     )
 
 
-def _grace_ms(request: HttpRequest, source: str = "POST") -> int:
-    """The age from the form, in ms: ``age`` and ``unit`` (s, m, h, d)."""
-    units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-    params = request.GET if source == "GET" else request.POST
-    unit = params.get("unit", "h")
-    if unit not in units:
+UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _grace_ms_of(age: int, unit: str) -> int:
+    if unit not in UNIT_MS:
         raise ValueError("unknown unit")
-    return parse_int(params.get("age"), 1, lower=0) * units[unit]
+    return age * UNIT_MS[unit]
+
+
+def _grace_ms(request: HttpRequest) -> int:
+    """The age from the form, in ms: ``age`` and ``unit`` (s, m, h, d)."""
+    return _grace_ms_of(parse_int(request.POST.get("age"), 1, lower=0),
+                        request.POST.get("unit", "h"))
 
 
 def _run_queue_action(
@@ -233,10 +238,11 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
     state = request.GET.get("state", "completed")
     if action == "clean" and state not in actions.CLEANABLE_STATES:
         raise Http404("unknown state")
-    try:
-        grace_ms = _grace_ms(request, "GET")
-    except ValueError as exc:
-        raise Http404("unknown unit") from exc
+    unit = request.GET.get("unit", "h")
+    if unit not in dict(controls.CLEAN_UNITS):
+        unit = "h"  # a bad unit in the URL is ignored, as the form would never send it
+    age = parse_int(request.GET.get("age"), 1, lower=0)
+    grace_ms = _grace_ms_of(age, unit)
     preview = actions.preview(
         action,
         connection,
@@ -258,8 +264,8 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         state=state,
         cleanable_states=actions.CLEANABLE_STATES,
         delayed=request.GET.get("delayed") == "on",
-        age=parse_int(request.GET.get("age"), 1, lower=0),
-        unit=request.GET.get("unit", "h"),
+        age=age,
+        unit=unit,
         clean_units=controls.CLEAN_UNITS,
     )
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.urls import resolve, set_script_prefix
 
+from dashboard import controls
 from dashboard.models import AuditLog
 from queuecore import Queue
 from tests.dashboard.conftest import MOUNT
@@ -147,3 +149,19 @@ def test_stale_buttons_are_rendered_hidden_for_the_script(admin_user_client: Cli
     assert retry[:retry.index(">")].endswith("hidden")
     page = admin_user_client.get(Q).content.decode()
     assert 'data-qd-paused="1"' in page and 'data-qd-paused="0"' in page
+
+
+def test_back_under_a_script_prefix(rf: RequestFactory) -> None:
+    """Behind a proxy that mounts the site at /shop (a script prefix), the way back keeps
+    the prefix and still checks the page is this queue's."""
+    set_script_prefix("/shop/")
+    try:
+        view = f"/shop{Q}?state=completed&page=3"
+        request = rf.post("/", HTTP_REFERER=f"http://testserver{view}")
+        request.resolver_match = resolve(f"{Q}actions/pause/")
+        assert controls.back_url(request, "fallback", "default", "emails") == view
+        outside = rf.post("/", HTTP_REFERER=f"http://testserver{Q}?state=failed")
+        outside.resolver_match = request.resolver_match
+        assert controls.back_url(outside, "fallback", "default", "emails") == "fallback"
+    finally:
+        set_script_prefix("/")

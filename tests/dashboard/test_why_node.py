@@ -84,3 +84,19 @@ async def test_node_worker_rate_limited(queue: Queue, node_worker: Start) -> Non
     limit = next(r for r in result.reasons if r.code == "rate-limit")
     assert limit.at is not None and limit.level == why.BLOCKS
     assert queue.get_job_state(second.id) in ("waiting", "prioritized")
+
+
+async def test_node_worker_at_global_concurrency(queue: Queue, node_worker: Start) -> None:
+    queue.set_global_concurrency(1)
+    held = queue.add("held", {"sleepMs": 4000, "return": 1})
+    second = queue.add("next", {"return": 2})
+    await node_worker(concurrency=2)
+    await wait_until(lambda: queue.get_job_state(held.id) == "active",
+                     what="the Node worker took the first job")
+    result = await explain(second.id)
+    full = next(r for r in result.reasons if r.code == "concurrency")
+    assert "1 of 1" in full.text
+    running = await explain(held.id)
+    assert [r.code for r in running.reasons] == ["lock-held"]  # its worker renews the lock
+    await wait_until(lambda: queue.get_job_state(second.id) == "completed",
+                     what="the second job ran once the first finished")

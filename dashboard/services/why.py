@@ -76,7 +76,6 @@ class _QueueFacts:
     concurrency: int | None
     limit_ttl: int
     last_seen: tuple[int, str] | None = None  # (finished at ms, by worker name)
-    pace_per_min: float | None = None
     reasons: list[Reason] = field(default_factory=list)
 
 
@@ -149,7 +148,6 @@ def _queue_facts(queue: Queue, now: int) -> _QueueFacts:
             "A rate limit is in force for %(left)s more: workers start no job until it "
             "ends.") % {"left": format_duration(facts.limit_ttl)},
             at=ms_to_datetime(now + facts.limit_ttl)))
-    facts.pace_per_min = _pace(queue, now)
     return facts
 
 
@@ -220,7 +218,7 @@ def _job_reasons(connection: str, queue: Queue, job: Job, state: str, now: int,
                             "%(n)d jobs are ahead of it in line.", ahead) % {"n": ahead}
             if not ahead:
                 text = _("It is next in line.")
-            estimate = _estimate(ahead + 1, facts.pace_per_min)
+            estimate = _estimate(ahead + 1, _pace(queue, now))  # read only when shown
             out.append(Reason("position", INFO, f"{text} {estimate}"))
     # What holds this job itself first (its delay, its children), then what holds the
     # queue (it holds the job next), then where it stands.
@@ -251,20 +249,17 @@ def why_queue(connection: str, name: str) -> Why:
     now = now_ms()
     try:
         facts = _queue_facts(queue, now)
+        reasons = list(facts.reasons)
+        stalls = _lost_locks(name, queue)
+        if stalls:
+            reasons.append(stalls)
+        if facts.waiting and not reasons:
+            text = ngettext("%(n)d job waits.", "%(n)d jobs wait.", facts.waiting) % {
+                "n": facts.waiting}
+            estimate = _estimate(facts.waiting, _pace(queue, now), backlog=True)
+            reasons.append(Reason("backlog", INFO, f"{text} {estimate}"))
     except READ_ERRORS as exc:
         return Why(error=describe(exc))
-    reasons = list(facts.reasons)
-    try:
-        stalls = _lost_locks(name, queue)
-    except READ_ERRORS as exc:
-        return Why(tuple(reasons), error=describe(exc))
-    if stalls:
-        reasons.append(stalls)
-    if facts.waiting and not reasons:
-        text = ngettext("%(n)d job waits.", "%(n)d jobs wait.", facts.waiting) % {
-            "n": facts.waiting}
-        estimate = _estimate(facts.waiting, facts.pace_per_min, backlog=True)
-        reasons.append(Reason("backlog", INFO, f"{text} {estimate}"))
     return Why(tuple(reasons))
 
 

@@ -4,6 +4,7 @@ service's reasons and the panels on the job and queue pages)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from tests.dashboard.conftest import MOUNT
 from tests.dashboard.jobs import run_worker
 from tests.interop.conftest import node_worker_client_name
 from tests.queue_helpers import fetch
+from tests.redisproc import RedisProcess
 from tests.waiting import wait_for, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("dash_redis")]
@@ -185,3 +187,14 @@ def test_hostile_names_are_escaped(dash_redis: str, queue: Queue,
     assert "last finished a job" in body
     assert "&lt;script&gt;alert(1)" in body
     assert "<script>alert(1)" not in body
+
+
+def test_redis_away_is_said_not_raised(settings: Any) -> None:
+    server = RedisProcess().start()
+    settings.QUEUE_DASHBOARD = {"CONNECTIONS": {"main": {"URL": server.url}}}
+    with Queue("emails", server.url) as q:
+        job = q.add("w", {})
+    server.close()
+    for result in (why.why_job("main", "emails", job.id), why.why_queue("main", "emails")):
+        assert result.reasons == ()
+        assert result.error.startswith("Redis")

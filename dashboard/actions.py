@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dashboard import conf, connections
+from django.utils.translation import gettext, ngettext
+
+from dashboard import conf, connections, controls
 from dashboard.services.common import STATES
 from queuecore import Job, JobNotFoundError
 
@@ -67,20 +69,33 @@ def _count(connection: str, queue: str, *states: str) -> int:
 
 
 def preview(
-    action: str, connection: str, queue: str, *, state: str = "", delayed: bool = False
+    action: str,
+    connection: str,
+    queue: str,
+    *,
+    state: str = "",
+    delayed: bool = False,
+    grace_ms: int = 0,
 ) -> Preview:
     if action == "retry-all":
         return Preview(action, _count(connection, queue, "failed"))
     if action == "promote-all":
         return Preview(action, _count(connection, queue, "delayed"))
     if action == "clean":
+        # The same grace and limit as the clean it confirms (controls.clean_count).
         limit = conf.get_settings().clean_limit
         total = _count(connection, queue, state)
-        note = (
-            f"At most {min(total, limit)} of the {total} {state} jobs: only those older than "
-            f"the given age are removed, up to {limit} per run."
-        )
-        return Preview(action, min(total, limit), note)
+        count, exact = controls.clean_count(connection, queue, state, grace_ms, limit)
+        note = ngettext(
+            "Up to %(count)d of the %(total)d %(state)s job: those older than the age below, "
+            "at most %(limit)d per run.",
+            "Up to %(count)d of the %(total)d %(state)s jobs: those older than the age below, "
+            "at most %(limit)d per run.",
+            total,
+        ) % {"count": count, "total": total, "state": state, "limit": limit}
+        if not exact:
+            note += " " + gettext("More may match: only the oldest were read.")
+        return Preview(action, count, note)
     if action == "drain":
         states = ("waiting", "prioritized", "delayed") if delayed else ("waiting", "prioritized")
         return Preview(action, _count(connection, queue, *states), "Active jobs are left alone.")

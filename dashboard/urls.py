@@ -11,6 +11,7 @@ from dashboard.names import JobIdConverter, QueueNameConverter
 from dashboard.views import (
     actions,
     connection,
+    edit,
     jobs,
     live_help,
     monitoring,
@@ -51,6 +52,8 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path(q + "actions/<str:action>/", w(actions.queue_action), name="queue-action"),
         path(job, w(jobs.job_detail), name="job"),
         path(job + "<str:action>/", w(actions.job_action), name="job-action"),
+        path(q + "add/", w(edit.add_job), name="add-job"),
+        path(job + "edit/<str:what>/", w(edit.edit_job), name="job-edit"),
     ]
 
 

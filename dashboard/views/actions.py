@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from dashboard import actions, audit
+from dashboard import actions, audit, controls
 from dashboard.csp import with_csp
 from dashboard.live import notify
 from dashboard.pagination import parse_int
@@ -59,8 +59,12 @@ def perform(
     job_ids: tuple[str, ...] = (),
     success_url: str,
     failure_url: str,
+    already: Callable[[], str | None] | None = None,
+    calm: Callable[[Exception], str | None] | None = None,
 ) -> HttpResponseBase:
-    """Check, run, audit and report one action request."""
+    """Check, run, audit and report one action request. ``already`` says when there is
+    nothing to do (a repeated request); ``calm`` turns an error that means "done already"
+    into that answer (both told as info, audited as ok with nothing touched)."""
     try:
         check_access(request, action, connection, queue)
     except PermissionDenied:
@@ -74,8 +78,14 @@ def perform(
         )
         raise
     try:
+        done = already() if already else None
+        if done:
+            return _calm(request, label, connection, queue, job_ids, done, success_url)
         outcome = run()
     except (QueueCoreError, ValueError) as exc:
+        done = calm(exc) if calm else None
+        if done:
+            return _calm(request, label, connection, queue, job_ids, done, success_url)
         audit.record(
             request.user,
             label,
@@ -100,6 +110,14 @@ def perform(
     messages.success(request, outcome.message, fail_silently=True)
     notify.queue_notice(connection, queue, f"{request.user.get_username()}: {outcome.message}")
     return _redirect(request, success_url)
+
+
+def _calm(request: HtmxHttpRequest, label: str, connection: str, queue: str,
+          job_ids: tuple[str, ...], text: str, to: str) -> HttpResponseBase:
+    audit.record(request.user, label, outcome="ok", connection=connection, queue=queue,
+                 job_ids=job_ids, count=0, detail=text)
+    messages.info(request, text, fail_silently=True)
+    return _redirect(request, to)
 
 
 def _login_required(request: HttpRequest) -> None:
@@ -127,18 +145,29 @@ def job_action(
         lambda: function(connection, queue, job_id),
         label=f"{action} job",
         job_ids=(job_id,),
-        success_url=queue_url if action == "remove" else job_url,
+        success_url=(
+            controls.back_url(request, queue_url, connection, queue)
+            if action == "remove"
+            else controls.back_url(request, job_url, connection, queue, ("job", "queue"), job_id)
+        ),
         failure_url=job_url,
+        calm=lambda exc: controls.calm_job(action, connection, queue, job_id, exc),
     )
+
+
+UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _grace_ms_of(age: int, unit: str) -> int:
+    if unit not in UNIT_MS:
+        raise ValueError("unknown unit")
+    return age * UNIT_MS[unit]
 
 
 def _grace_ms(request: HttpRequest) -> int:
     """The age from the form, in ms: ``age`` and ``unit`` (s, m, h, d)."""
-    units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-    unit = request.POST.get("unit", "h")
-    if unit not in units:
-        raise ValueError("unknown unit")
-    return parse_int(request.POST.get("age"), 1, lower=0) * units[unit]
+    return _grace_ms_of(parse_int(request.POST.get("age"), 1, lower=0),
+                        request.POST.get("unit", "h"))
 
 
 def _run_queue_action(
@@ -180,7 +209,11 @@ def queue_action(
     failure_url = (
         url(request, "confirm", connection, queue, action) if action in CONFIRMED else queue_url
     )
-    success_url = url(request, "overview") if action == "obliterate" else queue_url
+    success_url = (
+        url(request, "overview")
+        if action == "obliterate"
+        else controls.back_url(request, queue_url, connection, queue)
+    )
     return perform(
         request,
         QUEUE_ACTIONS[action],
@@ -190,6 +223,7 @@ def queue_action(
         label=action,
         success_url=success_url,
         failure_url=failure_url,
+        already=lambda: controls.calm_queue(action, connection, queue),
     )
 
 
@@ -204,8 +238,18 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
     state = request.GET.get("state", "completed")
     if action == "clean" and state not in actions.CLEANABLE_STATES:
         raise Http404("unknown state")
+    unit = request.GET.get("unit", "h")
+    if unit not in dict(controls.CLEAN_UNITS):
+        unit = "h"  # a bad unit in the URL is ignored, as the form would never send it
+    age = parse_int(request.GET.get("age"), 1, lower=0)
+    grace_ms = _grace_ms_of(age, unit)
     preview = actions.preview(
-        action, connection, queue, state=state, delayed=request.GET.get("delayed") == "on"
+        action,
+        connection,
+        queue,
+        state=state,
+        delayed=request.GET.get("delayed") == "on",
+        grace_ms=grace_ms,
     )
     template = (
         "queue_dashboard/fragments/confirm.html" if request.htmx else "queue_dashboard/confirm.html"
@@ -220,6 +264,9 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         state=state,
         cleanable_states=actions.CLEANABLE_STATES,
         delayed=request.GET.get("delayed") == "on",
+        age=age,
+        unit=unit,
+        clean_units=controls.CLEAN_UNITS,
     )
 
 

@@ -200,6 +200,15 @@ class AsyncQueue(QueueBase):
         ids = [str(j) for j in job_ids]
         return await self.run_op(ops.log_counts(self.keys, ids)) if ids else {}
 
+    async def get_job_position(self, job_id: str, limit: int = 100_000) -> int | None:
+        """How many queued jobs a worker takes before ``job_id`` (None: not waiting or
+        prioritized, or more than ``limit`` places back)."""
+        return await self.run_op(getters.job_position(self.keys, str(job_id), limit))
+
+    async def get_job_lock_ttl(self, job_id: str) -> int:
+        """Milliseconds left on the job's worker lock (-2: no lock, -1: no expiry)."""
+        return await self.run_op(getters.lock_ttl(self.keys, str(job_id)))
+
     async def is_paused(self) -> bool:
         return await self.run_op(ops.is_paused(self.keys))
 

@@ -191,6 +191,15 @@ class Queue(QueueBase):
         ids = [str(j) for j in job_ids]
         return self.run_op(ops.log_counts(self.keys, ids)) if ids else {}
 
+    def get_job_position(self, job_id: str, limit: int = 100_000) -> int | None:
+        """How many queued jobs a worker takes before ``job_id`` (None: not waiting or
+        prioritized, or more than ``limit`` places back)."""
+        return self.run_op(getters.job_position(self.keys, str(job_id), limit))
+
+    def get_job_lock_ttl(self, job_id: str) -> int:
+        """Milliseconds left on the job's worker lock (-2: no lock, -1: no expiry)."""
+        return self.run_op(getters.lock_ttl(self.keys, str(job_id)))
+
     def is_paused(self) -> bool:
         return self.run_op(ops.is_paused(self.keys))
 

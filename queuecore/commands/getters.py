@@ -117,3 +117,28 @@ def _pairs(reply: Any) -> dict[str, str]:
     if isinstance(reply, dict):
         return {str(k): str(v) for k, v in reply.items()}
     return dict(zip(reply[::2], reply[1::2], strict=True)) if reply else {}
+
+
+def job_position(keys: QueueKeys, job_id: str, limit: int) -> Op[int | None]:
+    """How many jobs a worker takes before this one: workers pop ``wait`` from its right end
+    and only then the lowest score of ``prioritized``, so a waiting job's place counts from
+    the right and a prioritized one comes after the whole of ``wait``. None when the job is
+    in neither, or further than ``limit`` entries from the right end of ``wait`` (LPOS
+    scans at most that many)."""
+    limit = int_between("limit", limit, 1, 10_000_000)
+    calls = (raw("LPOS", keys.wait, job_id, "RANK", -1, "MAXLEN", limit),
+             raw("LLEN", keys.wait), raw("ZRANK", keys.prioritized, job_id))
+
+    def decode(replies: list[Any]) -> int | None:
+        index, length, rank = replies
+        if index is not None:
+            return int(length) - 1 - int(index)
+        return None if rank is None else int(length) + int(rank)
+
+    return Op(calls, decode)
+
+
+def lock_ttl(keys: QueueKeys, job_id: str) -> Op[int]:
+    """Milliseconds the job's lock has left: -2 when there is none (no worker holds it, or
+    its worker stopped renewing it), -1 when it never expires."""
+    return single(raw("PTTL", keys.lock(job_id)), int)

@@ -92,6 +92,15 @@ DECLARED: dict[str, list[Case]] = {
     "remove-scheduler": [
         Case("remove-scheduler", "POST", Q, MANAGE_POST, data={"id": "nightly"})
     ],
+    # The add form (its POST, to the same URL, is checked in tests/dashboard/test_edit_jobs.py:
+    # a route serving GET too is no "refusing GET" POST here).
+    "add-job": [Case("add-job", "GET", Q, MANAGE_PAGE, query={"from": "1"})],
+    "job-edit": [
+        Case("job-edit:priority", "POST", {**JOB, "what": "priority"}, MANAGE_POST,
+             data={"priority": "2"}),
+        Case("job-edit:delay", "POST", {**JOB, "what": "delay"}, MANAGE_POST,
+             data={"delay": "1000"}),
+    ],
 }
 
 

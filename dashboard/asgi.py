@@ -25,6 +25,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+from dashboard.alerts.runner import start_in_asgi
 from dashboard.routing import websocket_application
 
 
@@ -42,4 +43,5 @@ def with_dashboard(django_application: Any, *, serve_static: bool | None = None)
     http = django_application
     if serve_static and apps.is_installed("django.contrib.staticfiles"):
         http = ASGIStaticFilesHandler(django_application)
+    start_in_asgi()  # the alert evaluator, when QUEUE_DASHBOARD['ALERTS_IN_ASGI'] says so
     return ProtocolTypeRouter({"http": http, "websocket": websocket_application()})

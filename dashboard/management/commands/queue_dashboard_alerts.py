@@ -1,0 +1,43 @@
+"""``manage.py queue_dashboard_alerts [--interval S] [--once]``: evaluate the alert rules.
+
+Runs until SIGTERM or SIGINT. Several may run (one per host, for availability): they share
+one lease in the database, so one evaluates at a time and each alert is delivered once.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from dashboard.alerts.delivery import deliver_due
+from dashboard.alerts.evaluator import evaluate_all
+from dashboard.alerts.runner import Evaluator
+
+
+class Command(BaseCommand):
+    help = "Evaluate the dashboard's alert rules in a loop and send their notifications."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--once", action="store_true",
+            help="Evaluate every rule once and send due notifications, then exit "
+                 "(ignores the lease: for cron or a test).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["once"]:
+            rules = evaluate_all()
+            sent = deliver_due()
+            self.stdout.write(f"evaluated {rules} rules, {sent} delivery attempts")
+            return
+        evaluator = Evaluator()
+
+        def stop(signum: int, frame: Any) -> None:
+            evaluator.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write(f"alerts evaluator {evaluator.holder} running", ending="\n")
+        self.stdout.flush()
+        evaluator.run()

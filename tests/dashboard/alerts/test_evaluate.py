@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dashboard.alerts.delivery import deliver_due
-from dashboard.alerts.evaluator import evaluate_all
+from dashboard.alerts.evaluator import evaluate_all, step
 from dashboard.alerts.models import (
     AlertDelivery,
     AlertEvent,
@@ -220,3 +221,24 @@ def test_pattern_rule_with_redis_away_before_any_state_is_unknown(
     state = AlertState.objects.get(rule=rule)
     assert (state.queue, state.status) == ("mail*", "ok")
     assert state.error
+
+
+def test_a_stale_second_evaluator_cannot_record_the_same_transition(
+    alert_settings: str, receiver: Receiver
+) -> None:
+    """What holds without row locks (SQLite): an evaluator that read the state before another
+    fired it decides to fire the same generation, and its insert is refused whole."""
+    make_rule(receiver, queue_pattern="mail", for_seconds=0)
+    queue = Queue("mail", connection=alert_settings)
+    seed(queue, 5)
+    stale = AlertState.objects.create(rule=AlertRule.objects.get(), connection="default",
+                                      queue="mail")
+    evaluate_all()
+    assert AlertState.objects.get().status == "firing"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        step(stale, 5.0, timezone.now())
+    assert AlertEvent.objects.count() == 1
+    assert AlertDelivery.objects.count() == 2
+    fresh = AlertState.objects.get()
+    assert (fresh.status, fresh.generation) == ("firing", 1)
+    queue.close()

@@ -50,7 +50,8 @@ class AlertRule(models.Model):
     queue_pattern = models.CharField(
         _("queue or pattern"), max_length=256,
         help_text=_("A queue name, or an fnmatch pattern (mail-*)."))
-    kind = models.CharField(_("kind"), max_length=20, choices=AlertKind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=AlertKind.choices,
+                            default=AlertKind.DEPTH)
     state = models.CharField(
         _("counted state"), max_length=20, blank=True,
         help_text=_("Depth rules: the state counted (blank: waiting + prioritized)."))
@@ -69,7 +70,8 @@ class AlertRule(models.Model):
     email_to = models.TextField(
         _("email recipients"), blank=True, help_text=_("Addresses, comma or line separated."))
     webhooks = models.ManyToManyField(Webhook, blank=True, related_name="rules",
-                                      verbose_name=_("webhooks"))
+                                      verbose_name=_("webhooks"),
+                                      help_text=_("Webhooks are added on the alerts page."))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -168,6 +168,11 @@ def test_banner_counts_what_the_user_may_see(
     assert "secret-q" not in limited.get(ALERTS).content.decode()
     page = limited.get(MOUNT).content.decode()
     assert 'hx-get="/ops/tools/queues/alerts/banner/"' in page
+    assert "qd-alerts-banner-on" in banner and "(1 new)" in banner
+    AlertState.objects.filter(error="down").delete()
+    AlertState.objects.filter(queue="emails").update(acknowledged_at=timezone.now())
+    handled = limited.get(ALERTS + "banner/").content.decode()
+    assert "qd-alerts-banner-handled" in handled and "(handled)" in handled
 
 
 def test_webhook_secret_is_write_only(manager: Client) -> None:

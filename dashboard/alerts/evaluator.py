@@ -138,6 +138,14 @@ def evaluate_rule(rule: AlertRule, now: datetime | None = None) -> None:
     except READ_ERRORS as exc:
         _mark_rule_unknown(rule, describe(exc), now)
         return
+    # Queues the rule no longer covers (pattern edited, queue gone): a firing alert is still
+    # measured, so it resolves (an obliterated queue measures 0); the others are reset.
+    firing = set(rule.states.filter(connection=conn.name, status=AlertState.Status.FIRING)
+                 .values_list("queue", flat=True))
+    names = list(dict.fromkeys([*names, *sorted(firing - set(names))]))
+    rule.states.exclude(connection=conn.name, queue__in=names).exclude(
+        status=AlertState.Status.FIRING).update(
+            status=AlertState.Status.OK, breach_since=None, error="")
     now_ms = int(now.timestamp() * 1000)
     for name in names:
         state = _state(rule, conn.name, name)

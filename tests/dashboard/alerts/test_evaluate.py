@@ -26,6 +26,7 @@ from dashboard.alerts.models import (
 )
 from queuecore import Queue
 from tests.dashboard.alerts.receiver import Receiver
+from tests.dashboard.jobs import run_worker
 from tests.redisproc import RedisProcess
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +243,59 @@ def test_a_stale_second_evaluator_cannot_record_the_same_transition(
     fresh = AlertState.objects.get()
     assert (fresh.status, fresh.generation) == ("firing", 1)
     queue.close()
+
+
+def test_states_left_behind_by_an_edited_pattern_are_reset_or_resolved(
+    alert_settings: str, receiver: Receiver
+) -> None:
+    rule = make_rule(receiver, for_seconds=0, resolve_for_seconds=0, email_to="")
+    with Queue("mail-a", connection=alert_settings) as a, \
+            Queue("mail-b", connection=alert_settings) as b:
+        seed(a, 5)
+        seed(b, 2)
+        evaluate_all()
+        statuses = dict(AlertState.objects.values_list("queue", "status"))
+        assert statuses == {"mail-a": "firing", "mail-b": "ok"}
+        AlertState.objects.filter(queue="mail-b").update(status="pending", error="stale")
+        a.obliterate(force=True)
+        rule.queue_pattern = "nothing-*"
+        rule.save()
+        evaluate_all()
+    statuses = dict(AlertState.objects.values_list("queue", "status"))
+    assert statuses == {"mail-a": "ok", "mail-b": "ok"}
+    assert AlertState.objects.get(queue="mail-b").error == ""
+    assert AlertEvent.objects.filter(kind="resolved").count() == 1
+
+
+@pytest.mark.parametrize("kind", ["oldest_waiting", "failure_rate", "no_workers",
+                                  "scheduler_missed"])
+def test_each_kind_measures_its_condition(
+    alert_settings: str, receiver: Receiver, kind: str
+) -> None:
+    rule = make_rule(receiver, queue_pattern="mail", kind=kind, threshold=0, for_seconds=0,
+                     email_to="")
+    queue = Queue("mail", connection=alert_settings)
+    now = timezone.now()
+    if kind == "oldest_waiting":
+        queue.add("old", {}, timestamp=int((now.timestamp() - 90) * 1000))
+        queue.add("new", {})
+        rule.threshold = 60
+    elif kind == "failure_rate":
+        for name in ("ok-1", "fail-1", "fail-2", "ok-2"):
+            queue.add(name, {}, attempts=1)
+        run_worker(alert_settings, queue, finished=4)  # a real worker: 2 fail, 2 complete
+        rule.threshold = 40
+    elif kind == "no_workers":
+        queue.add("job", {})
+    else:
+        queue.upsert_job_scheduler("nightly", every=60_000)
+        rule.threshold = 30
+    rule.save()
+    evaluate_all(now + timedelta(seconds=120) if kind == "scheduler_missed" else now)
+    state = AlertState.objects.get()
+    expected = {"oldest_waiting": (89, 95), "failure_rate": (50, 50), "no_workers": (1, 1),
+                "scheduler_missed": (59, 121)}[kind]
+    assert state.value is not None and expected[0] <= state.value <= expected[1], state.value
+    assert state.status == "firing"
+    queue.close()
+

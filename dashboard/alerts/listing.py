@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from dashboard import permissions
+from dashboard import conf, permissions
 from dashboard.alerts.evaluator import silenced
 from dashboard.alerts.models import AlertEvent, AlertRule, AlertState
 
@@ -41,8 +41,10 @@ class AlertRow:
 def row(state: AlertState, now: datetime | None = None) -> AlertRow:
     now = now or timezone.now()
     status = "unknown" if state.error else state.status
+    linkable = (not _PATTERN_CHARS & set(state.queue)
+                and conf.get_settings().connection(state.connection) is not None)
     return AlertRow(state=state, status=status, silenced=silenced(state, now),
-                    linkable=not _PATTERN_CHARS & set(state.queue))
+                    linkable=linkable)
 
 
 def _visible(user: permissions.DashboardUser, state: AlertState) -> bool:

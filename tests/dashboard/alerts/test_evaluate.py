@@ -299,3 +299,17 @@ def test_each_kind_measures_its_condition(
     assert state.status == "firing"
     queue.close()
 
+
+
+def test_the_command_once_evaluates_and_sends(alert_settings: str, receiver: Receiver) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_rule(receiver, queue_pattern="mail", for_seconds=0)
+    with Queue("mail", connection=alert_settings) as queue:
+        seed(queue, 4)
+        out = StringIO()
+        call_command("queue_dashboard_alerts", "--once", stdout=out)
+    assert out.getvalue().strip() == "evaluated 1 rules, 2 delivery attempts"
+    assert len(receiver.received) == 1 and len(mail.outbox) == 1

@@ -166,6 +166,10 @@ def test_banner_counts_what_the_user_may_see(
     full = client_for(make_user("view", groups=("secret",)))
     assert 'data-firing="2"' in full.get(ALERTS + "banner/").content.decode()
     assert "secret-q" not in limited.get(ALERTS).content.decode()
+    gone = AlertState.objects.create(rule=rule, connection="gone", queue="q1", error="unknown")
+    page = full.get(ALERTS).content.decode()
+    assert f'{ALERTS}{gone.pk}/' in page and "/gone/q/q1/" not in page
+    gone.delete()
     page = limited.get(MOUNT).content.decode()
     assert 'hx-get="/ops/tools/queues/alerts/banner/"' in page
     assert "qd-alerts-banner-on" in banner and "(1 new)" in banner

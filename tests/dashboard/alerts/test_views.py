@@ -194,3 +194,18 @@ def test_webhook_secret_is_write_only(manager: Client) -> None:
     assert hook.secret == ""
     bad = manager.post(ALERTS + "webhooks/new/", {**form, "name": "x", "url": "file:///etc"})
     assert bad.status_code == 400 and not Webhook.objects.filter(name="x").exists()
+
+
+def test_the_admin_mount_serves_the_alert_pages_with_its_own_links(
+    dash_redis: str, admin_user_client: Client
+) -> None:
+    admin = "/ops/admin/queue_dashboard/queuedashboard/"
+    state = firing(a_rule())
+    page = admin_user_client.get(admin + "alerts/").content.decode()
+    assert f'href="{admin}alerts/rules/new/"' in page
+    assert f'action="{admin}alerts/{state.pk}/acknowledge/"' in page
+    assert f'hx-get="{admin}alerts/banner/"' in page
+    banner = admin_user_client.get(admin + "alerts/banner/").content.decode()
+    assert f'href="{admin}alerts/"' in banner and "1 alert firing" in banner
+    response = admin_user_client.post(f"{admin}alerts/{state.pk}/acknowledge/")
+    assert response["Location"] == f"{admin}alerts/"

@@ -25,7 +25,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-from dashboard.alerts.runner import start_in_asgi
 from dashboard.routing import websocket_application
 
 
@@ -43,5 +42,9 @@ def with_dashboard(django_application: Any, *, serve_static: bool | None = None)
     http = django_application
     if serve_static and apps.is_installed("django.contrib.staticfiles"):
         http = ASGIStaticFilesHandler(django_application)
-    start_in_asgi()  # the alert evaluator, when QUEUE_DASHBOARD['ALERTS_IN_ASGI'] says so
+    # The alert evaluator, when QUEUE_DASHBOARD['ALERTS_IN_ASGI'] says so (imported here: this
+    # module may be imported before Django's apps are ready, the alert models may not).
+    from dashboard.alerts.runner import start_in_asgi
+
+    start_in_asgi()
     return ProtocolTypeRouter({"http": http, "websocket": websocket_application()})

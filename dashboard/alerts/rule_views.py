@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,7 +16,7 @@ from dashboard import audit, permissions
 from dashboard.alerts import listing
 from dashboard.alerts.forms import AlertRuleForm, WebhookForm
 from dashboard.alerts.models import AlertRule, Webhook
-from dashboard.views.base import check_access, dashboard_view, render_page, url
+from dashboard.views.base import dashboard_view, render_page, url
 
 
 def _rule_detail(rule: AlertRule) -> str:
@@ -23,9 +24,17 @@ def _rule_detail(rule: AlertRule) -> str:
             f"{rule.queue_pattern} > {rule.threshold:g}, enabled={rule.enabled}")
 
 
+def _require(request: HttpRequest, label: str) -> None:
+    """The ``alerts`` permission, or 403 (a refused POST is audited)."""
+    if not permissions.can(request.user, "alerts"):
+        if request.method == "POST":
+            audit.record(request.user, label, outcome="denied", detail=request.path[:500])
+        raise PermissionDenied(f"not allowed: {label}")
+
+
 def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: str,
           template: str) -> HttpResponse:
-    check_access(request, "alerts")
+    _require(request, f"alerts.{what}.{'create' if instance is None else 'edit'}")
     form = form_class(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         if isinstance(form.instance, AlertRule) and not permissions.can(
@@ -40,7 +49,7 @@ def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: s
             audit.record(request.user, f"alerts.{what}.{'create' if created else 'edit'}",
                          outcome="ok", detail=detail)
             messages.success(request, _("Saved."))
-            return HttpResponseRedirect(url(request, "alerts"))
+            return HttpResponseRedirect(url(request, "alerts"), status=303)
     return render_page(request, template, form=form, instance=instance,
                        status=400 if form.errors else 200)
 
@@ -75,13 +84,13 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _delete(request: HttpRequest, obj: AlertRule | Webhook, what: str) -> HttpResponse:
-    check_access(request, "alerts")
+    _require(request, f"alerts.{what}.delete")
     if request.method == "POST":
         detail = _rule_detail(obj) if isinstance(obj, AlertRule) else f"webhook {obj.name!r}"
         obj.delete()
         audit.record(request.user, f"alerts.{what}.delete", outcome="ok", detail=detail)
         messages.success(request, _("Deleted."))
-        return HttpResponseRedirect(url(request, "alerts"))
+        return HttpResponseRedirect(url(request, "alerts"), status=303)
     return render_page(request, "queue_dashboard/alerts/delete.html", obj=obj, what=what)
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import audit, permissions
 from dashboard.alerts import listing
 from dashboard.alerts.models import AlertDelivery, AlertEvent, AlertState, Webhook
-from dashboard.views.base import check_access, dashboard_view, render_page, url
+from dashboard.csp import with_csp
+from dashboard.views.base import dashboard_view, render_page, url
 
 #: The silence buttons (seconds); a custom silence is given in minutes, at most 30 days.
 SILENCES = ((3600, "1 h"), (4 * 3600, "4 h"), (86400, "1 d"))
@@ -69,10 +72,29 @@ def banner(request: HttpRequest) -> HttpResponse:
 
 
 def _back(request: HttpRequest, state: AlertState) -> HttpResponseRedirect:
+    # 303: the browser follows a POST's answer with a GET.
     target = request.POST.get("next", "")
     if target != "detail":
-        return HttpResponseRedirect(url(request, "alerts"))
-    return HttpResponseRedirect(url(request, "alert", state.pk))
+        return HttpResponseRedirect(url(request, "alerts"), status=303)
+    return HttpResponseRedirect(url(request, "alert", state.pk), status=303)
+
+
+def _guard(request: HttpRequest, pk: int, label: str) -> AlertState:
+    """The alert a POST acts on, once the user may manage it; a refusal is audited."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied("login required")
+    state = AlertState.objects.select_related("rule").filter(pk=pk).first()
+    allowed = permissions.can(request.user, "alerts") and (
+        state is None
+        or permissions.can(request.user, "alerts", state.connection, state.queue))
+    if not allowed:
+        audit.record(request.user, label, outcome="denied",
+                     connection=state.connection if state else "",
+                     queue=state.queue if state else "", detail=f"alert {pk}")
+        raise PermissionDenied(f"not allowed: {label}")
+    if state is None:
+        raise Http404("no such alert")
+    return state
 
 
 def _event(request: HttpRequest, state: AlertState, kind: str, detail: str = "") -> None:
@@ -84,10 +106,10 @@ def _event(request: HttpRequest, state: AlertState, kind: str, detail: str = "")
 
 
 @require_POST
-@dashboard_view(scoped=False)
+@csrf_protect
+@with_csp
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    state = _state_for(request, pk)
-    check_access(request, "alerts", state.connection, state.queue)
+    state = _guard(request, pk, "alerts.acknowledged")
     if state.status != AlertState.Status.FIRING:
         messages.error(request, _("Only a firing alert can be acknowledged."))
         return _back(request, state)
@@ -110,10 +132,10 @@ def _silence_seconds(request: HttpRequest) -> int | None:
 
 
 @require_POST
-@dashboard_view(scoped=False)
+@csrf_protect
+@with_csp
 def silence(request: HttpRequest, pk: int) -> HttpResponse:
-    state = _state_for(request, pk)
-    check_access(request, "alerts", state.connection, state.queue)
+    state = _guard(request, pk, "alerts.silenced")
     if request.POST.get("lift"):
         state.silenced_until = None
         state.save(update_fields=("silenced_until",))

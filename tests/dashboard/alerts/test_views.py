@@ -63,7 +63,7 @@ def test_manager_creates_edits_and_deletes_a_rule_audited(manager: Client) -> No
     page = manager.get(ALERTS + "rules/new/")
     assert page.status_code == 200 and b'name="queue_pattern"' in page.content
     response = manager.post(ALERTS + "rules/new/", {**RULE_FORM, "webhooks": [hook.pk]})
-    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response.status_code == 303, response.content.decode()[:2000]
     rule = AlertRule.objects.get()
     assert (rule.name, rule.threshold, rule.resolve_threshold) == (HOSTILE, 10, 5)
     assert rule.email_to == "ops@example.com, oncall@example.com"
@@ -72,10 +72,10 @@ def test_manager_creates_edits_and_deletes_a_rule_audited(manager: Client) -> No
     assert "<script>alert(1)</script>" not in listing and "&lt;script&gt;" in listing
     assert f"rules/{rule.pk}/" in listing
     assert manager.post(f"{ALERTS}rules/{rule.pk}/",
-                        {**RULE_FORM, "threshold": "20"}).status_code == 302
+                        {**RULE_FORM, "threshold": "20"}).status_code == 303
     rule.refresh_from_db()
     assert rule.threshold == 20
-    assert manager.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 302
+    assert manager.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 303
     assert not AlertRule.objects.exists()
     actions = list(AuditLog.objects.order_by("id").values_list("action", flat=True))
     assert actions == ["alerts.rule.create", "alerts.rule.edit", "alerts.rule.delete"]
@@ -128,8 +128,8 @@ def test_acknowledge_and_silence_are_recorded(manager: Client) -> None:
     state = firing(a_rule())
     page = manager.get(ALERTS).content.decode()
     assert "Acknowledge" in page and 'name="minutes"' in page
-    assert manager.post(f"{ALERTS}{state.pk}/acknowledge/").status_code == 302
-    assert manager.post(f"{ALERTS}{state.pk}/silence/", {"seconds": "14400"}).status_code == 302
+    assert manager.post(f"{ALERTS}{state.pk}/acknowledge/").status_code == 303
+    assert manager.post(f"{ALERTS}{state.pk}/silence/", {"seconds": "14400"}).status_code == 303
     state.refresh_from_db()
     assert state.acknowledged_by.startswith("user")
     assert state.silenced_until is not None
@@ -182,7 +182,7 @@ def test_banner_counts_what_the_user_may_see(
 def test_webhook_secret_is_write_only(manager: Client) -> None:
     form = {"name": "ops", "url": "https://hooks.example.com/a", "format": "slack",
             "secret": "hush-hush", "enabled": "on"}
-    assert manager.post(ALERTS + "webhooks/new/", form).status_code == 302
+    assert manager.post(ALERTS + "webhooks/new/", form).status_code == 303
     hook = Webhook.objects.get()
     edit = manager.get(f"{ALERTS}webhooks/{hook.pk}/").content.decode()
     assert "hush-hush" not in edit

@@ -45,10 +45,10 @@ def silenced(state: AlertState, now: datetime) -> bool:
 
 
 def _transition(state: AlertState, kind: str, now: datetime) -> None:
-    """Record a fired or resolved event (unique per state, generation and kind: a second
+    """Record a fired or resolved event (unique per state, generation and transition: a second
     evaluator's insert raises and its whole step rolls back) and queue its deliveries."""
     event = AlertEvent.objects.create(
-        state=state, kind=kind, generation=state.generation, value=state.value)
+        state=state, kind=kind, generation=state.generation, value=state.value, transition=kind)
     if silenced(state, now):
         return
     rule = state.rule

@@ -1,15 +1,14 @@
 """Alert rules, the state of each rule on each queue it watches, its events and deliveries.
 
 Each transition (fired, resolved) of one alert is an ``AlertEvent`` unique on (state,
-generation, kind), and each delivery of an event is unique on (event, channel): two evaluator
-processes that decide the same transition at once insert one row, and the loser's transaction
-rolls back, so every alert is delivered once whatever runs.
+generation, transition), and each delivery of an event is unique on (event, channel): two
+evaluator processes that decide the same transition at once insert one row, and the loser's
+transaction rolls back, so every alert is delivered once whatever runs.
 """
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -143,13 +142,16 @@ class AlertEvent(models.Model):
     value = models.FloatField(null=True, blank=True)
     username = models.CharField(max_length=150, blank=True)
     detail = models.TextField(blank=True)
+    #: "fired" or "resolved" on a transition (its unique key with state and generation).
+    transition = models.CharField(max_length=8, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at", "-id")
         constraints = [
-            models.UniqueConstraint(
-                fields=("state", "generation", "kind"), name="qd_alert_transition_once",
-                condition=Q(kind__in=("fired", "resolved"))),
+            # Not a conditional constraint (MySQL has none): ``transition`` is NULL on the
+            # other events, and NULLs never collide in a unique index.
+            models.UniqueConstraint(fields=("state", "generation", "transition"),
+                                    name="qd_alert_transition_once"),
         ]
 
 

@@ -53,8 +53,9 @@ def failure_rate(rule: AlertRule, queue: Queue, now: int) -> float:
 
 
 def no_workers(rule: AlertRule, queue: Queue, now: int) -> float:
-    """Jobs waiting while no worker is connected (0 while a worker is, or nothing waits)."""
-    if queue.get_workers():
+    """Jobs waiting while no worker is connected (0 while a worker is, nothing waits, or the
+    queue is paused: then nobody is meant to take them)."""
+    if queue.is_paused() or queue.get_workers():
         return 0.0
     counts = queue.get_job_counts(*WAITING_STATES)
     return float(sum(int(counts.get(s, 0)) for s in WAITING_STATES))

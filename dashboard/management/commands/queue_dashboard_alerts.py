@@ -9,8 +9,10 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.alerts import settings as alert_settings
 from dashboard.alerts.delivery import deliver_due
 from dashboard.alerts.evaluator import evaluate_all
 from dashboard.alerts.runner import Evaluator
@@ -26,6 +28,10 @@ class Command(BaseCommand):
                  "(ignores the lease: for cron or a test).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            alert_settings.get()  # bad ALERTS_* settings stop the command here, named
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         if options["once"]:
             rules = evaluate_all()
             sent = deliver_due()

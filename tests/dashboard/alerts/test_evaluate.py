@@ -287,6 +287,10 @@ def test_each_kind_measures_its_condition(
         rule.threshold = 40
     elif kind == "no_workers":
         queue.add("job", {})
+        queue.pause()
+        evaluate_all(now)
+        assert AlertState.objects.get().value == 0  # paused: nobody is meant to take it
+        queue.resume()
     else:
         queue.upsert_job_scheduler("nightly", every=60_000)
         rule.threshold = 30
@@ -313,3 +317,12 @@ def test_the_command_once_evaluates_and_sends(alert_settings: str, receiver: Rec
         call_command("queue_dashboard_alerts", "--once", stdout=out)
     assert out.getvalue().strip() == "evaluated 1 rules, 2 delivery attempts"
     assert len(receiver.received) == 1 and len(mail.outbox) == 1
+
+
+def test_the_command_names_a_bad_setting(settings: Any, redis_url: str) -> None:
+    from django.core.management import CommandError, call_command
+
+    settings.QUEUE_DASHBOARD = {"CONNECTIONS": {"default": {"URL": redis_url}},
+                                "ALERTS_INTERVAL_SECONDS": "often"}
+    with pytest.raises(CommandError, match="ALERTS_INTERVAL_SECONDS"):
+        call_command("queue_dashboard_alerts")

@@ -1,4 +1,5 @@
-"""``manage.py queue_dashboard_alerts [--interval S] [--once]``: evaluate the alert rules.
+"""``manage.py queue_dashboard_alerts [--once]``: evaluate the alert rules every
+``ALERTS_INTERVAL_SECONDS`` and send their notifications.
 
 Runs until SIGTERM or SIGINT. Several may run (one per host, for availability): they share
 one lease in the database, so one evaluates at a time and each alert is delivered once.

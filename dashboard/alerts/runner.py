@@ -24,7 +24,7 @@ from django.utils import timezone
 from dashboard.alerts import settings as alert_settings
 from dashboard.alerts.delivery import deliver_due
 from dashboard.alerts.evaluator import evaluate_all
-from dashboard.alerts.models import EvaluatorLease
+from dashboard.alerts.models import AlertEvent, EvaluatorLease
 
 log = logging.getLogger("dashboard.alerts")
 LEASE_NAME = "alerts"
@@ -51,6 +51,16 @@ def release_lease(holder: str) -> None:
     EvaluatorLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=_EPOCH)
 
 
+PRUNE_EVERY = timedelta(hours=1)
+
+
+def prune(days: int, now: datetime | None = None) -> int:
+    """Delete events older than ``days`` (their deliveries and attempts go with them)."""
+    now = now or timezone.now()
+    deleted, _ = AlertEvent.objects.filter(created_at__lt=now - timedelta(days=days)).delete()
+    return deleted
+
+
 class Evaluator:
     """Evaluates rules every ``interval`` while it holds the lease; sends due deliveries."""
 
@@ -58,6 +68,7 @@ class Evaluator:
         self.holder = holder or holder_name()
         self.stop = threading.Event()
         self.leading = False
+        self.pruned_at: datetime | None = None
 
     def tick(self) -> bool:
         """One round: renew or take the lease, evaluate if leading. True when it evaluated."""
@@ -65,6 +76,10 @@ class Evaluator:
         self.leading = take_lease(self.holder, settings.lease)
         if self.leading:
             evaluate_all()
+            now = timezone.now()
+            if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY:
+                prune(settings.history_days, now)
+                self.pruned_at = now
         return self.leading
 
     def _loop(self, work: str) -> None:

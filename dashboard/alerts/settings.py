@@ -31,6 +31,8 @@ class AlertSettings:
     base_url: str = ""
     #: How long an evaluator's leadership lasts without renewal (several processes: one leads).
     lease_seconds: float = 0.0
+    #: Events (and their deliveries and attempts) older than this are deleted by the leader.
+    history_days: int = 90
 
     @property
     def lease(self) -> float:
@@ -50,6 +52,10 @@ def parse(raw: Mapping[str, Any]) -> AlertSettings:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ImproperlyConfigured(
             f"{conf.SETTING_NAME}['ALERTS_DELIVERY_ATTEMPTS'] must be a positive integer")
+    days = raw.get("ALERTS_HISTORY_DAYS", 90)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ImproperlyConfigured(
+            f"{conf.SETTING_NAME}['ALERTS_HISTORY_DAYS'] must be a positive integer")
     return AlertSettings(
         interval=_number(raw, "ALERTS_INTERVAL_SECONDS", 30.0, minimum=0.05),
         in_asgi=bool(raw.get("ALERTS_IN_ASGI", False)),
@@ -60,6 +66,7 @@ def parse(raw: Mapping[str, Any]) -> AlertSettings:
         from_email=str(raw.get("ALERTS_FROM_EMAIL", "")),
         base_url=str(raw.get("ALERTS_BASE_URL", "")),
         lease_seconds=_number(raw, "ALERTS_LEASE_SECONDS", 0.0, minimum=0.0),
+        history_days=days,
     )
 
 

@@ -326,3 +326,21 @@ def test_the_command_names_a_bad_setting(settings: Any, redis_url: str) -> None:
                                 "ALERTS_INTERVAL_SECONDS": "often"}
     with pytest.raises(CommandError, match="ALERTS_INTERVAL_SECONDS"):
         call_command("queue_dashboard_alerts")
+
+
+def test_the_leader_prunes_old_history(alert_settings: str, receiver: Receiver) -> None:
+    from dashboard.alerts.runner import Evaluator
+
+    make_rule(receiver, queue_pattern="mail", for_seconds=0, resolve_for_seconds=0)
+    with Queue("mail", connection=alert_settings) as queue:
+        seed(queue, 5)
+        evaluate_all()
+        queue.drain()
+        evaluate_all()
+    deliver_due()
+    old, recent = AlertEvent.objects.order_by("id")
+    AlertEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=91))
+    assert Evaluator().tick()
+    assert list(AlertEvent.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert AlertDelivery.objects.count() == 2  # the resolve's; the fire's went with it
+    assert DeliveryAttempt.objects.count() == 2

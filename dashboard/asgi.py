@@ -42,4 +42,9 @@ def with_dashboard(django_application: Any, *, serve_static: bool | None = None)
     http = django_application
     if serve_static and apps.is_installed("django.contrib.staticfiles"):
         http = ASGIStaticFilesHandler(django_application)
+    # The alert evaluator, when QUEUE_DASHBOARD['ALERTS_IN_ASGI'] says so (imported here: this
+    # module may be imported before Django's apps are ready, the alert models may not).
+    from dashboard.alerts.runner import start_in_asgi
+
+    start_in_asgi()
     return ProtocolTypeRouter({"http": http, "websocket": websocket_application()})

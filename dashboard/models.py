@@ -49,3 +49,27 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.queue}"
+
+
+# The alert models live in their own module; imported here so Django registers them.
+from dashboard.alerts.models import (  # noqa: E402
+    AlertDelivery,
+    AlertEvent,
+    AlertRule,
+    AlertState,
+    DeliveryAttempt,
+    EvaluatorLease,
+    Webhook,
+)
+
+__all__ = [
+    "AlertDelivery",
+    "AlertEvent",
+    "AlertRule",
+    "AlertState",
+    "AuditLog",
+    "DeliveryAttempt",
+    "EvaluatorLease",
+    "QueueDashboard",
+    "Webhook",
+]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.urls import URLPattern, path, register_converter
 
+from dashboard.alerts.urls import patterns as alert_patterns
 from dashboard.names import JobIdConverter, QueueNameConverter
 from dashboard.views import (
     actions,
@@ -42,6 +43,7 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path("health/", monitoring.health, name="health"),
         path("metrics/", monitoring.metrics, name="metrics"),
         path("help/live/", w(live_help.live_help), name="live-help"),
+        *alert_patterns(w),
         path("<str:connection>/workers/", w(connection.workers), name="workers"),
         path("<str:connection>/redis/", w(connection.redis_info), name="redis"),
         path(q, w(queues.queue_detail), name="queue"),

@@ -18,6 +18,7 @@ from django.urls import get_resolver
 from dashboard.models import AuditLog
 from dashboard.urls import build_urlpatterns
 from queuecore import Queue
+from tests.dashboard.alerts.objects import seed_alert_objects
 from tests.dashboard.conftest import MOUNT
 from tests.dashboard.security.conftest import (
     ADMIN_MOUNT,
@@ -101,6 +102,21 @@ DECLARED: dict[str, list[Case]] = {
         Case("job-edit:delay", "POST", {**JOB, "what": "delay"}, MANAGE_POST,
              data={"delay": "1000"}),
     ],
+    # Alerts (the objects with id 1: tests/dashboard/alerts/objects.py).
+    "alerts": [Case("alerts", "GET", {}, VIEW_PAGE)],
+    "alerts-active": [Case("alerts-active", "GET", {}, VIEW_PAGE)],
+    "alerts-banner": [Case("alerts-banner", "GET", {}, VIEW_PAGE)],
+    "alert": [Case("alert", "GET", {"pk": "1"}, VIEW_PAGE)],
+    "alert-acknowledge": [Case("alert-acknowledge", "POST", {"pk": "1"}, MANAGE_POST)],
+    "alert-silence": [
+        Case("alert-silence", "POST", {"pk": "1"}, MANAGE_POST, data={"seconds": "3600"})
+    ],
+    "alert-rule-new": [Case("alert-rule-new", "GET", {}, MANAGE_PAGE)],
+    "alert-rule-edit": [Case("alert-rule-edit", "GET", {"pk": "1"}, MANAGE_PAGE)],
+    "alert-rule-delete": [Case("alert-rule-delete", "GET", {"pk": "1"}, MANAGE_PAGE)],
+    "alert-webhook-new": [Case("alert-webhook-new", "GET", {}, MANAGE_PAGE)],
+    "alert-webhook-edit": [Case("alert-webhook-edit", "GET", {"pk": "1"}, MANAGE_PAGE)],
+    "alert-webhook-delete": [Case("alert-webhook-delete", "GET", {"pk": "1"}, MANAGE_PAGE)],
 }
 
 
@@ -157,6 +173,7 @@ def data(dash_redis: str) -> Any:
     queue = Queue("emails", connection=dash_redis)
     queue.add("first", {"n": 1})  # id 1, waiting
     queue.add("later", {"n": 2}, delay=3_600_000)
+    seed_alert_objects()
     yield queue
     queue.close()
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from dashboard.models import AuditLog
 from queuecore import Queue
+from tests.dashboard.alerts.objects import seed_alert_objects
 from tests.dashboard.security.conftest import redis_fingerprint
 from tests.dashboard.security.test_authz_http import DECLARED, Case, route_names, url_of
 
@@ -33,6 +34,7 @@ def data(dash_redis: str) -> Any:
     queue = Queue("emails", connection=dash_redis)
     queue.add("first", {"n": 1})
     queue.add("later", {"n": 2}, delay=3_600_000)
+    seed_alert_objects()
     yield queue
     queue.close()
 

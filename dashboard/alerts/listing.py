@@ -1,0 +1,96 @@
+"""What the alert pages show: the alerts a user may see, newest trouble first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from dashboard import conf, permissions
+from dashboard.alerts.evaluator import silenced
+from dashboard.alerts.models import AlertEvent, AlertRule, AlertState
+
+_PATTERN_CHARS = frozenset("*?[")
+#: Status order on the pages: what needs a person first.
+_ORDER = {"firing": 0, "unknown": 1, "pending": 2, "ok": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    state: AlertState
+    status: str  # firing, pending, ok, or unknown (cannot be evaluated)
+    silenced: bool
+    #: The state's queue is one queue (not the rule's pattern): its page can be linked.
+    linkable: bool
+
+    @property
+    def rule(self) -> AlertRule:
+        return self.state.rule
+
+    @property
+    def since(self) -> datetime | None:
+        if self.status == "firing":
+            return self.state.fired_at
+        if self.status == "pending":
+            return self.state.breach_since
+        return None
+
+
+def row(state: AlertState, now: datetime | None = None) -> AlertRow:
+    now = now or timezone.now()
+    status = "unknown" if state.error else state.status
+    linkable = (not _PATTERN_CHARS & set(state.queue)
+                and conf.get_settings().connection(state.connection) is not None)
+    return AlertRow(state=state, status=status, silenced=silenced(state, now),
+                    linkable=linkable)
+
+
+def _visible(user: permissions.DashboardUser, state: AlertState) -> bool:
+    return permissions.can(user, "view", state.connection, state.queue)
+
+
+def active(user: permissions.DashboardUser, limit: int = 200) -> list[AlertRow]:
+    """Firing, pending and unknown alerts of enabled rules that ``user`` may see."""
+    states = (AlertState.objects.select_related("rule")
+              .filter(rule__enabled=True)
+              .filter(Q(status__in=("firing", "pending")) | ~Q(error=""))[:limit])
+    now = timezone.now()
+    rows = [row(s, now) for s in states if _visible(user, s)]
+    rows.sort(key=lambda r: (_ORDER[r.status], r.rule.name, r.state.queue))
+    return rows
+
+
+def rule_visible(user: permissions.DashboardUser, rule: AlertRule) -> bool:
+    return permissions.can(user, "view", rule.connection, rule.queue_pattern)
+
+
+def rules(user: permissions.DashboardUser) -> list[AlertRule]:
+    return [r for r in AlertRule.objects.prefetch_related("webhooks") if rule_visible(user, r)]
+
+
+def history(user: permissions.DashboardUser, limit: int = 50,
+            state: AlertState | None = None) -> list[AlertEvent]:
+    events = AlertEvent.objects.select_related("state__rule")
+    if state is not None:
+        events = events.filter(state=state)
+    return [e for e in events[: limit * 2] if _visible(user, e.state)][:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class BannerCounts:
+    firing: int
+    unknown: int
+    unacknowledged: int
+
+
+def banner(user: permissions.DashboardUser) -> BannerCounts:
+    rows = active(user)
+    firing = [r for r in rows if r.status == "firing"]
+    return BannerCounts(
+        firing=len(firing),
+        unknown=sum(1 for r in rows if r.status == "unknown"),
+        unacknowledged=sum(1 for r in firing
+                           if not r.state.acknowledged_at and not r.silenced),
+    )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -11,6 +11,7 @@ from dashboard.services.common import STATES
 from dashboard.services.queue_page import queue_page
 from dashboard.views.base import dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
+from dashboard.views.errors import NotFound, require_queue
 
 
 @require_GET
@@ -21,7 +22,8 @@ def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
     settings = conf.get_settings()
     state = request.GET.get("state", "waiting")
     if state not in STATES:
-        raise Http404("unknown state")
+        raise NotFound("state", state=state, states=STATES, connection=connection, queue=queue)
+    require_queue(connection, queue)
     size = parse_int(request.GET.get("size"), settings.page_size, upper=settings.max_page_size)
     asc = request.GET.get("order") == "oldest"
     data = queue_page(connection, queue, state, request.GET.get("page"), size, asc)

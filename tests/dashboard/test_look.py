@@ -3,6 +3,7 @@ applied before the first paint by a static script, and counts styled by value.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,17 @@ def test_every_state_has_its_tokens_in_both_themes() -> None:
             assert f"--qd-{state}{suffix}:" in light, state
             assert f"--qd-{state}{suffix}:" in dark_block, state
         assert f".qd-badge.qd-state-{state}" in css
+
+
+AXE_DIR = Path(__file__).resolve().parent / "vendor" / "axe-core"
+AXE_VERSION = "4.10.3"
+AXE_SHA256 = "880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb"
+
+
+def test_the_vendored_axe_core_matches_its_pin() -> None:
+    """Tests only (tests/dashboard/vendor/README.md): the file, its version and licence."""
+    source = (AXE_DIR / "axe.min.js").read_bytes()
+    assert source.startswith(f"/*! axe v{AXE_VERSION}".encode())
+    assert hashlib.sha256(source).hexdigest() == AXE_SHA256
+    assert "Mozilla Public License" in (AXE_DIR / "LICENSE").read_text()
+    assert not list(STATIC.rglob("axe*"))  # never among the shipped static files

@@ -8,6 +8,8 @@ One Redis, one daphne and one browser for the module; each page is loaded twice 
 from __future__ import annotations
 
 import json
+import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,3 +163,56 @@ def test_the_toggle_cycles_auto_light_dark_and_is_kept(
     assert page.evaluate("() => getComputedStyle(document.body).colorScheme") == "dark"
     toggle.click()
     assert html.get_attribute("data-theme") == "auto"
+
+
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _png_stats(data: bytes) -> tuple[int, int, int]:
+    """Width, height and the number of distinct byte values of a PNG's pixel data (its
+    filtered scanlines): a blank page has a handful, a page with text and colour hundreds."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, width, height, pixels = 8, 0, 0, b""
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
+        elif kind == b"IDAT":
+            pixels += body
+        pos += 12 + length
+    return width, height, len(set(zlib.decompress(pixels)))
+
+
+def test_screenshots_of_the_main_pages(
+    site: tuple[str, str, Seeded], browser: Any, tmp_path: Path
+) -> None:
+    """The screenshots in docs/screenshots/: written there with QD_UPDATE_SCREENSHOTS=1,
+    otherwise to a temporary folder; either way each must show a rendered page."""
+    base, _, seeded = site
+    page = browser
+    target = DOCS_SHOTS if os.environ.get("QD_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    shots = {
+        "overview": _u("overview"),
+        "queue": _u("queue", "default", EMAILS) + "?state=failed",
+        "job": _u("job", "default", EMAILS, seeded.ids["failed_short"]),
+    }
+    made = []
+    for name, path in shots.items():
+        for scheme in ("light", "dark"):
+            made.append((f"{name}-{scheme}-1440.png", path, scheme, WIDE, 900))
+    made.append(("queue-light-390.png", shots["queue"], "light", NARROW, 844))
+    made.append(("job-dark-390.png", shots["job"], "dark", NARROW, 844))
+    for filename, path, scheme, width, height in made:
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(base + path)
+        # The live status settles (its dot is part of the picture).
+        page.wait_for_function(
+            "() => document.getElementById('qd-live-status')?.dataset.state !== 'connecting'"
+        )
+        data = page.screenshot(path=str(target / filename))
+        shot_width, shot_height, distinct = _png_stats(data)
+        assert (shot_width, shot_height) == (width, height), filename
+        assert distinct > 40, f"{filename} looks blank ({distinct} distinct bytes)"

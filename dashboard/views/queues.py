@@ -20,7 +20,7 @@ from dashboard.views.errors import NotFound, require_queue
 def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
     """One queue: a tab per state and a bounded page of its jobs (a fragment for htmx)."""
     settings = conf.get_settings()
-    state = request.GET.get("state", "waiting")
+    state = request.GET.get("state") or "waiting"
     if state not in STATES:
         raise NotFound("state", state=state, states=STATES, connection=connection, queue=queue)
     require_queue(connection, queue)

@@ -43,21 +43,31 @@ def _has_keys(connection: str, queue: str) -> bool:
         return True
 
 
-def require_queue(connection: str, queue: str) -> None:
-    """Raise ``NotFound`` unless the queue is configured, discovered or has keys in Redis."""
+def require_queue(request: HttpRequest, connection: str, queue: str) -> list[str] | None:
+    """Check the queue in the URL before its page is built.
+
+    A connection that lists its queues (``QUEUES``) knows them all: another name is a
+    ``NotFound`` with the close names. A discovered connection cannot tell a mistyped name
+    from a queue no job was ever added to (an operator may open a new queue's page and watch
+    its first jobs arrive), so a name Redis holds no keys of gets its page, and this returns
+    the close names for a notice on it; None when the queue is known."""
     conn = connections.connection_settings(connection)
+    if conn.queues is not None:
+        if queue in conn.queues:
+            return None
+        raise NotFound(
+            "queue", queue=queue, connection=connection,
+            close=close_names(queue, list(conn.queues)), configured=True,
+        )
+    # Two EXISTS, not a SCAN: the queue page of a big keyspace stays O(1).
+    if _has_keys(connection, queue):
+        return None
     try:
         known = queue_names(conn)
     except READ_ERRORS:
-        return  # Redis is away: the page says so
-    if queue in known:
-        return
-    if conn.queues is None and _has_keys(connection, queue):
-        return
-    raise NotFound(
-        "queue", queue=queue, connection=connection, close=close_names(queue, known),
-        configured=conn.queues is not None,
-    )
+        return []  # Redis is away: the page says so
+    return [n for n in close_names(queue, known)
+            if permissions.can(request.user, "view", connection, n)]
 
 
 def unknown_connection(name: str) -> NotFound:

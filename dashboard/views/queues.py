@@ -23,7 +23,7 @@ def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
     state = request.GET.get("state") or "waiting"
     if state not in STATES:
         raise NotFound("state", state=state, states=STATES, connection=connection, queue=queue)
-    require_queue(connection, queue)
+    unknown = require_queue(request, connection, queue)
     size = parse_int(request.GET.get("size"), settings.page_size, upper=settings.max_page_size)
     asc = request.GET.get("order") == "oldest"
     data = queue_page(connection, queue, state, request.GET.get("page"), size, asc)
@@ -41,6 +41,7 @@ def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
         allowed=permissions.allowed_actions(request.user, connection, queue),
         order="oldest" if asc else "newest",
         size=size,
+        unknown_queue=unknown,
     )
 
 

@@ -102,3 +102,9 @@ bench-live-abuse: $(STAMP)
 .PHONY: bench-dashboard
 bench-dashboard: $(STAMP)
 	$(PY) bench/dashboard_speed.py $(BENCH_ARGS)
+
+# The screenshots in docs/screenshots/ (docs/dashboard.md, "Look and themes"), taken by the
+# look test on the hostile data set in both themes.
+.PHONY: screenshots
+screenshots: $(STAMP)
+	QD_UPDATE_SCREENSHOTS=1 PYTHONPATH=$(CURDIR) $(VENV)/bin/pytest -q -p no:cacheprovider tests/dashboard/test_look_browser.py -k screenshots

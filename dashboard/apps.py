@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class QueueDashboardConfig(AppConfig):
@@ -8,7 +9,7 @@ class QueueDashboardConfig(AppConfig):
 
     name = "dashboard"
     label = "queue_dashboard"
-    verbose_name = "Queues"
+    verbose_name = _("Queues")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from dashboard.permissions import PERMISSION_NAMES
 
@@ -13,17 +14,17 @@ class QueueDashboard(models.Model):
         managed = False
         default_permissions = ()
         permissions = PERMISSION_NAMES
-        verbose_name = "queue dashboard"
-        verbose_name_plural = "queue dashboard"
+        verbose_name = _("queue dashboard")
+        verbose_name_plural = _("queue dashboard")
 
 
 class AuditLog(models.Model):
     """One row per action request: who, when, what, on which queue and jobs, and the outcome."""
 
     class Outcome(models.TextChoices):
-        OK = "ok", "ok"
-        ERROR = "error", "error"
-        DENIED = "denied", "denied"
+        OK = "ok", _("ok")
+        ERROR = "error", _("error")
+        DENIED = "denied", _("denied")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -44,8 +45,8 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        verbose_name = "audit log entry"
-        verbose_name_plural = "audit log"
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.queue}"

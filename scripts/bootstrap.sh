@@ -40,4 +40,6 @@ fi
 if [ $want_test = 1 ]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
   if [ ! -x /usr/bin/chromium ]; then apt_install chromium fonts-dejavu-core; fi
+  # xgettext and msgfmt: the test that the shipped translation covers every string
+  if ! command -v xgettext >/dev/null || ! command -v msgfmt >/dev/null; then apt_install gettext; fi
 fi

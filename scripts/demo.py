@@ -4,6 +4,11 @@ Starts redis-server on loopback with its data under ``var/demo/``, migrates SQLi
 demo superuser and prints its credentials, starts workers and producers on several queues
 (fast, slow, failing and retrying, delayed, prioritized, a cron job scheduler, a flow),
 serves the site with daphne and prints the URL. Ctrl-C stops everything it started.
+
+On loopback (the default) the password is the fixed ``DEMO_PASSWORD``, so a browser's saved
+login keeps working across runs; bound to any other address it is random each run. The
+server's access log and the traffic's output go to files under ``var/demo/``, so the
+terminal keeps the login box readable.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import ipaddress
 import os
 import random
 import secrets
@@ -27,6 +33,43 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
 DEMO_USER = "demo"
+#: The demo's password on loopback (documented in docs/dashboard.md, "Run it").
+DEMO_PASSWORD = "queues-demo"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def demo_password(host: str) -> str:
+    """Stable on loopback (only this machine can reach it); random when reachable from others."""
+    return DEMO_PASSWORD if is_loopback(host) else secrets.token_urlsafe(12)
+
+
+def banner(base: str, password: str, redis_url: str) -> str:
+    """What the terminal shows once: where to go and how to log in, then what runs."""
+    rows = [
+        f"Queue dashboard  {base}/queues/",
+        f"Django admin     {base}/admin/",
+        f"User             {DEMO_USER}",
+        f"Password         {password}",
+    ]
+    width = max(len(r) for r in rows)
+    box = ["┌─" + "─" * width + "─┐", *(f"│ {r.ljust(width)} │" for r in rows),
+           "└─" + "─" * width + "─┘"]
+    return "\n" + "\n".join(box) + (
+        f"\nRedis: {redis_url} (data in {VAR / 'redis'})\n"
+        f"Logs: {VAR / 'daphne.log'} (server and access log), {VAR / 'traffic.log'}\n"
+        "Queues: emails (fast), reports (slow, prioritized, a cron scheduler every 10 s), "
+        "webhooks (failing, retried with backoff), images (prioritized backlog), invoices "
+        "(delayed, some fail, and a flow waiting for a PDF and a receipt).\n"
+        "Press Ctrl-C to stop everything.\n"
+    )
 
 
 def free_port(preferred: int) -> int:
@@ -40,13 +83,14 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port")
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0,
+                  host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
@@ -83,15 +127,14 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def prepare_django(env: dict[str, str]) -> str:
-    """Migrate and create (or reset) the demo superuser; returns its new password."""
+def prepare_django(env: dict[str, str], password: str) -> None:
+    """Migrate and create (or reset) the demo superuser with ``password``."""
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
         env=env,
         check=True,
     )
-    password = secrets.token_urlsafe(12)
     code = (
         "from django.contrib.auth import get_user_model\n"
         "import os\n"
@@ -107,7 +150,6 @@ def prepare_django(env: dict[str, str]) -> str:
         env={**env, "DEMO_PASSWORD": password},
         check=True,
     )
-    return password
 
 
 # -- traffic (runs in a child process: ``demo.py --traffic URL``) -------------------------
@@ -282,6 +324,10 @@ def main() -> int:
     parser.add_argument(
         "--redis-port", type=int, default=6390, help="Redis port (a free one if busy)"
     )
+    parser.add_argument(
+        "--bind", default="127.0.0.1",
+        help="IPv4 address daphne listens on (loopback: the fixed demo password; else random)",
+    )
     parser.add_argument("--traffic", metavar="REDIS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.traffic:
@@ -305,42 +351,40 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         procs.append(start_redis(redis_port))
-        password = prepare_django(env)
+        password = demo_password(args.bind)
+        prepare_django(env, password)
+        traffic_log = (VAR / "traffic.log").open("ab")
         procs.append(
             spawn(
                 [sys.executable, str(Path(__file__).resolve()), "--traffic", redis_url],
                 cwd=ROOT,
                 env=env,
+                stdout=traffic_log,
+                stderr=subprocess.STDOUT,
             )
         )
+        server_log = (VAR / "daphne.log").open("ab")
         daphne = spawn(
             [
                 sys.executable,
                 "-m",
                 "daphne",
                 "-b",
-                "127.0.0.1",
+                args.bind,
                 "-p",
                 str(http_port),
                 "config.asgi:application",
             ],
             cwd=ROOT,
             env=env,
-            stderr=subprocess.DEVNULL,
+            # The access log would bury the login box: it goes to a file.
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
         procs.append(daphne)
-        wait_for_port(http_port, daphne)
-        print(
-            f"\nQueue dashboard: http://127.0.0.1:{http_port}/queues/\n"
-            f"Django admin:    http://127.0.0.1:{http_port}/admin/\n"
-            f"Log in as {DEMO_USER!r} with password {password!r}\n"
-            f"Redis:           {redis_url} (data in {VAR / 'redis'})\n"
-            "Queues: emails (fast), reports (slow, prioritized, a cron scheduler every 10 s), "
-            "webhooks (failing, retried with backoff), images (prioritized backlog), invoices "
-            "(delayed, some fail, and a flow waiting for a PDF and a receipt).\n"
-            "Press Ctrl-C to stop everything.\n",
-            flush=True,
-        )
+        host = "127.0.0.1" if args.bind in ("0.0.0.0", "localhost") else args.bind
+        wait_for_port(http_port, daphne, host=host)
+        print(banner(f"http://{host}:{http_port}", password, redis_url), flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("a demo process stopped; shutting down", file=sys.stderr)

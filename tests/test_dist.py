@@ -36,7 +36,9 @@ def test_wheel_holds_every_lua_script_wherever_it_sits() -> None:
 
 def test_wheel_holds_templates_static_files_and_migrations() -> None:
     names = wheel_names()
-    for folder in ("dashboard/templates", "dashboard/static", "dashboard/migrations"):
+    for folder in (
+        "dashboard/templates", "dashboard/static", "dashboard/migrations", "dashboard/locale"
+    ):
         files = {f for f in repo_files(folder, "*") if (ROOT / f).is_file()}
         assert files, folder
         assert files <= names, sorted(files - names)[:5]

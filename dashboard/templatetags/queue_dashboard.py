@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 
 from django import template
 from django.urls import get_script_prefix, reverse
+from django.utils.translation import pgettext_lazy
 
 from dashboard import conf
 from dashboard.names import encode_segment
@@ -30,9 +31,36 @@ def get_item(mapping: Any, key: str) -> Any:
         return None
 
 
+#: A job state as the pages name it (translated).
+STATE_LABELS = {
+    "waiting": pgettext_lazy("job state", "waiting"),
+    "active": pgettext_lazy("job state", "active"),
+    "prioritized": pgettext_lazy("job state", "prioritized"),
+    "delayed": pgettext_lazy("job state", "delayed"),
+    "waiting-children": pgettext_lazy("job state", "waiting children"),
+    "completed": pgettext_lazy("job state", "completed"),
+    "failed": pgettext_lazy("job state", "failed"),
+    "paused": pgettext_lazy("job state", "paused"),
+}
+
+#: A queue action as the confirmation names it (translated).
+ACTION_LABELS = {
+    "retry-all": pgettext_lazy("queue action", "retry all failed"),
+    "promote-all": pgettext_lazy("queue action", "promote all delayed"),
+    "clean": pgettext_lazy("queue action", "clean"),
+    "drain": pgettext_lazy("queue action", "drain"),
+    "obliterate": pgettext_lazy("queue action", "obliterate"),
+}
+
+
 @register.filter
 def state_label(state: str) -> str:
-    return state.replace("-", " ")
+    return str(STATE_LABELS.get(state, state.replace("-", " ")))
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
 
 
 def dom_id(connection: str, queue: str) -> str:

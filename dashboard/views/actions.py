@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.http import HttpResponseRedirect as Redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -95,7 +96,8 @@ def perform(
             job_ids=job_ids,
             detail=f"{type(exc).__name__}: {exc}",
         )
-        messages.error(request, f"{label} failed: {exc}", fail_silently=True)
+        failed = _("%(action)s failed: %(error)s") % {"action": label, "error": exc}
+        messages.error(request, failed, fail_silently=True)
         return _redirect(request, failure_url)
     audit.record(
         request.user,

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
 from dashboard import conf
+from dashboard.views.chrome import chrome
 
 #: Set on the request by the admin mount; pages then extend admin's base template.
 ADMIN_SITE_ATTR = "queue_dashboard_admin_site"
@@ -48,6 +49,7 @@ def page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         context["dashboard_base"] = "queue_dashboard/admin_base.html"
     else:
         context["dashboard_base"] = "queue_dashboard/base.html"
+        context["qd_chrome"] = chrome(request)
     context.update(
         request=request,
         dashboard_ns=namespace(request),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -11,6 +11,7 @@ from dashboard.services.common import STATES
 from dashboard.services.queue_page import queue_page
 from dashboard.views.base import dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
+from dashboard.views.errors import NotFound, require_queue
 
 
 @require_GET
@@ -19,9 +20,10 @@ from dashboard.views.context import HtmxHttpRequest
 def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
     """One queue: a tab per state and a bounded page of its jobs (a fragment for htmx)."""
     settings = conf.get_settings()
-    state = request.GET.get("state", "waiting")
+    state = request.GET.get("state") or "waiting"
     if state not in STATES:
-        raise Http404("unknown state")
+        raise NotFound("state", state=state, states=STATES, connection=connection, queue=queue)
+    unknown = require_queue(request, connection, queue)
     size = parse_int(request.GET.get("size"), settings.page_size, upper=settings.max_page_size)
     # The delayed tab opens soonest due first (its score is the due time); others newest first.
     order = request.GET.get("order") or ("oldest" if state == "delayed" else "newest")
@@ -41,6 +43,7 @@ def queue_detail(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
         allowed=permissions.allowed_actions(request.user, connection, queue),
         order="oldest" if asc else "newest",
         size=size,
+        unknown_queue=unknown,
     )
 
 

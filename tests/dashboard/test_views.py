@@ -37,7 +37,9 @@ def test_overview_lists_discovered_queues_and_counts(
     assert "<svg" in body  # throughput chart
     qid = dom_id("default", "emails")
     for state, count in (("failed", 1), ("completed", 2)):
-        cell = f'?state={state}"><span id="{qid}-{state}">{count}</span></a>'
+        # A count is a number styled by the design system: failures emphasised.
+        classes = "qd-n qd-has-failed" if state == "failed" else "qd-n"
+        cell = f'?state={state}"><span id="{qid}-{state}" class="{classes}">{count}</span></a>'
         assert f'href="{MOUNT}default/q/emails/{cell}' in body
 
 

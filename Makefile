@@ -102,3 +102,9 @@ bench-live-abuse: $(STAMP)
 .PHONY: bench-dashboard
 bench-dashboard: $(STAMP)
 	$(PY) bench/dashboard_speed.py $(BENCH_ARGS)
+
+# The overview at 1,000 queues on one connection (issue 15): server time of the page, sorted,
+# filtered and paginated, on a private redis-server (bench/results/overview-<date>.json).
+.PHONY: bench-overview
+bench-overview: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) bench/overview_scale.py $(BENCH_ARGS)

@@ -104,7 +104,7 @@ def test_queue_stats_reads_many_queues_in_one_go(redis_url, r):
     b.add("x", {}, delay=60_000)
     b.pause()
     r.client_setname("bull:YQ==:w:one")  # a worker of "a", Node's name form
-    stats = {s.name: s for s in queue_stats(a, ["a", "b", "missing"])}
+    stats = {s.name: s for s in queue_stats(a, ["a", "b", "missing"], metrics=True)}
     assert stats["a"].counts["waiting"] == 2 and stats["a"].workers == 1
     assert stats["a"].oldest_waiting_timestamp == first.timestamp
     assert stats["b"].paused and stats["b"].counts["delayed"] == 1

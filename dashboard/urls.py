@@ -11,6 +11,7 @@ from dashboard.names import JobIdConverter, QueueNameConverter
 from dashboard.views import (
     actions,
     connection,
+    history,
     jobs,
     live_help,
     monitoring,
@@ -43,6 +44,8 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path("help/live/", w(live_help.live_help), name="live-help"),
         path("<str:connection>/workers/", w(connection.workers), name="workers"),
         path("<str:connection>/redis/", w(connection.redis_info), name="redis"),
+        path("<str:connection>/history/", w(history.connection_history_view), name="history"),
+        path(q + "history/", w(history.queue_history_view), name="queue-history"),
         path(q, w(queues.queue_detail), name="queue"),
         path(q + "jump/", w(queues.jump), name="jump"),
         path(q + "schedulers/", w(schedulers.schedulers), name="schedulers"),

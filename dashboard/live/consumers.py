@@ -69,6 +69,8 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.token = next(_sockets)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
+        if self.target.kind == "overview" and self._query().get("shown") == "page":
+            self._shown = frozenset()  # the page names its queues first (``shown``)
         # The handshake's user (resolved by AuthMiddleware) is counted before the costlier
         # access check, so a user over a cap costs no more than this.
         early = _scope_user_id(self.scope)

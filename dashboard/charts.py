@@ -25,12 +25,12 @@ RANGES: dict[str, tuple[int, str, int]] = {
 }
 PERCENTILES = (50, 95, 99)
 #: The drawing area (SVG user units; the SVG scales to its box).
-WIDTH = 600
-HEIGHT = 170
-LEFT = 52
+WIDTH = 480
+HEIGHT = 180
+LEFT = 50
 RIGHT = 8
 TOP = 8
-BOTTOM = 22
+BOTTOM = 24
 
 
 def parse_range(raw: str | None) -> str:
@@ -75,6 +75,13 @@ def time_label(ms: int, range_key: str) -> str:
     return at.strftime("%H:%M")
 
 
+def tick_label(ms: int, range_key: str) -> str:
+    """Shorter than ``time_label`` where the axis is crowded (7 d: the day only)."""
+    if range_key == "7d":
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%a %d")
+    return time_label(ms, range_key)
+
+
 def count_label(value: float) -> str:
     return f"{value:g}" if value < 10_000 else f"{value / 1000:g}k"
 
@@ -82,6 +89,8 @@ def count_label(value: float) -> str:
 def ms_label(value: float | None) -> str:
     if value is None:
         return ""
+    if value == 0:
+        return "0"
     if value < 1000:
         return f"{value:.0f}ms" if value >= 10 else f"{value:.1f}ms"
     return format_duration(value)
@@ -141,7 +150,7 @@ def _frame(starts: Sequence[int], range_key: str, top_value: float,
            value_label: Callable[[float], str] = count_label) -> Frame:
     count = len(starts)
     step = {"1h": 10, "24h": 4, "7d": 24}[range_key]
-    x_ticks = tuple(Tick(round(_x(i, count), 1), time_label(starts[i], range_key))
+    x_ticks = tuple(Tick(round(_x(i, count), 1), tick_label(starts[i], range_key))
                     for i in range(0, count, step))
     inner = HEIGHT - TOP - BOTTOM
     y_ticks = tuple(Tick(round(TOP + inner * (1 - f), 1), value_label(top_value * f))

@@ -112,3 +112,29 @@ def test_queue_stats_reads_many_queues_in_one_go(redis_url, r):
     assert missing.counts["waiting"] == 0 and missing.metrics["completed"].count == 0
     a.close()
     b.close()
+
+
+async def test_a_job_finishing_while_the_worker_closes_is_recorded(redis_url, r):
+    q = AsyncQueue("closing", redis_url)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def work(job):
+        started.set()
+        await release.wait()
+        return 1
+
+    await q.add("j", {})
+    worker = Worker("closing", work, redis_url, metrics={"max_data_points": 60})
+    task = asyncio.ensure_future(worker.run())
+    await asyncio.wait_for(started.wait(), 30)
+    closing = asyncio.ensure_future(worker.close())
+    await wait_until(lambda: worker._state.closing.is_set())
+    release.set()
+    await closing
+    await task
+    sync = Queue("closing", redis_url)
+    members = r.zrange("bull:closing:qc:timings", 0, -1)
+    minute = int(next(m for m in members if m.startswith("m:")).split(":")[1])
+    assert read_timings(sync, "m", [minute])[0].count("completed") == 1
+    sync.close()
+    await q.close()

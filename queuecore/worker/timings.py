@@ -56,17 +56,17 @@ class TimingRecorder:
         hists.add(kind, "processing", bucket_of(finished - processed))
 
     async def run_forever(self, state: RunState) -> None:
-        """Flush each minute's counts after it ends; on closing, once the jobs in hand are
-        done, flush everything (the current minute too: the hashes add up)."""
+        """Flush each minute's counts after it ends, until closing."""
         while not state.closing.is_set():
             wait = (MINUTE_MS - now_ms() % MINUTE_MS) / 1000 + random.uniform(0, JITTER_SECONDS)
             await state.wait_any(asyncio.sleep(wait))
             await self.flush(everything=False)
-        while state.active:  # close() lets them finish (or gives them back)
-            await asyncio.wait([task for _, task in state.active.values()])
-        await self.flush(everything=True)
+        # The rest (the current minute, jobs finishing while close() lets them) goes with
+        # the worker's last flush, once its jobs are done (Worker.run calls flush).
 
     async def flush(self, *, everything: bool) -> None:
+        """Add the pending counts of ended minutes (``everything``: of all minutes; a
+        minute flushed twice adds up, so the current one may go early)."""
         now = now_ms()
         current = now // MINUTE_MS * MINUTE_MS
         due = {m: h for m, h in self._pending.items() if everything or m < current}

@@ -285,6 +285,7 @@ class Worker:
             for task in helpers:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await self._timings.flush(everything=True)
             await self._lock_renewer.stop()
             await state.wait_background()
             await self._executor.close()

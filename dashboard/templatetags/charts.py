@@ -110,7 +110,7 @@ def overview_rows(context: template.Context, rows: list[QueueSummary], states: l
         attention = " qd-needs-attention" if overview.needs_attention(q) else ""
         cells = [f'<tr class="qd-queue-row{attention}" data-queue="{name}" '
                  f'data-connection="{escape(q.connection)}"><td class="qd-queue-name">'
-                 f'<a href="{url}">{name}</a>']
+                 f'<a class="qd-queue-link" href="{url}" title="{name}"><bdi>{name}</bdi></a>']
         if multi:
             cells.append(f' <span class="qd-conn-label">{escape(q.connection)}</span>')
         badge = (f'<span class="qd-badge qd-state-paused qd-paused">{paused}</span>'

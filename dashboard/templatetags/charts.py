@@ -79,14 +79,18 @@ def sparkline(t: Throughput | None) -> SafeString:
         parts.append("</g>")
     label = escape(_("last hour: %(ok)d completed, %(failed)d failed") % {
         "ok": t.total_completed, "failed": t.total_failed})
-    failed = (f' · <span class="qd-spark-failed-total">{t.total_failed}&#x2715;</span>'
-              if t.total_failed else "")
+    source = escape(_("from the per-minute metrics that workers record") if t.from_metrics
+                    else _("from the retained completed and failed jobs (no metrics recorded:"
+                           " start workers with metrics enabled)"))
+    ok = escape(_("%(n)d ok") % {"n": t.total_completed})
+    failed = escape(_("%(n)d failed") % {"n": t.total_failed})
+    emphasis = " qd-spark-failed-total" if t.total_failed else ""
     return mark_safe(  # numbers, a known source word and escaped texts
-        f'<span class="qd-spark" data-source="{escape(t.source)}"><svg class="qd-spark-svg" '
-        f'width="120" height="40" viewBox="0 0 120 40" role="img" aria-label="{label}">'
-        '<line class="qd-spark-base" x1="0" y1="39.5" x2="120" y2="39.5"/>'
-        + "".join(parts) + f'</svg><span class="qd-spark-total qd-num">{t.total_completed}'
-        f'{failed}</span></span>')
+        f'<span class="qd-spark" data-source="{escape(t.source)}" title="{label}, {source}">'
+        f'<svg class="qd-spark-svg" width="120" height="40" viewBox="0 0 120 40" role="img" '
+        f'aria-label="{label}"><line class="qd-spark-base" x1="0" y1="39.5" x2="120" '
+        f'y2="39.5"/>' + "".join(parts) + f'</svg><span class="qd-spark-total qd-num{emphasis}">'
+        f'{ok} / {failed}</span></span>')
 
 
 @register.simple_tag(takes_context=True)

@@ -26,6 +26,7 @@ MAX_QUEUES = 100
 MEASURES = ("wait", "processing")
 COUNTS_METRICS = "metrics"
 COUNTS_RETAINED = "retained"
+COUNTS_MIXED = "mixed"  # a connection's queues: metrics where recorded, else retained jobs
 TIMINGS = "timings"
 TIMINGS_JOBS = "jobs"
 
@@ -188,8 +189,8 @@ def _history(connection: str, names: list[str], range_key: str, *,
             history.failed = [a + b for a, b in zip(history.failed, failed, strict=True)]
             for total, part in zip(hists, read_timings(queue, resolution, starts), strict=True):
                 total.merge(part)
-        history.counts_source = (COUNTS_RETAINED if COUNTS_RETAINED in sources
-                                 else COUNTS_METRICS)
+        history.counts_source = (COUNTS_MIXED if len(sources) > 1
+                                 else sources.pop() if sources else COUNTS_METRICS)
         if any(h.count("completed") or h.count("failed") for h in hists):
             _from_histograms(history, hists)
         elif fallback_jobs and names:

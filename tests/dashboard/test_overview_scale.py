@@ -122,3 +122,26 @@ def test_chart_math() -> None:
     assert len(chart.bars) == 1 and chart.total == 4
     lines = charts.line_chart(starts[:3], {"p50": [1.0, None, 3.0]}, "24h")
     assert lines.points == 2 and lines.lines[0].path.count("M") == 2
+
+
+def test_without_timings_the_percentiles_come_from_recent_jobs(
+        viewer_client: Client, dash_redis: str) -> None:
+    """Finished jobs as a Node worker leaves them (no qc:timings): exact times, labelled."""
+    r = redis.Redis.from_url(dash_redis)
+    now = int(time.time() * 1000)
+    for i, (wait, took) in enumerate(((100, 40), (300, 80), (200, 60))):
+        finished = now - 1000 * i
+        r.hset(f"bull:node:{i}", mapping={"name": "j", "data": "{}", "opts": "{}",
+                                          "timestamp": finished - took - wait,
+                                          "processedOn": finished - took,
+                                          "finishedOn": finished})
+        r.zadd("bull:node:completed", {str(i): finished})
+    r.hset("bull:node:meta", "opts.maxLenEvents", 10000)
+    r.close()
+    body = viewer_client.get(f"{MOUNT}default/q/node/history/",
+                             HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-timings-source="jobs"' in body and "newest 3 finished jobs" in body
+    assert 'data-counts-source="retained"' in body
+    processing = body.split('data-chart="processing"')[1].split("</figure>")[0]
+    assert "p50 <strong>60ms</strong>" in processing
+    assert "p99 <strong>80ms</strong>" in processing

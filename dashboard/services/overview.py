@@ -209,6 +209,9 @@ def _read(conn: conf.ConnectionSettings, names: list[str], now: int, *, metrics:
         return [], {}
     try:
         queue = connections.get_queue(conn.name, names[0])
+        if queue.route is not None:
+            # Cluster: the queues live on different nodes; one read per queue, as before.
+            return [summarize(conn.name, n, with_throughput=metrics) for n in names], {}
         got = queue_stats(queue, names, metrics=metrics)
     except READ_ERRORS as exc:
         return [QueueSummary(connection=conn.name, name=n, error=describe(exc))

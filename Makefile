@@ -108,3 +108,8 @@ bench-dashboard: $(STAMP)
 .PHONY: screenshots
 screenshots: $(STAMP)
 	QD_UPDATE_SCREENSHOTS=1 PYTHONPATH=$(CURDIR) $(VENV)/bin/pytest -q -p no:cacheprovider tests/dashboard/test_look_browser.py -k screenshots
+# The overview at 1,000 queues on one connection (issue 15): server time of the page, sorted,
+# filtered and paginated, on a private redis-server (bench/results/overview-<date>.json).
+.PHONY: bench-overview
+bench-overview: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) bench/overview_scale.py $(BENCH_ARGS)

@@ -53,6 +53,7 @@ from .commands.metrics import Metrics, TimingSummary
 from .commands.ops import Dependencies
 from .commands.record import JobRecord
 from .commands.schedulers import JobScheduler
+from .commands.timings import Histograms as TimingHistograms
 from .flows.aproducer import AsyncFlowProducer
 from .flows.fanout import FanOut, FanOutNode, fan_out, release_fan_out
 from .flows.plan import FlowJob, JobNode, chain
@@ -61,6 +62,7 @@ from .observe.adiscovery import alist_queues
 from .observe.discovery import list_queues
 from .observe.events import QueueEvent, QueueEvents
 from .observe.health import HealthReport, acheck_health, check_health
+from .observe.stats import QueueStats, finished_per_slot, queue_stats, read_timings
 from .observe.telemetry import OTelTelemetry
 from .worker.pool import WorkerPool
 from .worker.process_pool import ProcessPool
@@ -109,6 +111,7 @@ __all__ = [
     "QueueCoreError",
     "QueueEvent",
     "QueueEvents",
+    "QueueStats",
     "RateLimitError",
     "RedisConnectionError",
     "RedisError",
@@ -120,6 +123,7 @@ __all__ = [
     "ScriptError",
     "Telemetry",
     "TelemetryOptions",
+    "TimingHistograms",
     "TimingSummary",
     "UnrecoverableError",
     "WaitTimeoutError",
@@ -133,7 +137,10 @@ __all__ = [
     "check_health",
     "compute_backoff",
     "fan_out",
+    "finished_per_slot",
     "list_queues",
+    "queue_stats",
+    "read_timings",
     "release_fan_out",
     "request_cancel",
     "validate_queue_name",

@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from dashboard import conf
 from dashboard.live import access, limits, notify, services
 from dashboard.live.sessions import Key, LiveSession, Target, safe_namespace
+from dashboard.live.shown import parse_shown
 from dashboard.live.transport import WriteWatch, find_protocol
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ _sockets = itertools.count(1)
 #: What a page's view message may hold: its form's fields and htmx's ``HEADERS``. Anything
 #: else (``{"type": "subscribe", ...}``) is not ours and is ignored.
 VIEW_KEYS = frozenset({"state", "page", "size", "order", "paused", "logs_total", "logs_tail",
-                       "HEADERS"})
+                       "queues", "HEADERS"})
 
 
 # channels ships no type information (ignore_missing_imports in pyproject.toml), so its base
@@ -57,6 +58,7 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     _sending: asyncio.Task[None] | None = None
     _candidates: list[Key] | None = None
     _ending: asyncio.Task[None] | None = None
+    _shown: frozenset[Key] | None = None  # the overview page's queues (``shown``)
 
     # -- lifecycle --
 
@@ -67,6 +69,8 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.token = next(_sockets)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
+        if self.target.kind == "overview" and self._query().get("shown") == "page":
+            self._shown = frozenset()  # the page names its queues first (``shown``)
         # The handshake's user (resolved by AuthMiddleware) is counted before the costlier
         # access check, so a user over a cap costs no more than this.
         early = _scope_user_id(self.scope)
@@ -157,6 +161,8 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         meanwhile are dropped unread: only the newest one matters)."""
         while self._unapplied and not self._closed and self.session is not None:
             data, self._latest, self._unapplied = self._latest, None, False
+            if data is not None and self.target.kind == "overview" and "queues" in data:
+                self._shown = parse_shown(data["queues"])
             if not await self.recheck(rescan=False):
                 return
             if data is not None:
@@ -217,6 +223,8 @@ class LiveConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                         log.warning("cannot list the queues of %s: %s", conn.name, exc)
                 self._candidates = candidates
             candidates = self._candidates
+            if self._shown is not None:
+                candidates = [k for k in candidates if k in self._shown]
         # channels' wrapper is untyped: the annotation restores access.verdict's result type.
         verdict: access.Verdict = await database_sync_to_async(access.verdict)(
             self.session_key, self.target, candidates)

@@ -57,6 +57,7 @@ from .options import KeepOption, worker_settings
 from .remote_cancel import RemoteCancelListener
 from .stall_checker import StallChecker
 from .state import RunState
+from .timings import TimingRecorder
 from .traced import TracedFinisher, TracedJobRunner
 from .trouble import TroubleReporter
 
@@ -178,6 +179,7 @@ class Worker:
         self._lock_renewer = LockRenewer(self.keys, queue_name, settings.lock_duration,
                                          settings.lock_renew_time, connections, state, trouble,
                                          emitter)
+        self._timings = TimingRecorder.attach(self.queue, emitter, settings.metrics_points > 0)
         self._stall_checker = StallChecker(self.queue, settings.max_stalled_count,
                                            settings.stalled_interval, state, trouble, emitter)
 
@@ -265,6 +267,7 @@ class Worker:
             await self._lock_renewer.start()
             helpers.append(asyncio.ensure_future(
                 self._connections.keep_presence_forever(self.lock_renew_time / 1000)))
+            helpers.append(asyncio.ensure_future(self._timings.run_forever(state)))
             if not self.skip_stalled_check:
                 helpers.append(asyncio.ensure_future(self._stall_checker.run_forever()))
             if self.remote_cancel:
@@ -282,6 +285,7 @@ class Worker:
             for task in helpers:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await self._timings.flush(everything=True)
             await self._lock_renewer.stop()
             await state.wait_background()
             await self._executor.close()

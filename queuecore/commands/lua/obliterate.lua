@@ -51,6 +51,18 @@ for _, suffix in ipairs(zsets) do
     budget = budget - #ids
   end
 end
+-- queuecore's timing histograms (commands/timings.py), found through their index.
+local timings = base .. "qc:timings"
+if budget > 0 then
+  local members = rcall("ZRANGE", timings, 0, budget - 1)
+  for _, member in ipairs(members) do
+    rcall("DEL", timings .. ":" .. member)
+  end
+  if #members > 0 then
+    rcall("ZREM", timings, unpack(members))
+  end
+  budget = budget - #members
+end
 if budget <= 0 then
   return 1
 end
@@ -58,7 +70,7 @@ local own = {"meta", "events", "id", "marker", "pc", "stalled", "stalled-check",
              "metrics:completed", "metrics:completed:data", "metrics:completed:timings",
              "metrics:failed", "metrics:failed:data", "metrics:failed:timings", "wait",
              "paused", "active", "prioritized", "delayed", "completed", "failed",
-             "waiting-children", "repeat", "delay", "priority"}
+             "waiting-children", "repeat", "delay", "priority", "qc:timings"}
 for _, suffix in ipairs(own) do
   rcall("DEL", base .. suffix)
 end

@@ -74,6 +74,8 @@ DECLARED: dict[str, list[Case]] = {
     "metrics": [Case("metrics", "GET", {}, TOKEN_OR_VIEW)],
     "workers": [Case("workers", "GET", {"connection": "default"}, VIEW_PAGE)],
     "redis": [Case("redis", "GET", {"connection": "default"}, VIEW_PAGE)],
+    "history": [Case("history", "GET", {"connection": "default"}, VIEW_PAGE)],
+    "queue-history": [Case("queue-history", "GET", Q, VIEW_PAGE, query={"range": "24h"})],
     "queue": [Case("queue", "GET", Q, VIEW_PAGE, query={"state": "failed"})],
     "jump": [Case("jump", "GET", Q, VIEW_JUMP, query={"id": "1"})],
     "schedulers": [Case("schedulers", "GET", Q, VIEW_PAGE)],

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dashboard import conf, connections
+from dashboard.bulk import trash
 from dashboard.services.common import STATES
 from queuecore import Job, JobNotFoundError
 
@@ -49,7 +50,7 @@ def retry_job(connection: str, queue: str, job_id: str) -> Outcome:
 
 
 def remove_job(connection: str, queue: str, job_id: str) -> Outcome:
-    _job(connection, queue, job_id).remove()
+    trash.remove_one(connection, queue, job_id)  # undone from the queue page
     return Outcome(f"Job {job_id} removed.", 1, [job_id])
 
 
@@ -107,7 +108,7 @@ def clean(connection: str, queue: str, state: str, grace_ms: int) -> Outcome:
     if state not in CLEANABLE_STATES:
         raise ValueError(f"cannot clean state {state!r}")
     limit = conf.get_settings().clean_limit
-    removed = connections.get_queue(connection, queue).clean(grace_ms, limit, state)
+    removed = trash.clean(connection, queue, state, grace_ms, limit)  # undone from the queue page
     return Outcome(f"{len(removed)} {state} jobs removed.", len(removed), list(removed))
 
 

@@ -105,3 +105,12 @@ async def test_async_triage_trashes_and_restores(redis_url: str, r: redis.Redis)
         assert await t.restore_trash("a1") == (3, 0)
         assert r.lrange(K + "wait", 0, -1) == ids[::-1]
         assert r.zcard(K + "marker") == 1
+
+
+def test_ids_of_a_state_without_hashes(q: Queue) -> None:
+    ids = [q.add("w", None).id for _ in range(4)]
+    t = Triage(q)
+    assert t.ids("waiting") == ids[::-1]
+    assert t.ids("waiting", 0, 1, asc=True) == ids[:2]
+    with pytest.raises(InvalidOptionsError):
+        t.ids("waiting", 3, 1)

@@ -39,6 +39,13 @@ class AsyncTriage:
         return await self.queue.run_op(triage.scored_ids(
             self.queue.keys, state, str(low), str(high), positive_int("count", count)))
 
+    async def ids(self, state: str, start: int = 0, end: int = -1,
+                  asc: bool = False) -> list[str]:
+        """Job ids of one state in a range, newest first unless ``asc`` (no hashes read)."""
+        if start < 0 or end < -1 or (end >= 0 and end < start):
+            raise InvalidOptionsError("start must be >= 0 and end >= start (or -1 for all)")
+        return await self.queue.run_op(triage.ids(self.queue.keys, state, start, end, asc))
+
     async def job_fields(self, ids: Sequence[str],
                          fields: Sequence[str]) -> list[dict[str, str] | None]:
         """The named fields of each job's hash (missing ones left out), None for no job."""

@@ -15,7 +15,7 @@ from ..base.errors import InvalidOptionsError
 from ..base.keys import ZSET_STATES, QueueKeys
 from .job_edits import change_priority
 from .op import Arg, Call, Op, raw, script
-from .ops import promote, remove, reprocess
+from .ops import job_ids, promote, remove, reprocess
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 #: Commands ``side`` runs, each on one side key (its first argument).
@@ -65,6 +65,10 @@ def scored_ids(keys: QueueKeys, state: str, low: str, high: str,
 
     return Op((raw("ZRANGEBYSCORE", keys.state_key(state), low, high, "WITHSCORES",
                    "LIMIT", 0, int(count)),), decode)
+
+
+def ids(keys: QueueKeys, state: str, start: int, end: int, asc: bool) -> Op[list[str]]:
+    return job_ids(keys, (state,), start, end, asc)
 
 
 def job_fields(keys: QueueKeys, ids: Sequence[str],

@@ -30,7 +30,7 @@ from dashboard.formatting import ms_to_datetime
 from queuecore import Triage
 
 BATCH = 500
-FIELDS = ("failedReason", "stacktrace", "attemptsMade", "finishedOn")
+FIELDS = ("failedReason", "stacktrace", "attemptsMade", "atm")
 LOCK_SECONDS = 30
 
 
@@ -113,7 +113,9 @@ def _batch(t: Triage, size: int) -> int:
             continue  # removed since: nothing to group
         failure = classify(record.get("failedReason", ""), _stack(record.get("stacktrace")))
         groups[failure.key] = failure
-        attempts = _int(record.get("attemptsMade"))
+        # BullMQ 6 writes ``atm``; a BullMQ 5 ``attemptsMade`` wins when present (as both
+        # peers read it).
+        attempts = _int(record.get("attemptsMade") or record.get("atm"))
         members.setdefault(failure.key, []).append((job_id, score, attempts))
         if prev:
             old, _, old_attempts = prev.partition(" ")

@@ -7,7 +7,6 @@ test-artifacts/dashboard/bulk-*.png (light and dark, 390 and 1440 px wide, hosti
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

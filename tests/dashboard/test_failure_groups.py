@@ -52,6 +52,7 @@ def test_groups_are_built_incrementally_and_follow_jobs(redis_url: str, r: redis
         top = fg.groups(t)[0]
         assert top.sample_id in declined and top.search == "card declined for"
         assert top.first_seen <= top.last_seen
+        assert (top.max_attempts, top.avg_attempts) == (1, 1.0)
         # Nothing new: a pass reads nothing; new failures only are read.
         assert fg.update(t).indexed == 0
         _fail(q, ["card declined for z@ex.com (1)"])

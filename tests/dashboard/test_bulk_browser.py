@@ -106,10 +106,10 @@ def test_failures_page_groups_and_retrying_one_group(
         page.get_by_role("link", name="Failure groups").click()
         rows = page.locator("tr.qd-bulk-group")
         expect(rows).to_have_count(3)
-        expect(rows.nth(0).locator(".qd-bulk-count")).to_have_text("12")
+        expect(rows.nth(0).locator(".qd-bulk-n")).to_have_text("12")
         expect(rows.nth(0).locator(".qd-bulk-message")).to_have_text(
             "card declined for <email> (<n>)")
-        expect(rows.nth(1).locator(".qd-bulk-count")).to_have_text("3")
+        expect(rows.nth(1).locator(".qd-bulk-n")).to_have_text("3")
         expect(page.locator("script:text('alert')")).to_have_count(0)
         shot(page, "failures")
         rows.nth(0).get_by_role("link", name="Retry all 12…").click()

@@ -102,3 +102,9 @@ bench-live-abuse: $(STAMP)
 .PHONY: bench-dashboard
 bench-dashboard: $(STAMP)
 	$(PY) bench/dashboard_speed.py $(BENCH_ARGS)
+
+# Issue 16's triage figures: failure groups and a bulk retry at 100,000 failed jobs on a
+# private redis-server (bench/bulk_scale.py); writes bench/results/bulk-<date>.json.
+.PHONY: bench-bulk
+bench-bulk: $(STAMP)
+	$(PY) bench/bulk_scale.py $(BENCH_ARGS)

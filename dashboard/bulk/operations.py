@@ -198,9 +198,14 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
     finally:
         t.side(("HSET", key, "status", status, "finished", repr(time.time()),
                 "message", message))
-        _audit(t, op_id, action, user, status, done, skipped, done_ids, message, connection)
-        _running.pop(op_id, None)
-        db_connection.close()  # this thread's own connection
+        try:
+            _audit(t, op_id, action, user, status, done, skipped, done_ids, message,
+                   connection)
+        except Exception:  # the outcome is stored already: a failed audit row is logged
+            log.exception("bulk operation %s: the audit row could not be written", op_id)
+        finally:
+            _running.pop(op_id, None)
+            db_connection.close()  # this thread's own connection
 
 
 def _audit(t: Triage, op_id: str, action: str, user: Any, status: str, done: int,

@@ -147,13 +147,14 @@ def _write(t: Triage, groups: dict[str, Failure], members: dict[str, list[tuple[
         meta = stats.get(key) or {"type": f.type, "message": f.message, "frame": f.frame,
                                   "n": 0, "sum": 0, "max": 0}
         flat: list[Any] = []
+        where: list[Any] = []
         for job_id, score, attempts in jobs:
             flat += [score, job_id]
+            where += [job_id, f"{key} {attempts}"]
             meta["n"] += 1
             meta["sum"] += attempts
             meta["max"] = max(meta["max"], attempts)
-            commands.append(("HSET", "fgjob", job_id, f"{key} {attempts}"))
-        commands.append(("ZADD", f"fg:{key}", *flat))
+        commands += [("ZADD", f"fg:{key}", *flat), ("HSET", "fgjob", *where)]
         stats[key] = meta
     commands += [("HSET", "fgroups", k, json.dumps(v)) for k, v in stats.items() if v]
     t.side(*commands)

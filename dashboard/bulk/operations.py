@@ -37,6 +37,15 @@ ACTIONS: dict[str, str] = {"retry": "retry", "remove": "remove", "promote": "pro
 _running: dict[str, threading.Thread] = {}
 
 
+def yield_ratio() -> float:
+    """``QUEUE_DASHBOARD['BULK_YIELD']``: after each chunk the operation rests this many times
+    the chunk's own time (1.0, the default: half of Redis's and the host's time is left to the
+    workers; 0: as fast as it can)."""
+    raw = conf.get_settings().extra.get("BULK_YIELD", 1.0)
+    ok = isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw <= 100
+    return float(raw) if ok else 1.0
+
+
 def trash_seconds() -> int:
     raw = conf.get_settings().extra.get("TRASH_SECONDS", 3600)
     return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else 3600
@@ -179,10 +188,12 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
         chunks = list(_chunks(source))
         total = sum(len(c) for c in chunks)
         t.side(("HSET", key, "status", "running", "total", total))
+        rest = yield_ratio()
         for chunk in chunks:
             if t.side(("HGET", key, "cancel"))[0]:
                 status = "cancelled"
                 break
+            began = time.monotonic()
             codes = apply(t, action, chunk, op_id=op_id, priority=priority)
             ok = [i for i, c in zip(chunk, codes, strict=True) if c >= 0]
             done += len(ok)
@@ -192,6 +203,7 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
                    ("HINCRBY", key, "skipped", len(chunk) - len(ok)))
             if group and action in ("retry", "remove"):
                 fg.forget(t, group, ok)
+            time.sleep((time.monotonic() - began) * rest)  # leave the workers their share
     except (QueueCoreError, ValueError) as exc:
         status, message = "error", f"{type(exc).__name__}: {exc}"
         log.warning("bulk operation %s failed: %s", op_id, message)

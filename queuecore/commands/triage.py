@@ -73,20 +73,18 @@ def ids(keys: QueueKeys, state: str, start: int, end: int, asc: bool) -> Op[list
 
 def job_fields(keys: QueueKeys, ids: Sequence[str],
                fields: Sequence[str]) -> Op[list[dict[str, str] | None]]:
-    """Some fields of each job's hash (None for a job that does not exist)."""
-    names = tuple(fields)
+    """Some fields of each job's hash (None for a job that does not exist): one HMGET per
+    job, with ``timestamp`` (every job has it) asked too, to tell a missing job."""
+    names = ("timestamp", *fields)
 
     def decode(replies: list[Any]) -> list[dict[str, str] | None]:
         out: list[dict[str, str] | None] = []
-        for exists, values in zip(replies[::2], replies[1::2], strict=True):
-            out.append({f: v for f, v in zip(names, values, strict=True) if v is not None}
-                       if exists else None)
+        for values in replies:
+            found = {f: v for f, v in zip(names, values, strict=True) if v is not None}
+            out.append({f: found[f] for f in fields if f in found} if found else None)
         return out
 
-    calls: list[Call] = []
-    for job_id in ids:
-        calls += [raw("EXISTS", keys.job(job_id)), raw("HMGET", keys.job(job_id), *names)]
-    return Op(tuple(calls), decode)
+    return Op(tuple(raw("HMGET", keys.job(job_id), *names) for job_id in ids), decode)
 
 
 def ids_not_in_state(keys: QueueKeys, namespace: str, part: str, state: str) -> Op[list[str]]:

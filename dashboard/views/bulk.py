@@ -26,7 +26,7 @@ from dashboard.pagination import parse_int
 from dashboard.services.common import STATES
 from dashboard.views.base import check_access, dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
-from queuecore import QueueCoreError, Triage
+from queuecore import QueueCoreError, RedisResponseError, Triage
 
 _GROUP = re.compile(r"[0-9a-f]{16}")
 _TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -49,7 +49,11 @@ def failures(request: HtmxHttpRequest, connection: str, queue: str) -> HttpRespo
     """The failed jobs of a queue in groups (the index is brought up to date first, for at
     most a second; a page that is not up to date yet asks again by itself)."""
     t = _triage(connection, queue)
-    result = fg.update(t, budget_s=1.0)
+    error = ""
+    try:
+        result = fg.update(t, budget_s=1.0)
+    except RedisResponseError as exc:  # a read-only replica or an ACL without writes
+        result, error = fg.PassResult(0, False), str(exc)
     found = fg.groups(t)
     queue_url = url(request, "queue", connection, queue)
     for_search = {g.key: f"{queue_url}?" + urlencode(
@@ -58,7 +62,7 @@ def failures(request: HtmxHttpRequest, connection: str, queue: str) -> HttpRespo
                 else "queue_dashboard/bulk/failures.html")
     return render_page(
         request, template, connection=connection, queue=queue, groups=found,
-        searches=for_search, pending=result.pending,
+        searches=for_search, pending=result.pending, index_error=error,
         failed=sum(g.count for g in found),
         allowed=permissions.allowed_actions(request.user, connection, queue))
 

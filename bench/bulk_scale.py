@@ -121,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"failed": args.failed, "machine": platform.platform(),
                               "cpus": os.cpu_count(), "date": dt.date.today().isoformat()}
+    result["load_average_before"] = [round(x, 1) for x in os.getloadavg()]
     server = RedisProcess().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             run(server, Path(tmp), args, result)
     finally:
         server.close()
+    result["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bulk-{dt.date.today().isoformat()}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

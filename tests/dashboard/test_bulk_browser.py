@@ -203,5 +203,9 @@ def test_screenshots(site: tuple[LiveSite, str], url: str, browser: Any, width: 
         # The job table's own width is the look work's (it scrolls inside on main too).
         expect(p.locator("#qd-bulk-bar")).to_be_visible()
         p.screenshot(path=str(ARTIFACTS / f"bulk-queue-{theme}-{width}.png"), full_page=True)
+        p.goto(f"{base}{MOUNT}default/q/billing/bulk/remove/?source=state&state=failed")
+        expect(p.locator(".qd-bulk-confirm")).to_be_visible()
+        assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        p.screenshot(path=str(ARTIFACTS / f"bulk-confirm-{theme}-{width}.png"), full_page=True)
     finally:
         context.close()

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from dashboard import audit, conf
 from dashboard.bulk import groups as fg
 from dashboard.bulk.sources import IdSource
-from queuecore import QueueCoreError, Triage
+from queuecore import Queue, QueueCoreError, Triage
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,13 @@ def start(t: Triage, *, op_id: str, action: str, source: IdSource, user: Any,
             "done", 0, "skipped", 0, "user", user.get_username(), "started", repr(now),
             "trash", "1" if action == "remove" else "0"),
            ("EXPIRE", key, KEEP_SECONDS), ("ZADD", "ops", repr(now), op_id))
+    # Its own connection: a settings change or the LRU of dashboard.connections closes the
+    # shared queues, and an operation may run for minutes.
+    own = Triage(Queue(t.queue.name, connection=t.queue.connection, prefix=t.queue.prefix),
+                 namespace=t.namespace)
     thread = threading.Thread(
         target=_run, name=f"qd-bulk-{op_id}", daemon=True,
-        args=(t, op_id, action, source, user, priority, group, connection))
+        args=(own, op_id, action, source, user, priority, group, connection))
     _running[op_id] = thread
     thread.start()
     return True
@@ -153,6 +157,12 @@ def wait(op_id: str, timeout: float | None = None) -> None:
     thread = _running.get(op_id)
     if thread is not None:
         thread.join(timeout)
+
+
+def wait_all(timeout: float) -> None:
+    """Wait for every operation of this process to end (tests)."""
+    for op_id in list(_running):
+        wait(op_id, timeout)
 
 
 def apply(t: Triage, action: str, ids: list[str], *, op_id: str = "",
@@ -188,8 +198,10 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
         chunks = list(_chunks(source))
         total = sum(len(c) for c in chunks)
         t.side(("HSET", key, "status", "running", "total", total))
-        rest = yield_ratio()
-        for chunk in chunks:
+        rest, rested = yield_ratio(), 0.0
+        for n, chunk in enumerate(chunks):
+            if n:
+                time.sleep(rested * rest)  # leave the workers their share
             if t.side(("HGET", key, "cancel"))[0]:
                 status = "cancelled"
                 break
@@ -203,13 +215,17 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
                    ("HINCRBY", key, "skipped", len(chunk) - len(ok)))
             if group and action in ("retry", "remove"):
                 fg.forget(t, group, ok)
-            time.sleep((time.monotonic() - began) * rest)  # leave the workers their share
-    except (QueueCoreError, ValueError) as exc:
+            rested = time.monotonic() - began
+    except Exception as exc:  # the operation's end is recorded whatever stopped it
         status, message = "error", f"{type(exc).__name__}: {exc}"
-        log.warning("bulk operation %s failed: %s", op_id, message)
+        log.warning("bulk operation %s failed: %s", op_id, message,
+                    exc_info=not isinstance(exc, QueueCoreError | ValueError))
     finally:
-        t.side(("HSET", key, "status", status, "finished", repr(time.time()),
-                "message", message))
+        try:
+            t.side(("HSET", key, "status", status, "finished", repr(time.time()),
+                    "message", message))
+        except QueueCoreError:
+            log.exception("bulk operation %s: its end could not be recorded", op_id)
         try:
             _audit(t, op_id, action, user, status, done, skipped, done_ids, message,
                    connection)
@@ -217,7 +233,8 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
             log.exception("bulk operation %s: the audit row could not be written", op_id)
         finally:
             _running.pop(op_id, None)
-            db_connection.close()  # this thread's own connection
+            t.queue.close()
+            db_connection.close()  # this thread's own connections
 
 
 def _audit(t: Triage, op_id: str, action: str, user: Any, status: str, done: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import NoReturn
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -16,7 +17,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import audit, permissions
+from dashboard import audit, conf, permissions
 from dashboard.bulk import groups as fg
 from dashboard.bulk import operations as ops
 from dashboard.bulk.sources import GroupSource, IdSource, IdsSource, StateSource
@@ -24,7 +25,7 @@ from dashboard.csp import with_csp
 from dashboard.names import check_job_id
 from dashboard.pagination import parse_int
 from dashboard.services.common import STATES
-from dashboard.views.base import check_access, dashboard_view, render_page, url
+from dashboard.views.base import dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
 from queuecore import QueueCoreError, RedisResponseError, Triage
 
@@ -90,14 +91,17 @@ def _source(request: HttpRequest, connection: str, queue: str,
         raise Http404("bad job id") from exc
 
 
+def _denied(request: HttpRequest, label: str, connection: str, queue: str) -> NoReturn:
+    audit.record(request.user, label, outcome="denied", connection=connection, queue=queue)
+    raise PermissionDenied(f"not allowed: {label}")
+
+
 def _action(request: HttpRequest, connection: str, queue: str, action: str) -> str:
     if action not in ops.ACTIONS:
         raise Http404("unknown action")
     permission = ops.ACTIONS[action]
     if not permissions.can(request.user, permission, connection, queue):
-        audit.record(request.user, f"bulk {action}", outcome="denied", connection=connection,
-                     queue=queue)
-        raise PermissionDenied(f"not allowed: {permission}")
+        _denied(request, f"bulk {action}", connection, queue)
     return permission
 
 
@@ -114,7 +118,8 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         request, template, connection=connection, queue=queue, action=action,
         source=source, group=group, count=source.count(), sample=source.sample(SAMPLE),
         kind=request.GET.get("source", "ids"), state=request.GET.get("state", ""),
-        token=uuid.uuid4().hex, ids=source.ids if isinstance(source, IdsSource) else [])
+        token=uuid.uuid4().hex, ids=source.ids if isinstance(source, IdsSource) else [],
+        trash_minutes=max(1, ops.trash_seconds() // 60))
 
 
 @require_POST
@@ -123,8 +128,9 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
 def run(request: HtmxHttpRequest, connection: str, queue: str, action: str) -> HttpResponseBase:
     if not request.user.is_authenticated:
         raise PermissionDenied("login required")
-    check_access(request, "view", connection, queue)
-    _action(request, connection, queue, action)
+    if conf.get_settings().connection(connection) is None:
+        raise Http404("unknown connection")
+    _action(request, connection, queue, action)  # refusals are audited
     token = request.POST.get("token", "")
     if not _TOKEN.fullmatch(token):
         raise Http404("bad token")
@@ -171,12 +177,19 @@ def op_action(request: HtmxHttpRequest, connection: str, queue: str, op_id: str,
         raise PermissionDenied("login required")
     if verb not in ("cancel", "undo") or not _TOKEN.fullmatch(op_id):
         raise Http404("unknown action")
+    if conf.get_settings().connection(connection) is None:
+        raise Http404("unknown connection")
+    label = f"{verb} operation"
+    if not permissions.can(request.user, "view", connection, queue):
+        _denied(request, label, connection, queue)
     t = _triage(connection, queue)
     state = ops.get(t, op_id)
-    if state is None:
-        raise Http404("no such operation")
-    check_access(request, "remove" if verb == "undo" else ops.ACTIONS[state.action],
-                 connection, queue)
+    if state is None:  # its record expired (a day): nothing to cancel or undo
+        messages.error(request, _("This operation is not known any more."), fail_silently=True)
+        return Redirect(url(request, "queue", connection, queue), status=303)
+    needed = "remove" if verb == "undo" else ops.ACTIONS.get(state.action, "remove")
+    if not permissions.can(request.user, needed, connection, queue):
+        _denied(request, label, connection, queue)
     target = url(request, "bulk-op", connection, queue, op_id)
     if verb == "cancel":
         ops.cancel(t, op_id)

@@ -108,8 +108,15 @@ bench-dashboard: $(STAMP)
 .PHONY: screenshots
 screenshots: $(STAMP)
 	QD_UPDATE_SCREENSHOTS=1 PYTHONPATH=$(CURDIR) $(VENV)/bin/pytest -q -p no:cacheprovider tests/dashboard/test_look_browser.py -k screenshots
+
 # The overview at 1,000 queues on one connection (issue 15): server time of the page, sorted,
 # filtered and paginated, on a private redis-server (bench/results/overview-<date>.json).
 .PHONY: bench-overview
 bench-overview: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) bench/overview_scale.py $(BENCH_ARGS)
+
+# Issue 16's triage figures: failure groups and a bulk retry at 100,000 failed jobs on a
+# private redis-server (bench/bulk_scale.py); writes bench/results/bulk-<date>.json.
+.PHONY: bench-bulk
+bench-bulk: $(STAMP)
+	$(PY) bench/bulk_scale.py $(BENCH_ARGS)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext, ngettext
 
 from dashboard import conf, connections, controls
+from dashboard.bulk import trash
 from dashboard.services.common import STATES
 from queuecore import Job, JobNotFoundError
 
@@ -51,7 +52,7 @@ def retry_job(connection: str, queue: str, job_id: str) -> Outcome:
 
 
 def remove_job(connection: str, queue: str, job_id: str) -> Outcome:
-    _job(connection, queue, job_id).remove()
+    trash.remove_one(connection, queue, job_id)  # undone from the queue page
     return Outcome(f"Job {job_id} removed.", 1, [job_id])
 
 
@@ -122,7 +123,7 @@ def clean(connection: str, queue: str, state: str, grace_ms: int) -> Outcome:
     if state not in CLEANABLE_STATES:
         raise ValueError(f"cannot clean state {state!r}")
     limit = conf.get_settings().clean_limit
-    removed = connections.get_queue(connection, queue).clean(grace_ms, limit, state)
+    removed = trash.clean(connection, queue, state, grace_ms, limit)  # undone from the queue page
     return Outcome(f"{len(removed)} {state} jobs removed.", len(removed), list(removed))
 
 

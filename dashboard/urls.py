@@ -11,6 +11,7 @@ from dashboard.alerts.urls import patterns as alert_patterns
 from dashboard.names import JobIdConverter, QueueNameConverter
 from dashboard.views import (
     actions,
+    bulk,
     connection,
     edit,
     history,
@@ -55,6 +56,11 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path(q + "schedulers/remove/", w(actions.remove_scheduler), name="remove-scheduler"),
         path(q + "confirm/<str:action>/", w(actions.confirm), name="confirm"),
         path(q + "actions/<str:action>/", w(actions.queue_action), name="queue-action"),
+        path(q + "failures/", w(bulk.failures), name="failures"),
+        path(q + "bulk/<str:action>/", w(bulk.confirm), name="bulk-confirm"),
+        path(q + "bulk/<str:action>/run/", w(bulk.run), name="bulk-run"),
+        path(q + "ops/<str:op_id>/", w(bulk.operation), name="bulk-op"),
+        path(q + "ops/<str:op_id>/<str:verb>/", w(bulk.op_action), name="bulk-op-action"),
         path(job, w(jobs.job_detail), name="job"),
         path(job + "<str:action>/", w(actions.job_action), name="job-action"),
         path(q + "add/", w(edit.add_job), name="add-job"),

@@ -46,9 +46,11 @@ from .base.telemetry import Telemetry
 from .base.version import __version__ as __version__
 from .client.ajob import AsyncJob
 from .client.aqueue import AsyncQueue
+from .client.atriage import AsyncTriage
 from .client.cancel import arequest_cancel, request_cancel
 from .client.job import Job
 from .client.queue import Queue
+from .client.triage import Triage
 from .commands.metrics import Metrics, TimingSummary
 from .commands.ops import Dependencies
 from .commands.record import JobRecord
@@ -73,6 +75,7 @@ __all__ = [
     "AsyncFlowProducer",
     "AsyncJob",
     "AsyncQueue",
+    "AsyncTriage",
     "Backoff",
     "CancelSignal",
     "ChildProcessCrashedError",
@@ -125,6 +128,7 @@ __all__ = [
     "TelemetryOptions",
     "TimingHistograms",
     "TimingSummary",
+    "Triage",
     "UnrecoverableError",
     "WaitTimeoutError",
     "WaitingChildrenError",

@@ -35,6 +35,7 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("queuecore/client/aqueue.py", "queuecore/client/queue.py"),
     ("queuecore/flows/aproducer.py", "queuecore/flows/producer.py"),
     ("queuecore/observe/adiscovery.py", "queuecore/observe/discovery.py"),
+    ("queuecore/client/atriage.py", "queuecore/client/triage.py"),
 )
 
 #: asyncio name -> blocking name, replaced as whole words.
@@ -44,6 +45,7 @@ RENAMES: dict[str, str] = {
     "AsyncJobQueue": "JobQueue",
     "AsyncQueue": "Queue",
     "AsyncRunner": "SyncRunner",
+    "AsyncTriage": "Triage",
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "aclose": "close",
@@ -54,6 +56,7 @@ RENAMES: dict[str, str] = {
     "arun_plan": "run_plan",
     "aproducer": "producer",
     "aqueue": "queue",
+    "atriage": "triage",
     "async_client": "sync_client",
 }
 

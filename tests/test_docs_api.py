@@ -20,6 +20,7 @@ from queuecore import (
     AsyncFlowProducer,
     AsyncJob,
     AsyncQueue,
+    AsyncTriage,
     Backoff,
     ErrorCode,
     FanOut,
@@ -35,6 +36,7 @@ from queuecore import (
     Queue,
     QueueEvent,
     QueueEvents,
+    Triage,
     UnrecoverableError,
     Worker,
     WorkerPool,
@@ -65,11 +67,18 @@ MAIN_CLASSES: tuple[type, ...] = (
     Backoff,
     HealthReport,
     ErrorCode,
+    Triage,
+    AsyncTriage,
 )
 #: Returned by public methods without being importable from ``queuecore`` itself.
 RETURNED_TYPES: tuple[type, ...] = (Metrics, TimingSummary, JobScheduler, Dependencies)
 #: Blocking classes and their asyncio twins, documented as "the same, as coroutines".
-TWINS = ((Queue, AsyncQueue), (Job, AsyncJob), (FlowProducer, AsyncFlowProducer))
+TWINS = (
+    (Queue, AsyncQueue),
+    (Job, AsyncJob),
+    (FlowProducer, AsyncFlowProducer),
+    (Triage, AsyncTriage),
+)
 
 
 @cache

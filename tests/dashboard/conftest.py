@@ -23,6 +23,15 @@ from dashboard.permissions import ACTION_PERMISSIONS  # noqa: E402
 MOUNT = "/ops/tools/queues/"
 
 
+@pytest.fixture(autouse=True)
+def _bulk_operations_end() -> Iterator[None]:
+    """A bulk operation a test started (a thread) ends before the next test begins."""
+    yield
+    from dashboard.bulk import operations
+
+    operations.wait_all(60)
+
+
 @pytest.fixture
 def dash_redis(settings: Any, redis_url: str) -> str:
     """Point the dashboard at the private Redis (two named connections, same server)."""

@@ -119,6 +119,26 @@ DECLARED: dict[str, list[Case]] = {
     "alert-webhook-new": [Case("alert-webhook-new", "GET", {}, MANAGE_PAGE)],
     "alert-webhook-edit": [Case("alert-webhook-edit", "GET", {"pk": "1"}, MANAGE_PAGE)],
     "alert-webhook-delete": [Case("alert-webhook-delete", "GET", {"pk": "1"}, MANAGE_PAGE)],
+    "failures": [Case("failures", "GET", Q, VIEW_PAGE)],
+    "bulk-confirm": [
+        Case(f"bulk-confirm:{a}", "GET", {**Q, "action": a}, MANAGE_PAGE,
+             query={"source": "state", "state": "waiting"})
+        for a in ("retry", "remove", "promote", "priority")
+    ],
+    "bulk-run": [
+        Case(f"bulk-run:{a}", "POST", {**Q, "action": a}, MANAGE_POST,
+             data={"token": "e" * 32, "source": "ids", "ids": "1", "priority": "3"})
+        for a in ("retry", "remove", "promote", "priority")
+    ],
+    # No such operation in this data: who may look is told 404 (a POST is sent back to the
+    # queue, "not known any more"), the others 403 (audited).
+    "bulk-op": [Case("bulk-op", "GET", {**Q, "op_id": "e" * 32},
+                     {**VIEW_PAGE, "view": "404", "manage": "404", "superuser": "404"})],
+    "bulk-op-action": [
+        Case(f"bulk-op-action:{v}", "POST", {**Q, "op_id": "e" * 32, "verb": v},
+             {**MANAGE_POST, "view": "go"})
+        for v in ("cancel", "undo")
+    ],
 }
 
 

@@ -1,0 +1,1 @@
+"""Triage at scale: failure groups, tracked bulk operations and the trash (undo)."""

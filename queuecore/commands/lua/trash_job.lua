@@ -1,0 +1,83 @@
+--[[
+  Remove a job into a trash from which restore_job can put it back: its hash and the keys
+  hanging off it are renamed under the trash's prefix (so nothing is copied and a BullMQ peer,
+  which reads only the queue's structures, never sees them), they expire after ARGV[4]
+  seconds, and where the job stood is noted beside them. Then it leaves its state as
+  remove_job does (deduplication key released, stall mark cleared, `removed` event).
+  Refused while a worker holds its lock.
+
+  KEYS[1] meta   KEYS[2] events   KEYS[3] the trash's index (zset: job id -> order)
+  ARGV[1] base   ARGV[2] job id   ARGV[3] the trash's key prefix   ARGV[4] ttl (s)
+
+  The note (hash at prefix .. id .. ":where"): state, score (zset states), older and newer
+  (the neighbours in wait or paused, for putting it back in its place), list (wait/paused).
+
+  Returns 1. Errors: -1 no job, -12 locked by a worker.
+]]
+-- @include "common"
+
+local base = ARGV[1]
+local jobId = ARGV[2]
+local jobKey = base .. jobId
+local trashKey = ARGV[3] .. jobId
+local ttl = tonumber(ARGV[4])
+if rcall("EXISTS", jobKey) == 0 then
+  return -1
+end
+if rcall("EXISTS", jobKey .. ":lock") == 1 then
+  return -12
+end
+local state = qc_find_state(base, jobId)
+local where = {"state", state or "unknown"}
+local prev = "unknown"
+if state then
+  prev = STATE_SUFFIX[state]
+  if state == "waiting" then
+    local list = base .. "wait"
+    local pos = rcall("LPOS", list, jobId)
+    if not pos then
+      list = base .. "paused"
+      prev = "paused"
+      pos = rcall("LPOS", list, jobId)
+    end
+    table.insert(where, "list")
+    table.insert(where, prev)
+    -- The list holds the newest at index 0; workers take from the other end.
+    local older = rcall("LINDEX", list, pos + 1)
+    if older then
+      table.insert(where, "older")
+      table.insert(where, older)
+    end
+    if pos > 0 then
+      table.insert(where, "newer")
+      table.insert(where, rcall("LINDEX", list, pos - 1))
+    end
+  elseif state ~= "active" then
+    table.insert(where, "score")
+    table.insert(where, rcall("ZSCORE", base .. STATE_SUFFIX[state], jobId))
+  end
+  qc_remove_from_state(base, jobId, state)
+end
+rcall("SREM", base .. "stalled", jobId)
+-- The deduplication key goes as on removal (a new job with that id may be added meanwhile).
+local dedupId = rcall("HGET", jobKey, "deid")
+if dedupId then
+  local dedupKey = base .. "de:" .. dedupId
+  if rcall("GET", dedupKey) == jobId then
+    rcall("DEL", dedupKey)
+  end
+end
+for _, suffix in ipairs({"", ":logs", ":dependencies", ":processed", ":failed",
+                         ":unsuccessful"}) do
+  if rcall("EXISTS", jobKey .. suffix) == 1 then
+    rcall("RENAME", jobKey .. suffix, trashKey .. suffix)
+    rcall("EXPIRE", trashKey .. suffix, ttl)
+  end
+end
+rcall("HSET", trashKey .. ":where", unpack(where))
+rcall("EXPIRE", trashKey .. ":where", ttl)
+local order = rcall("ZCARD", KEYS[3])
+rcall("ZADD", KEYS[3], order, jobId)
+rcall("EXPIRE", KEYS[3], ttl)
+qc_emit(KEYS[2], qc_max_events(KEYS[1]), "removed", "jobId", jobId, "prev", prev)
+return 1

@@ -1,0 +1,62 @@
+"""The bulk pages through Django's test client: permissions per action, the dry run's count
+and sample, bad input answered with 404 (never a 500), and the audit of a refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard.models import AuditLog
+from queuecore import Queue
+from tests.dashboard.conftest import MOUNT
+
+Q = f"{MOUNT}default/q/tri/"
+
+
+@pytest.fixture
+def seeded(dash_redis: str) -> list[str]:
+    with Queue("tri", dash_redis) as q:
+        return [q.add("w", {"i": i}).id for i in range(3)]
+
+
+def _client(make_user: Callable[..., User], *actions: str) -> Client:
+    client = Client()
+    client.force_login(make_user(*actions))
+    return client
+
+
+@pytest.mark.django_db
+def test_dry_run_and_permissions(seeded: list[str], make_user: Callable[..., User]) -> None:
+    viewer = _client(make_user, "view")
+    assert viewer.get(f"{Q}failures/").status_code == 200
+    assert viewer.get(f"{Q}bulk/remove/?source=state&state=waiting").status_code == 403
+    assert AuditLog.objects.filter(action="bulk remove", outcome="denied").count() == 1
+    remover = _client(make_user, "view", "remove")
+    page = remover.get(f"{Q}bulk/remove/?source=state&state=waiting")
+    assert page.status_code == 200
+    assert "Confirm: 3 jobs" in page.content.decode()
+    assert remover.get(f"{Q}bulk/priority/?ids={seeded[0]}").status_code == 403
+    editor = _client(make_user, "view", "edit")
+    assert editor.get(f"{Q}bulk/priority/?ids={seeded[0]}").status_code == 200
+    for bad in ("bulk/nope/", "bulk/remove/?source=state&state=nope",
+                "bulk/remove/?source=group&group=<b>", "bulk/remove/?ids=wait",
+                "ops/" + "z" * 32 + "/", "ops/" + "a" * 32 + "/"):
+        assert remover.get(Q + bad).status_code == 404, bad
+    response = remover.post(f"{Q}bulk/remove/run/", {"token": "<script>", "source": "ids"})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_hostile_ids_are_escaped_in_the_dry_run(
+    dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    with Queue("tri", dash_redis) as q:
+        q.add("w", None, job_id=hostile)
+    page = _client(make_user, "view", "remove").get(f"{Q}bulk/remove/", {"ids": [hostile]})
+    body = page.content.decode()
+    assert page.status_code == 200 and hostile not in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body

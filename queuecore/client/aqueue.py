@@ -15,7 +15,7 @@ from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
 from ..base.telemetry import BULK_COUNT, BULK_NAMES, JOB_ID, JOB_NAME, SpanKind, Telemetry
 from ..base.validation import positive_int
-from ..commands import deadletter, getters, job_edits, metrics, ops, schedulers, worker_ops
+from ..commands import deadletter, getters, job_edits, metrics, ops, paging, schedulers, worker_ops
 from ..commands.metrics import Metrics, TimingSummary
 from ..commands.op import Op
 from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
@@ -199,6 +199,18 @@ class AsyncQueue(QueueBase):
         """How many log lines each job has (0 for none or an unknown id), in one round trip."""
         ids = [str(j) for j in job_ids]
         return await self.run_op(ops.log_counts(self.keys, ids)) if ids else {}
+
+    async def scan_job_ids(self, state: str, cursor: int = 0,
+                           count: int = 1000) -> tuple[list[str], int]:
+        """A window of ``count`` ids of ``state`` from position ``cursor`` (newest first) and
+        the next cursor, 0 at the end: pages through a state in short calls."""
+        return await self.run_op(paging.scan_job_ids(self.keys, state, cursor, count))
+
+    async def get_job_fields(self, job_ids: Iterable[str],
+                             fields: Sequence[str]) -> list[dict[str, str] | None]:
+        """Some raw hash fields of many jobs in one round trip (None: no such job)."""
+        ids = [str(j) for j in job_ids]
+        return await self.run_op(paging.get_job_fields(self.keys, ids, fields)) if ids else []
 
     async def is_paused(self) -> bool:
         return await self.run_op(ops.is_paused(self.keys))

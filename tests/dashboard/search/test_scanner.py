@@ -98,5 +98,5 @@ def test_queues_written_and_worked_by_node_bullmq(redis_url: str) -> None:
         assert failed.done and sorted(m.fields["failedReason"] for m in failed.matches) == [
             "card declined"] * 4
         done = scan_step(queue, "completed", parse_query("data.order.tags[1]:T1"), budget_s=60)
-        jobs = [queue.get_job(m.id) for m in done.matches]
-        assert sorted(j.data["order"]["id"] for j in jobs if j is not None) == [1, 10, 11]
+        got = [queue.get_job(m.id) for m in done.matches]
+        assert sorted(j.data["order"]["id"] for j in got if j is not None) == [1, 10, 11]

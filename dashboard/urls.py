@@ -17,6 +17,7 @@ from dashboard.views import (
     overview,
     queues,
     schedulers,
+    search,
 )
 
 app_name = "queue_dashboard"
@@ -51,6 +52,7 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path(q + "actions/<str:action>/", w(actions.queue_action), name="queue-action"),
         path(job, w(jobs.job_detail), name="job"),
         path(job + "<str:action>/", w(actions.job_action), name="job-action"),
+        *search.urlpatterns(q, w),
     ]
 
 

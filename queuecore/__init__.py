@@ -41,7 +41,7 @@ from .base.errors import (
     WaitTimeoutError,
 )
 from .base.keys import QUEUE_SUFFIXES, validate_queue_name
-from .base.options import JobOptionsDict, TelemetryOptions
+from .base.options import JobOptionsDict, TelemetryOptions, validate_job_options
 from .base.telemetry import Telemetry
 from .base.version import __version__ as __version__
 from .client.ajob import AsyncJob
@@ -136,5 +136,6 @@ __all__ = [
     "list_queues",
     "release_fan_out",
     "request_cancel",
+    "validate_job_options",
     "validate_queue_name",
 ]

@@ -61,3 +61,12 @@ def test_the_async_face_pages_the_same(redis_url: str) -> None:
             return ids, cursor, await queue.get_job_fields(ids, ["name"])
 
     assert asyncio.run(run()) == (["j2", "j1"], 0, [{"name": "b"}, {"name": "a"}])
+
+
+def test_validate_job_options_refuses_what_add_refuses() -> None:
+    from queuecore import InvalidOptionsError, validate_job_options
+
+    validate_job_options({"attempts": 3, "backoff": {"type": "fixed", "delay": 10}})
+    for bad in ({"attempts": "many"}, {"backoff": {"kind": 1}}, {"nope": 1}):
+        with pytest.raises(InvalidOptionsError):
+            validate_job_options(bad)

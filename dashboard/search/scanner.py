@@ -59,6 +59,7 @@ def _window(start: int, ids: list[str], rows: list[dict[str, str] | None], next_
 def scan_step(queue: Queue, state: str, query: Query, cursor: int = 0, *, limit: int = 100,
               batch: int = BATCH, budget_s: float = 0.3) -> Step:
     """Scan from ``cursor`` until ``limit`` matches, the end, or ``budget_s`` seconds."""
+    limit = max(limit, 1)
     matches, needed = compile_query(query), fields_needed(query)
     step = Step(total=queue.get_job_counts(state).get(state, 0), cursor=max(cursor, 0))
     deadline = time.monotonic() + budget_s

@@ -1,0 +1,28 @@
+// Search: "Cancel" stops the chain of scan steps where it is and offers to continue from
+// there (without this file the link loads the page stopped at that point, which also works).
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("[data-search-cancel]");
+    if (!cancel) return;
+    var status = document.getElementById("qd-search-status");
+    var next = document.getElementById("qd-search-next");
+    if (!status || !next) return;
+    event.preventDefault();
+    if (window.htmx) window.htmx.trigger(next, "htmx:abort");
+    var stopped = document.createElement("div");
+    stopped.id = "qd-search-next";
+    stopped.className = "qd-search-next";
+    var more = document.createElement("a");
+    more.className = "qd-button";
+    more.href = status.dataset.moreUrl || cancel.href;
+    more.textContent = cancel.dataset.continueLabel || "Continue";
+    stopped.appendChild(more);
+    next.replaceWith(stopped);
+    var note = document.createElement("span");
+    note.className = "qd-search-cancelled";
+    note.textContent = cancel.dataset.cancelledLabel || "Cancelled.";
+    cancel.replaceWith(note);
+  });
+})();

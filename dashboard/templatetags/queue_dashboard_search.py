@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from dashboard.search.page import PAGE_MATCHES, search_of
+from dashboard.search.parser import MAX_QUERY_CHARS
 from dashboard.services.common import STATES
 from dashboard.views.context import url
 
@@ -27,6 +28,9 @@ def search_box_context(context: template.Context) -> dict[str, Any]:
         "search": search,
         "states": STATES,
         "page_matches": PAGE_MATCHES,
+        # The box holds no more than the parser reads (a longer query in a URL is answered
+        # with a message); servers also refuse very long URLs.
+        "max_chars": MAX_QUERY_CHARS,
         "page_url": url(request, "queue", connection, queue),
         "clear_url": url(request, "queue", connection, queue,
                          query=f"state={search.state}"),

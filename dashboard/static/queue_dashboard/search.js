@@ -3,6 +3,13 @@
 (function () {
   "use strict";
 
+  // The step in flight when Cancel was pressed still answers: its rows and progress are
+  // dropped (aborting the request instead makes htmx log errors).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.dataset && target.dataset.cancelled) event.detail.shouldSwap = false;
+  });
+
   document.addEventListener("click", function (event) {
     var cancel = event.target.closest && event.target.closest("[data-search-cancel]");
     if (!cancel) return;
@@ -10,7 +17,7 @@
     var next = document.getElementById("qd-search-next");
     if (!status || !next) return;
     event.preventDefault();
-    if (window.htmx) window.htmx.trigger(next, "htmx:abort");
+    next.dataset.cancelled = "1";
     var stopped = document.createElement("div");
     stopped.id = "qd-search-next";
     stopped.className = "qd-search-next";

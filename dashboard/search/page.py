@@ -13,8 +13,10 @@ from dashboard.formatting import ms_to_datetime, shorten
 from dashboard.search.matcher import attempts_of
 from dashboard.search.parser import Query, QueryError, parse_query
 from dashboard.search.scanner import Match
-from dashboard.services.common import NAME_CHARS, STATES
+from dashboard.services.common import STATES
 
+#: Characters of a name a result row shows (the job page shows it all).
+NAME_SHOWN = 120
 #: Matches listed per page; "more" goes on from the cursor.
 PAGE_MATCHES = 100
 
@@ -82,7 +84,7 @@ def row_of(match: Match) -> SearchRow:
     f = match.fields
     return SearchRow(
         id=match.id,
-        name=shorten(f.get("name", ""), NAME_CHARS),
+        name=shorten(f.get("name", ""), NAME_SHOWN),
         attempts_made=attempts_of(f),
         created=ms_to_datetime(_int(f.get("timestamp")) or None),
         finished=ms_to_datetime(_int(f.get("finishedOn")) or None),

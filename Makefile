@@ -102,3 +102,7 @@ bench-live-abuse: $(STAMP)
 .PHONY: bench-dashboard
 bench-dashboard: $(STAMP)
 	$(PY) bench/dashboard_speed.py $(BENCH_ARGS)
+
+.PHONY: bench-search
+bench-search: $(STAMP)
+	$(PY) bench/search_scale.py $(BENCH_ARGS)

@@ -21,14 +21,25 @@ ROW_FIELDS = ("name", "timestamp", "processedOn", "finishedOn", "failedReason", 
 _TEXT_FIELD = {"name": "name", "reason": "failedReason"}
 #: A needle made only of these appears in the raw JSON text as typed (JSON escapes none of
 #: them), so a raw substring test may rule a job out before its data is parsed.
+_INTEGER = re.compile(r"^-?(0|[1-9][0-9]*)$")
 _PLAIN = re.compile(r"^[A-Za-z0-9 _.,:;@#$%*+=?!~^|()'{}-]*$")
 
 
 def fields_needed(query: Query) -> tuple[str, ...]:
-    needed = list(ROW_FIELDS)
-    if any(isinstance(t, DataTerm) for t in query.terms):
-        needed.append("data")
-    return tuple(needed)
+    """The hash fields the query's terms read (only these are fetched while scanning; the
+    rows of the matches are read afterwards). ``name`` at least: a job without one is gone."""
+    needed = {"name"}
+    for term in query.terms:
+        if isinstance(term, DataTerm):
+            needed.add("data")
+        elif isinstance(term, TextTerm):
+            needed.update(("name", "failedReason") if not term.key
+                          else (_TEXT_FIELD.get(term.key, "name"),))
+        elif term.key == "attempts":
+            needed.update(("atm", "attemptsMade"))
+        else:
+            needed.add(term.key)
+    return tuple(sorted(needed))
 
 
 def attempts_of(fields: Fields) -> int:
@@ -95,11 +106,15 @@ def _data_check(term: DataTerm) -> Check:
     number = _number(term.raw)
     literal = {"true": True, "false": False, "null": None}.get(term.raw.lower(), ...)
     plain = bool(_PLAIN.match(term.raw)) and bool(needle)
+    caseless = needle == needle.upper()  # digits and signs: no need to lower the data
+    # A string containing the text, or a number written as typed (an integer: serializers
+    # write those one way), shows the text in the raw JSON; other forms (42.0, true) do not.
+    prefilter = plain and literal is ... and (number is None or _INTEGER.match(term.raw))
 
     def check(job_id: str, fields: Fields, cache: dict[str, Any]) -> bool:
         raw = fields.get("data") or ""
-        if plain and number is None and literal is ... and needle not in raw.lower():
-            return False  # cannot be a string containing it: skip the parse
+        if prefilter and needle not in (raw if caseless else raw.lower()):
+            return False  # its text is nowhere in the data: skip the parse
         found, value = _at(_data(fields, cache), term.path)
         if not found:
             return False

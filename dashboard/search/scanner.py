@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
-from dashboard.search.matcher import Fields, compile_query, fields_needed
+from dashboard.search.matcher import ROW_FIELDS, Fields, compile_query, fields_needed
 from dashboard.search.parser import Query
 from queuecore import AsyncQueue, Queue
 
@@ -56,6 +56,15 @@ def _window(start: int, ids: list[str], rows: list[dict[str, str] | None], next_
     return found, next_cursor
 
 
+def _with_rows(queue: Queue, found: list[Match]) -> list[Match]:
+    """The matches with the fields a result row shows (the scan read only what the query
+    needs); one that vanished meanwhile keeps what the scan read."""
+    if not found:
+        return found
+    rows = queue.get_job_fields([m.id for m in found], ROW_FIELDS)
+    return [Match(m.id, {**m.fields, **(row or {})}) for m, row in zip(found, rows, strict=True)]
+
+
 def scan_step(queue: Queue, state: str, query: Query, cursor: int = 0, *, limit: int = 100,
               batch: int = BATCH, budget_s: float = 0.3) -> Step:
     """Scan from ``cursor`` until ``limit`` matches, the end, or ``budget_s`` seconds."""
@@ -68,7 +77,7 @@ def scan_step(queue: Queue, state: str, query: Query, cursor: int = 0, *, limit:
         rows = queue.get_job_fields(ids, needed)
         found, after = _window(step.cursor, ids, rows, next_cursor, matches,
                                limit - len(step.matches))
-        step.matches += [m for _, m in found]
+        step.matches += _with_rows(queue, [m for _, m in found])
         if after == 0:
             step.done, step.scanned = True, max(step.total, step.cursor + len(ids))
             return step

@@ -21,6 +21,7 @@ ROW_FIELDS = ("name", "timestamp", "processedOn", "finishedOn", "failedReason", 
 _TEXT_FIELD = {"name": "name", "reason": "failedReason"}
 #: A needle made only of these appears in the raw JSON text as typed (JSON escapes none of
 #: them), so a raw substring test may rule a job out before its data is parsed.
+_EXPONENT = re.compile(r"[0-9][eE]")
 _INTEGER = re.compile(r"^-?(0|[1-9][0-9]*)$")
 _PLAIN = re.compile(r"^[A-Za-z0-9 _.,:;@#$%*+=?!~^|()'{}-]*$")
 
@@ -107,13 +108,15 @@ def _data_check(term: DataTerm) -> Check:
     literal = {"true": True, "false": False, "null": None}.get(term.raw.lower(), ...)
     plain = bool(_PLAIN.match(term.raw)) and bool(needle)
     caseless = needle == needle.upper()  # digits and signs: no need to lower the data
-    # A string containing the text, or a number written as typed (an integer: serializers
-    # write those one way), shows the text in the raw JSON; other forms (42.0, true) do not.
+    # A string containing the text, or an integer, shows the text in the raw JSON (JSON
+    # writers put integers as digits, unless in exponent form, which is checked for);
+    # other forms (42.0, true) are left to the parse.
     prefilter = plain and literal is ... and (number is None or _INTEGER.match(term.raw))
 
     def check(job_id: str, fields: Fields, cache: dict[str, Any]) -> bool:
         raw = fields.get("data") or ""
-        if prefilter and needle not in (raw if caseless else raw.lower()):
+        if prefilter and needle not in (raw if caseless else raw.lower()) and not (
+                number is not None and _EXPONENT.search(raw)):
             return False  # its text is nowhere in the data: skip the parse
         found, value = _at(_data(fields, cache), term.path)
         if not found:

@@ -128,3 +128,20 @@ def test_data_values_match_by_their_type() -> None:
     assert match("data.n:4", data=data)  # a string holding digits is a string
     assert not match("data.missing:x", data=data) and not match("data.a:x", data="not json")
     assert not match("data.a:x", data="[" * 100_000 + "]" * 100_000)  # too deep: no match
+
+
+def test_a_scan_reads_only_the_fields_its_terms_need() -> None:
+    from dashboard.search.matcher import fields_needed
+
+    assert fields_needed(parse_query("")) == ("name",)
+    assert fields_needed(parse_query("data.a:1")) == ("data", "name")
+    assert fields_needed(parse_query("x reason:y attempts>1 finished<-1d")) == (
+        "atm", "attemptsMade", "failedReason", "finishedOn", "name")
+
+
+def test_the_raw_text_prefilter_never_hides_a_match() -> None:
+    data = '{"a": 42, "b": 4.5, "c": "MiXeD Case", "d": -7, "e": 1e3}'
+    assert match("data.a:42", data=data) and match("data.a:42.0", data=data)
+    assert match("data.b:4.50", data=data) and match("data.d:-7", data=data)
+    assert match("data.e:1000", data=data) and match("data.c:mixed", data=data)
+    assert not match("data.a:43", data=data)

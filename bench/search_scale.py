@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -182,6 +183,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
+    # A TERM (or Ctrl-C) still runs the ``finally`` that stops the private redis-server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = PrivateRedis().start()
     try:
         assert server.client is not None

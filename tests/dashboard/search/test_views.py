@@ -190,3 +190,20 @@ def test_inside_the_admin(admin_user_client: Client, queue: Queue) -> None:
     assert admin_user_client.get(ADMIN_Q + "import/").status_code == 200
     export = admin_user_client.get(ADMIN_Q + "search/export/?q=" + quote("invoice-1"))
     assert len(b"".join(export.streaming_content).splitlines()) == 3
+
+
+def test_import_refuses_a_file_over_the_cap_and_a_missing_file(
+    admin_user_client: Client, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.views import search_io
+
+    monkeypatch.setattr(search_io, "MAX_IMPORT_BYTES", 100)
+    big = admin_user_client.post(Q + "import/", {"file": _upload("{}\n" * 60),
+                                                 "mode": "import"}).content.decode()
+    assert "The file is larger than 100 bytes." in big
+    none = admin_user_client.post(Q + "import/", {"mode": "dry-run"}).content.decode()
+    assert "Choose an NDJSON file." in none
+    not_utf8 = admin_user_client.post(Q + "import/", {"file": SimpleUploadedFile(
+        "x.ndjson", b"\xff\xfe{}"), "mode": "dry-run"}).content.decode()
+    assert "not UTF-8" in not_utf8
+    assert queue.get_job_counts("waiting")["waiting"] == 0

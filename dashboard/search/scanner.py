@@ -82,7 +82,10 @@ def scan_step(queue: Queue, state: str, query: Query, cursor: int = 0, *, limit:
             step.done, step.scanned = True, max(step.total, step.cursor + len(ids))
             return step
         step.cursor = step.scanned = after
-        if len(step.matches) >= limit or time.monotonic() >= deadline:
+        now = time.monotonic()
+        # Rows found are shown soon (a third of the budget) rather than held for more.
+        if (len(step.matches) >= limit or now >= deadline
+                or (step.matches and now >= deadline - budget_s * 2 / 3)):
             return step
 
 

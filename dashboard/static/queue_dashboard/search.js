@@ -10,6 +10,18 @@
     if (target && target.dataset && target.dataset.cancelled) event.detail.shouldSwap = false;
   });
 
+  // A state tab clicked while a search is shown: search that state instead (the tabs swap
+  // only the job list; the URL they push keeps q).
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    var select = document.querySelector("#qd-search select[name=state]");
+    var params = new URLSearchParams(window.location.search);
+    if (!select || !params.get("q") || !document.getElementById("qd-search-rows")) return;
+    if (params.get("state") && params.get("state") !== select.value) {
+      params.delete("cursor");
+      window.location.assign(window.location.pathname + "?" + params.toString());
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var cancel = event.target.closest && event.target.closest("[data-search-cancel]");
     if (!cancel) return;

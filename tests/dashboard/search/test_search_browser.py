@@ -104,6 +104,10 @@ def test_a_data_path_search_lists_exactly_the_seeded_matches(
         f"{len(expected)} matches in 4,200 jobs")
     assert "q=data.customer.ref%3AACME-7" in tab.url and "state=waiting" in tab.url
     tab.screenshot(path=str(ARTIFACTS / "search-results.png"), full_page=True)
+    # A state tab searches that state.
+    tab.click('.qd-tab:has-text("completed")')
+    expect(tab.locator("#qd-search select[name=state]")).to_have_value("completed")
+    expect(tab.locator("#qd-search-status")).to_contain_text("Scan finished: 0 matches")
     assert problems == []
 
 

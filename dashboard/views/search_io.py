@@ -4,16 +4,19 @@ queue: forms on a page of their own, answered inline (htmx) or as a whole page."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from dashboard import audit, connections
+from dashboard.csp import with_csp
 from dashboard.names import check_queue_name
 from dashboard.search.importer import MAX_IMPORT_BYTES, apply_import, plan_import
 from dashboard.search.page import read_search
@@ -38,9 +41,28 @@ def _checked(request: HtmxHttpRequest, action: str, connection: str, queue: str,
         raise
 
 
+def _form_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponseBase]:
+    """GET as every page (login, then ``view``); a POST is checked by the view itself,
+    so that every refusal of a change is audited as the other actions' are."""
+    page = dashboard_view()(view)
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method != "POST":
+            return page(request, *args, **kwargs)
+        if not request.user.is_authenticated:
+            raise PermissionDenied("login required")
+        try:
+            return view(request, *args, **kwargs)
+        except connections.UnknownConnectionError as exc:
+            raise Http404("unknown connection") from exc
+
+    return with_csp(wrapper)
+
+
 @require_http_methods(["GET", "POST"])
 @csrf_protect
-@dashboard_view()
+@_form_view
 def import_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
     """GET: the upload form. POST (``edit``): check the file; ``mode=import`` also writes it,
     all of it or nothing."""
@@ -112,7 +134,7 @@ def _summary(result: TransferResult, move: bool, target: str) -> str:
 
 @require_http_methods(["GET", "POST"])
 @csrf_protect
-@dashboard_view()
+@_form_view
 def transfer_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
     """GET: the form (for a search's matches or a list of ids). POST: copy or move them."""
     params = request.POST if request.method == "POST" else request.GET
@@ -125,6 +147,8 @@ def transfer_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> Http
     if request.method == "GET":
         return render_page(request, template, **context)
     move = request.POST.get("mode") == "move"
+    label = "move jobs" if move else "copy jobs"
+    _checked(request, "view", connection, queue, label, queue)
     target = request.POST.get("target", "").strip()
     try:
         check_queue_name(target)
@@ -133,7 +157,6 @@ def transfer_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> Http
     if target == queue:
         return render_page(request, template, status=400, problem=_(
             "The target is this queue: choose another one."), **context)
-    label = "move jobs" if move else "copy jobs"
     _checked(request, "edit", connection, target, label, queue)
     if move:
         _checked(request, "remove", connection, queue, label, queue)

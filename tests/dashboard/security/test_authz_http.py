@@ -92,6 +92,19 @@ DECLARED: dict[str, list[Case]] = {
     "remove-scheduler": [
         Case("remove-scheduler", "POST", Q, MANAGE_POST, data={"id": "nightly"})
     ],
+    "search": [Case("search", "GET", Q, VIEW_PAGE, query={"q": "first", "state": "waiting"})],
+    "search-export": [Case("search-export", "GET", Q, MANAGE_PAGE, query={"q": "first"})],
+    "import": [
+        Case("import:get", "GET", Q, VIEW_PAGE),
+        # Without a file: answered on the page, nothing written.
+        Case("import:post", "POST", Q, {**MANAGE_PAGE, "anonymous": "403"}),
+    ],
+    "transfer": [
+        Case("transfer:get", "GET", Q, VIEW_PAGE, query={"q": "first"}),
+        # A move (remove on the source) of a job that does not exist: nothing written.
+        Case("transfer:post", "POST", Q, {**MANAGE_PAGE, "anonymous": "403"},
+             data={"ids": "nope", "target": "archive", "mode": "move"}),
+    ],
 }
 
 

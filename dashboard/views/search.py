@@ -87,6 +87,8 @@ def urlpatterns(prefix: str, wrap: Callable[[Callable[..., Any]], Callable[..., 
     return [
         path(prefix + "search/", wrap(search_step), name="search"),
         path(prefix + "search/export/", wrap(search_export), name="search-export"),
-        path(prefix + "import/", wrap(search_io.import_jobs), name="import"),
-        path(prefix + "transfer/", wrap(search_io.transfer_jobs), name="transfer"),
+        path(prefix + "import/", wrap(search_io.import_page), name="import"),
+        path(prefix + "import/run/", wrap(search_io.import_run), name="import-run"),
+        path(prefix + "transfer/", wrap(search_io.transfer_page), name="transfer"),
+        path(prefix + "transfer/run/", wrap(search_io.transfer_run), name="transfer-run"),
     ]

@@ -1,33 +1,37 @@
 """Import jobs from an NDJSON upload (a dry run first) and copy or move jobs to another
-queue: forms on a page of their own, answered inline (htmx) or as a whole page."""
+queue. Each has a form page (GET, ``view``) and a POST-only endpoint that checks, acts and
+audits like the other actions: htmx gets the result in place (the import's dry run), a plain
+form post a message and a redirect (303) back to the page."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseRedirect as Redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import audit, connections
 from dashboard.csp import with_csp
 from dashboard.names import check_queue_name
-from dashboard.search.importer import MAX_IMPORT_BYTES, apply_import, plan_import
+from dashboard.search.importer import MAX_IMPORT_BYTES, ImportPlan, apply_import, plan_import
 from dashboard.search.page import read_search
 from dashboard.search.scanner import iter_matching_ids
 from dashboard.search.transfer import MAX_TRANSFER, TransferResult, transfer
-from dashboard.services.common import READ_ERRORS, describe
+from dashboard.services.common import describe
 from dashboard.views.base import check_access, dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
 from queuecore import QueueCoreError
 
 _ID_SPLIT = re.compile(r"[\s,]+")
+#: Errors of a dry run told as messages after a plain form post (htmx shows them all).
+_MESSAGE_ERRORS = 10
 
 
 def _checked(request: HtmxHttpRequest, action: str, connection: str, queue: str,
@@ -41,58 +45,81 @@ def _checked(request: HtmxHttpRequest, action: str, connection: str, queue: str,
         raise
 
 
-def _form_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponseBase]:
-    """GET as every page (login, then ``view``); a POST is checked by the view itself,
-    so that every refusal of a change is audited as the other actions' are."""
-    page = dashboard_view()(view)
-
-    @wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.method != "POST":
-            return page(request, *args, **kwargs)
-        if not request.user.is_authenticated:
-            raise PermissionDenied("login required")
-        try:
-            return view(request, *args, **kwargs)
-        except connections.UnknownConnectionError as exc:
-            raise Http404("unknown connection") from exc
-
-    return with_csp(wrapper)
+def _login_required(request: HtmxHttpRequest) -> None:
+    if not request.user.is_authenticated:
+        raise PermissionDenied("login required")
 
 
-@require_http_methods(["GET", "POST"])
+@require_GET
+@dashboard_view()
+def import_page(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
+    return render_page(request, "queue_dashboard/search/import.html", connection=connection,
+                       queue=queue, max_bytes=MAX_IMPORT_BYTES,
+                       queue_url=url(request, "queue", connection, queue))
+
+
+def _plan_messages(request: HtmxHttpRequest, plan: ImportPlan) -> None:
+    messages.info(request, _("Dry run: %(n)d lines read, %(good)d jobs ready, %(bad)d with "
+                             "errors. Nothing was written.")
+                  % {"n": plan.lines, "good": len(plan.entries), "bad": plan.error_count},
+                  fail_silently=True)
+    for line, text in plan.errors[:_MESSAGE_ERRORS]:
+        messages.error(request, f"{_('line')} {line}: {text}" if line else text,
+                       fail_silently=True)
+
+
+@require_POST
 @csrf_protect
-@_form_view
-def import_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
-    """GET: the upload form. POST (``edit``): check the file; ``mode=import`` also writes it,
-    all of it or nothing."""
-    context: dict[str, Any] = {"connection": connection, "queue": queue,
-                               "max_bytes": MAX_IMPORT_BYTES,
-                               "queue_url": url(request, "queue", connection, queue)}
-    template = "queue_dashboard/search/import.html"
-    if request.method == "GET":
-        return render_page(request, template, **context)
+@with_csp
+def import_run(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponseBase:
+    """Check the uploaded file; ``mode=import`` also writes it, all of it or nothing."""
+    _login_required(request)
     _checked(request, "edit", connection, queue, "import", queue)
-    fragment = "queue_dashboard/search/import_result.html" if request.htmx else template
+    back = url(request, "import", connection, queue)
+    fragment = "queue_dashboard/search/import_result.html"
+
+    def answer(status: str = "", **context: Any) -> HttpResponseBase:
+        if request.htmx:
+            return render_page(request, fragment, **context)
+        if context.get("plan") is not None and context.get("imported") is None:
+            _plan_messages(request, context["plan"])
+        elif status:
+            level = messages.SUCCESS if context.get("imported") is not None else messages.ERROR
+            messages.add_message(request, level, status, fail_silently=True)
+        return Redirect(back, status=303)
+
     upload = request.FILES.get("file")
     if upload is None:
-        return render_page(request, fragment, problem=_("Choose an NDJSON file."), **context)
+        problem = _("Choose an NDJSON file.")
+        return answer(problem, problem=problem)
     if upload.size is None or upload.size > MAX_IMPORT_BYTES:
-        return render_page(request, fragment, problem=_(
-            "The file is larger than %(n)s bytes.") % {"n": f"{MAX_IMPORT_BYTES:,}"}, **context)
+        problem = _("The file is larger than %(n)s bytes.") % {"n": f"{MAX_IMPORT_BYTES:,}"}
+        return answer(problem, problem=problem)
     plan = plan_import(upload.read())
-    context["plan"] = plan
     if request.POST.get("mode") != "import" or not plan.ok:
-        return render_page(request, fragment, dry_run=True, **context)
+        return answer(plan=plan, dry_run=True)
     try:
         ids = apply_import(connections.get_queue(connection, queue), plan)
-    except READ_ERRORS as exc:
+    except QueueCoreError as exc:
         audit.record(request.user, "import", outcome="error", connection=connection,
                      queue=queue, count=len(plan.entries), detail=describe(exc))
-        return render_page(request, fragment, problem=describe(exc), **context)
+        return answer(describe(exc), problem=describe(exc))
     audit.record(request.user, "import", outcome="ok", connection=connection, queue=queue,
                  job_ids=ids, count=len(ids), detail=f"file={upload.name}")
-    return render_page(request, fragment, imported=len(ids), **context)
+    done = ngettext("Imported %(n)d job.", "Imported %(n)d jobs.", len(ids)) % {"n": len(ids)}
+    return answer(done, imported=len(ids))
+
+
+@require_GET
+@dashboard_view()
+def transfer_page(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
+    """The form, for a search's matches (``q``, ``state``, ``cursor``) or a list of ids."""
+    params = request.GET
+    return render_page(
+        request, "queue_dashboard/search/transfer.html", connection=connection, queue=queue,
+        search=read_search(params), ids=params.get("ids", ""),
+        target=params.get("target", ""), mode=params.get("mode", "copy"), max=MAX_TRANSFER,
+        queue_url=url(request, "queue", connection, queue))
 
 
 def _ids_of(request: HtmxHttpRequest, connection: str, queue: str) -> tuple[list[str], int]:
@@ -127,36 +154,41 @@ def _summary(result: TransferResult, move: bool, target: str) -> str:
                 "both queues.", "%(n)d jobs were copied but could not be removed (active or "
                 "locked): they are in both queues.", len(result.not_removed)
             ) % {"n": len(result.not_removed)}
-        return text
-    return ngettext("Copied %(n)d job to %(target)s.", "Copied %(n)d jobs to %(target)s.",
-                    n) % {"n": n, "target": target}
+    else:
+        text = ngettext("Copied %(n)d job to %(target)s.", "Copied %(n)d jobs to %(target)s.",
+                        n) % {"n": n, "target": target}
+    if result.missing:
+        text += " " + ngettext("%(n)d job was not found.", "%(n)d jobs were not found.",
+                               len(result.missing)) % {"n": len(result.missing)}
+    return text
 
 
-@require_http_methods(["GET", "POST"])
+@require_POST
 @csrf_protect
-@_form_view
-def transfer_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponse:
-    """GET: the form (for a search's matches or a list of ids). POST: copy or move them."""
-    params = request.POST if request.method == "POST" else request.GET
-    search = read_search(params)
-    context: dict[str, Any] = {"connection": connection, "queue": queue, "search": search,
-                               "ids": params.get("ids", ""), "target": params.get("target", ""),
-                               "mode": params.get("mode", "copy"), "max": MAX_TRANSFER,
-                               "queue_url": url(request, "queue", connection, queue)}
-    template = "queue_dashboard/search/transfer.html"
-    if request.method == "GET":
-        return render_page(request, template, **context)
+@with_csp
+def transfer_run(request: HtmxHttpRequest, connection: str, queue: str) -> HttpResponseBase:
+    """Copy or move, then back to the form with a message (and the rest of a search that
+    had more than ``MAX_TRANSFER`` matches)."""
+    _login_required(request)
     move = request.POST.get("mode") == "move"
     label = "move jobs" if move else "copy jobs"
     _checked(request, "view", connection, queue, label, queue)
+    search = read_search(request.POST)
     target = request.POST.get("target", "").strip()
+
+    def back(**changes: object) -> Redirect:
+        query = search.params(target=target, mode="move" if move else "copy", **changes)
+        return Redirect(url(request, "transfer", connection, queue, query=query), status=303)
+
     try:
         check_queue_name(target)
     except ValueError:
-        return render_page(request, template, problem=_("Name a target queue."), **context)
+        messages.error(request, _("Name a target queue."), fail_silently=True)
+        return back()
     if target == queue:
-        return render_page(request, template, status=400, problem=_(
-            "The target is this queue: choose another one."), **context)
+        messages.error(request, _("The target is this queue: choose another one."),
+                       fail_silently=True)
+        return back()
     _checked(request, "edit", connection, target, label, queue)
     if move:
         _checked(request, "remove", connection, queue, label, queue)
@@ -167,15 +199,17 @@ def transfer_jobs(request: HtmxHttpRequest, connection: str, queue: str) -> Http
     except (QueueCoreError, ValueError) as exc:
         audit.record(request.user, label, outcome="error", connection=connection, queue=queue,
                      detail=f"to {target}: {describe(exc)}")
-        return render_page(request, template, problem=describe(exc), **context)
+        messages.error(request, describe(exc), fail_silently=True)
+        return back()
     message = _summary(result, move, target)
     audit.record(request.user, label, outcome="ok", connection=connection, queue=queue,
                  job_ids=result.copied, count=len(result.copied),
                  detail=f"to {target}; {message}")
-    more_url = None
     if cursor:
-        more_url = url(request, "transfer", connection, queue,
-                       query=search.params(cursor=cursor, target=target,
-                                           mode="move" if move else "copy"))
-    return render_page(request, template, done=message, result=result, more_url=more_url,
-                       target_url=url(request, "queue", connection, target), **context)
+        message += " " + _("Stopped at %(n)s jobs: submit again to go on with the rest.") % {
+            "n": f"{MAX_TRANSFER:,}"}
+        messages.success(request, message, fail_silently=True)
+        # Moved jobs left the state, so the rest now starts where this request started.
+        return back(cursor=search.cursor if move else cursor)
+    messages.success(request, message, fail_silently=True)
+    return Redirect(url(request, "queue", connection, target), status=303)

@@ -114,7 +114,7 @@ def test_import_dry_run_lists_errors_then_imports(
 ) -> None:
     viewer = client_for(make_user, "view")
     assert viewer.get(Q + "import/").status_code == 200
-    assert viewer.post(Q + "import/", {"file": _upload("{}")}).status_code == 403
+    assert viewer.post(Q + "import/run/", {"file": _upload("{}")}).status_code == 403
     editor = client_for(make_user, "view", "edit")
     bad = "\n".join([
         json.dumps({"name": "ok", "data": {"a": 1}}),
@@ -123,8 +123,8 @@ def test_import_dry_run_lists_errors_then_imports(
         json.dumps({"name": "x", "opts": {"attempts": "many"}}),
         "[1]",
     ])
-    body = editor.post(Q + "import/", {"file": _upload(bad), "mode": "import"}
-                       ).content.decode()
+    body = editor.post(Q + "import/run/", {"file": _upload(bad), "mode": "import"},
+                       headers={"HX-Request": "true"}).content.decode()
     assert "5 lines read, 1 jobs ready, 4 with errors" in body
     for line in ("line 2: not JSON", "line 3: “name” must be", "line 4: “opts” are not valid",
                  "line 5: not a JSON object"):
@@ -133,12 +133,19 @@ def test_import_dry_run_lists_errors_then_imports(
     good = "\n".join(json.dumps({"id": "old", "state": "failed", "name": f"n{i}",
                                  "data": {"i": i}, "opts": {"attempts": 2, "parent": {}}})
                      for i in range(3))
-    dry = editor.post(Q + "import/", {"file": _upload(good), "mode": "dry-run"},
+    dry = editor.post(Q + "import/run/", {"file": _upload(good), "mode": "dry-run"},
                       headers={"HX-Request": "true"}).content.decode()
     assert "3 lines read, 3 jobs ready, 0 with errors" in dry and "<html" not in dry
     assert "Fields ignored:" in dry and "<code>state</code>" in dry and "<code>parent</code>" in dry
     assert queue.get_job_counts("waiting")["waiting"] == 0
-    done = editor.post(Q + "import/", {"file": _upload(good), "mode": "import"}).content.decode()
+    # A plain form post: a message and back to the page (no htmx).
+    plain = editor.post(Q + "import/run/", {"file": _upload(bad), "mode": "dry-run"},
+                        follow=True)
+    assert plain.redirect_chain == [(Q + "import/", 303)]
+    text = plain.content.decode()
+    assert "5 lines read, 1 jobs ready, 4 with errors" in text and "line 2: not JSON" in text
+    done = editor.post(Q + "import/run/", {"file": _upload(good), "mode": "import"},
+                       follow=True).content.decode()
     assert "Imported 3 jobs." in done
     assert sorted(j.data["i"] for j in queue.get_waiting()) == [0, 1, 2]
     log = AuditLog.objects.get(action="import", outcome="ok")
@@ -153,8 +160,10 @@ def test_copy_and_move_by_search_and_by_ids(
     editor = client_for(make_user, "view", "edit")
     form = editor.get(Q + "transfer/", {"q": "data.customer.vip:true"}).content.decode()
     assert 'name="q" value="data.customer.vip:true"' in form
-    copied = editor.post(Q + "transfer/", {"q": "data.customer.vip:true", "state": "waiting",
-                                           "target": "archive", "mode": "copy"})
+    copied = editor.post(Q + "transfer/run/", {"q": "data.customer.vip:true",
+                                               "state": "waiting", "target": "archive",
+                                               "mode": "copy"}, follow=True)
+    assert copied.redirect_chain == [(f"{MOUNT}default/q/archive/", 303)]
     assert "Copied 3 jobs to archive." in copied.content.decode()
     assert sorted(j.name for j in target.get_waiting()) == ["invoice-11", "invoice-3",
                                                             "invoice-7"]
@@ -163,17 +172,18 @@ def test_copy_and_move_by_search_and_by_ids(
     twin = next(j for j in target.get_waiting() if j.name == "invoice-3")
     assert (twin.data, twin.opts) == (original.data, original.opts)
     # Moving needs remove on the source.
-    denied = editor.post(Q + "transfer/", {"ids": f"{ids[0]}, {ids[1]}", "target": "archive",
-                                           "mode": "move"})
+    denied = editor.post(Q + "transfer/run/", {"ids": f"{ids[0]}, {ids[1]}",
+                                               "target": "archive", "mode": "move"})
     assert denied.status_code == 403
     mover = client_for(make_user, "view", "edit", "remove")
-    moved = mover.post(Q + "transfer/", {"ids": f"{ids[0]}\n{ids[1]}", "target": "archive",
-                                         "mode": "move"}).content.decode()
+    moved = mover.post(Q + "transfer/run/", {"ids": f"{ids[0]}\n{ids[1]}", "target": "archive",
+                                             "mode": "move"}, follow=True).content.decode()
     assert "Moved 2 jobs to archive." in moved
     assert queue.get_job(ids[0]) is None and queue.get_job(ids[1]) is None
     assert target.get_job_counts("waiting")["waiting"] == 5
-    same = mover.post(Q + "transfer/", {"ids": ids[2], "target": "emails", "mode": "copy"})
-    assert same.status_code == 400
+    same = mover.post(Q + "transfer/run/", {"ids": ids[2], "target": "emails", "mode": "copy"},
+                      follow=True)
+    assert "The target is this queue" in same.content.decode()
     logs = AuditLog.objects.filter(action__in=("copy jobs", "move jobs"))
     assert sorted((a.action, a.outcome, a.count) for a in logs) == [
         ("copy jobs", "ok", 3), ("move jobs", "denied", None), ("move jobs", "ok", 2)]
@@ -198,12 +208,15 @@ def test_import_refuses_a_file_over_the_cap_and_a_missing_file(
     from dashboard.views import search_io
 
     monkeypatch.setattr(search_io, "MAX_IMPORT_BYTES", 100)
-    big = admin_user_client.post(Q + "import/", {"file": _upload("{}\n" * 60),
-                                                 "mode": "import"}).content.decode()
+    hx = {"HX-Request": "true"}
+    big = admin_user_client.post(Q + "import/run/", {"file": _upload("{}\n" * 60),
+                                                     "mode": "import"}, headers=hx
+                                 ).content.decode()
     assert "The file is larger than 100 bytes." in big
-    none = admin_user_client.post(Q + "import/", {"mode": "dry-run"}).content.decode()
+    none = admin_user_client.post(Q + "import/run/", {"mode": "dry-run"}, headers=hx
+                                  ).content.decode()
     assert "Choose an NDJSON file." in none
-    not_utf8 = admin_user_client.post(Q + "import/", {"file": SimpleUploadedFile(
-        "x.ndjson", b"\xff\xfe{}"), "mode": "dry-run"}).content.decode()
+    not_utf8 = admin_user_client.post(Q + "import/run/", {"file": SimpleUploadedFile(
+        "x.ndjson", b"\xff\xfe{}"), "mode": "dry-run"}, headers=hx).content.decode()
     assert "not UTF-8" in not_utf8
     assert queue.get_job_counts("waiting")["waiting"] == 0

@@ -94,17 +94,13 @@ DECLARED: dict[str, list[Case]] = {
     ],
     "search": [Case("search", "GET", Q, VIEW_PAGE, query={"q": "first", "state": "waiting"})],
     "search-export": [Case("search-export", "GET", Q, MANAGE_PAGE, query={"q": "first"})],
-    "import": [
-        Case("import:get", "GET", Q, VIEW_PAGE),
-        # Without a file: answered on the page, nothing written.
-        Case("import:post", "POST", Q, {**MANAGE_PAGE, "anonymous": "403"}),
-    ],
-    "transfer": [
-        Case("transfer:get", "GET", Q, VIEW_PAGE, query={"q": "first"}),
-        # A move (remove on the source) of a job that does not exist: nothing written.
-        Case("transfer:post", "POST", Q, {**MANAGE_PAGE, "anonymous": "403"},
-             data={"ids": "nope", "target": "archive", "mode": "move"}),
-    ],
+    "import": [Case("import", "GET", Q, VIEW_PAGE)],
+    # Without a file: a message, nothing written.
+    "import-run": [Case("import-run", "POST", Q, MANAGE_POST, data={"mode": "dry-run"})],
+    "transfer": [Case("transfer", "GET", Q, VIEW_PAGE, query={"q": "first"})],
+    # A move (remove on the source too) of a job that does not exist: nothing written.
+    "transfer-run": [Case("transfer-run", "POST", Q, MANAGE_POST,
+                          data={"ids": "nope", "target": "archive", "mode": "move"})],
 }
 
 

@@ -67,6 +67,10 @@ class ImportPlan:
 def _entry(plan: ImportPlan, number: int, text: str) -> dict[str, Any] | None:
     try:
         record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        plan.error(number, _("not JSON: %(error)s at column %(column)d")
+                   % {"error": exc.msg[:200], "column": exc.colno})
+        return None
     except (ValueError, RecursionError) as exc:
         plan.error(number, _("not JSON: %(error)s") % {"error": str(exc)[:200]})
         return None

@@ -21,6 +21,7 @@ from dashboard.views import (
     overview,
     queues,
     schedulers,
+    search,
 )
 
 app_name = "queue_dashboard"
@@ -65,6 +66,7 @@ def build_urlpatterns(wrap: Wrap | None = None) -> list[URLPattern]:
         path(job + "<str:action>/", w(actions.job_action), name="job-action"),
         path(q + "add/", w(edit.add_job), name="add-job"),
         path(job + "edit/<str:what>/", w(edit.edit_job), name="job-edit"),
+        *search.urlpatterns(q, w),
     ]
 
 

@@ -41,7 +41,7 @@ from .base.errors import (
     WaitTimeoutError,
 )
 from .base.keys import QUEUE_SUFFIXES, validate_queue_name
-from .base.options import JobOptionsDict, TelemetryOptions
+from .base.options import JobOptionsDict, TelemetryOptions, validate_job_options
 from .base.telemetry import Telemetry
 from .base.version import __version__ as __version__
 from .client.ajob import AsyncJob
@@ -147,5 +147,6 @@ __all__ = [
     "read_timings",
     "release_fan_out",
     "request_cancel",
+    "validate_job_options",
     "validate_queue_name",
 ]

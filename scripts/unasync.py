@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIRS: tuple[tuple[str, str], ...] = (
     ("queuecore/client/ajob.py", "queuecore/client/job.py"),
     ("queuecore/client/aqueue.py", "queuecore/client/queue.py"),
+    ("queuecore/client/aqueries.py", "queuecore/client/queries.py"),
     ("queuecore/flows/aproducer.py", "queuecore/flows/producer.py"),
     ("queuecore/observe/adiscovery.py", "queuecore/observe/discovery.py"),
     ("queuecore/client/atriage.py", "queuecore/client/triage.py"),
@@ -44,6 +45,7 @@ RENAMES: dict[str, str] = {
     "AsyncJob": "Job",
     "AsyncJobQueue": "JobQueue",
     "AsyncQueue": "Queue",
+    "AsyncQueueReads": "QueueReads",
     "AsyncRunner": "SyncRunner",
     "AsyncTriage": "Triage",
     "__aenter__": "__enter__",
@@ -56,6 +58,7 @@ RENAMES: dict[str, str] = {
     "arun_plan": "run_plan",
     "aproducer": "producer",
     "aqueue": "queue",
+    "aqueries": "queries",
     "atriage": "triage",
     "async_client": "sync_client",
 }

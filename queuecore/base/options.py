@@ -234,6 +234,17 @@ class JobOptions:
         return out
 
 
+def validate_job_options(options: Mapping[str, Any]) -> None:
+    """Raise ``InvalidOptionsError`` when ``Queue.add`` would refuse ``options`` (checked
+    before any write: an import's dry run, a form)."""
+    try:
+        build_options(None, options, now_ms=0)
+    except (ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, InvalidOptionsError):
+            raise
+        raise InvalidOptionsError(str(exc)) from exc
+
+
 def build_options(
     defaults: Mapping[str, Any] | None, options: Mapping[str, Any], *, now_ms: int
 ) -> JobOptions:

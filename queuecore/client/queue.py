@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -16,19 +16,19 @@ from ..base.keys import QueueKeys
 from ..base.options import JobOptionsDict
 from ..base.telemetry import BULK_COUNT, BULK_NAMES, JOB_ID, JOB_NAME, SpanKind, Telemetry
 from ..base.validation import positive_int
-from ..commands import deadletter, getters, job_edits, metrics, ops, schedulers, worker_ops
-from ..commands.metrics import Metrics, TimingSummary
+from ..commands import deadletter, getters, job_edits, ops, schedulers, worker_ops
 from ..commands.op import Op
 from ..commands.schedulers import JobScheduler, RepeatOptions, UpsertReply
 from ..transport.connection import ConnectionLike, sync_client
 from ..transport.runner import SyncRunner
 from .job import Job
-from .queue_base import CLEAN_BATCH, BulkJob, QueueBase
+from .queries import QueueReads
+from .queue_base import CLEAN_BATCH, BulkJob
 
 T = TypeVar("T")
 
 
-class Queue(QueueBase):
+class Queue(QueueReads):
     """A queue in BullMQ 6's format, used from blocking code."""
 
     def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
@@ -178,37 +178,6 @@ class Queue(QueueBase):
                                      "waiting-children")
         return sum(counts.values())
 
-    def get_job_state(self, job_id: str) -> str:
-        return self.run_op(ops.get_state(self.keys, str(job_id)))
-
-    def get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
-                     asc: bool = True) -> tuple[list[str], int]:
-        self._check_range(start, end)
-        return self.run_op(ops.get_logs(self.keys, str(job_id), start, end, asc))
-
-    def get_job_log_counts(self, job_ids: Iterable[str]) -> dict[str, int]:
-        """How many log lines each job has (0 for none or an unknown id), in one round trip."""
-        ids = [str(j) for j in job_ids]
-        return self.run_op(ops.log_counts(self.keys, ids)) if ids else {}
-
-    def get_job_position(self, job_id: str, limit: int = 100_000) -> int | None:
-        """How many queued jobs a worker takes before ``job_id`` (None: not waiting or
-        prioritized, or more than ``limit`` places back)."""
-        return self.run_op(getters.job_position(self.keys, str(job_id), limit))
-
-    def get_job_lock_ttl(self, job_id: str) -> int:
-        """Milliseconds left on the job's worker lock (-2: no lock, -1: no expiry)."""
-        return self.run_op(getters.lock_ttl(self.keys, str(job_id)))
-
-    def is_paused(self) -> bool:
-        return self.run_op(ops.is_paused(self.keys))
-
-    def get_workers(self) -> list[dict[str, str]]:
-        return self.run_op(ops.workers(self.keys))
-
-    def redis_info(self) -> dict[str, Any]:
-        return self.run_op(ops.redis_info())
-
     # -- changing --
 
     def pause(self) -> None:
@@ -264,23 +233,6 @@ class Queue(QueueBase):
         self._emitter.emit("removed", str(job_id))
 
     # -- metrics --
-
-    def get_metrics(self, kind: str = "completed", start: int = 0, end: int = -1) -> Metrics:
-        """Per-minute counts of ``kind`` ("completed" or "failed"), newest minute first."""
-        return self.run_op(metrics.get_metrics(self.keys, kind, start, end))
-
-    def get_timings(self, kind: str = "completed", since_ms: int | None = None,
-                    percentiles: Sequence[float] = (50, 90, 99)) -> TimingSummary:
-        """Wait and processing time percentiles of the recorded samples (ms)."""
-        samples = self.run_op(metrics.get_timings(self.keys, kind, since_ms))
-        return metrics.summarize(samples, percentiles)
-
-    def get_timing_series(self, kind: str = "completed", since_ms: int | None = None,
-                          percentiles: Sequence[float] = (50, 90, 99)
-                          ) -> list[tuple[int, TimingSummary]]:
-        """The same percentiles per minute (oldest first), for charts."""
-        samples = self.run_op(metrics.get_timings(self.keys, kind, since_ms))
-        return metrics.per_minute(samples, percentiles)
 
     # -- dead letters --
 
@@ -340,24 +292,6 @@ class Queue(QueueBase):
         return self.run_op(ops.trim_events(self.keys, max_length))
 
     # -- BullMQ's getters and helpers --
-
-    def get_counts_per_priority(self, priorities: Iterable[int]) -> dict[str, int]:
-        """Jobs queued at each priority, by the priority as a string (0 counts ``wait``)."""
-        return self.run_op(getters.counts_per_priority(self.keys, priorities))
-
-    def get_job_count_by_types(self, *types: str) -> int:
-        """The number of jobs in all the states given (every state when none)."""
-        return self.run_op(getters.job_count_by_types(self.keys, types))
-
-    def get_flow_parents(self, job_ids: Iterable[str]) -> set[str]:
-        """Which of the jobs are flow parents (have or had children), in one round trip."""
-        ids = [str(j) for j in job_ids]
-        return self.run_op(getters.flow_parents(self.keys, ids)) if ids else set()
-
-    def get_due_times(self, job_ids: Iterable[str]) -> dict[str, int | None]:
-        """When each delayed job is due (ms; None when not delayed), in one round trip."""
-        ids = [str(j) for j in job_ids]
-        return self.run_op(getters.due_times(self.keys, ids)) if ids else {}
 
     def get_waiting(self, start: int = 0, end: int = -1) -> list[Job]:
         return self.get_jobs("waiting", start, end, asc=True)

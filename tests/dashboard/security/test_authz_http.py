@@ -139,6 +139,15 @@ DECLARED: dict[str, list[Case]] = {
              {**MANAGE_POST, "view": "go"})
         for v in ("cancel", "undo")
     ],
+    "search": [Case("search", "GET", Q, VIEW_PAGE, query={"q": "first", "state": "waiting"})],
+    "search-export": [Case("search-export", "GET", Q, MANAGE_PAGE, query={"q": "first"})],
+    "import": [Case("import", "GET", Q, VIEW_PAGE)],
+    # Without a file: a message, nothing written.
+    "import-run": [Case("import-run", "POST", Q, MANAGE_POST, data={"mode": "dry-run"})],
+    "transfer": [Case("transfer", "GET", Q, VIEW_PAGE, query={"q": "first"})],
+    # A move (remove on the source too) of a job that does not exist: nothing written.
+    "transfer-run": [Case("transfer-run", "POST", Q, MANAGE_POST,
+                          data={"ids": "nope", "target": "archive", "mode": "move"})],
 }
 
 

@@ -61,3 +61,10 @@ LIBS: dict[str, Lib] = {
                            _python(".venv-qc", "queuecore_bench.py"), "bullmq", QC_ENV,
                            scenarios=frozenset({"S1", "S2"}), options={"api": "async"}),
 }
+
+# An older tree of queuecore side by side in the same run (old and new figures, interleaved):
+# QC_BASE_TREE=/path/to/a/checkout adds the library "queuecore-base" (its S1 with Queue).
+if os.environ.get("QC_BASE_TREE"):
+    LIBS["queuecore-base"] = Lib("queuecore-base", "queuecore (base tree)",
+                                 _python(".venv-qc", "queuecore_bench.py"), "bullmq",
+                                 {"PYTHONPATH": os.environ["QC_BASE_TREE"]})

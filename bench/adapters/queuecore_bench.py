@@ -48,7 +48,7 @@ def add_one(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _add_one_async(cfg: dict[str, Any], n: int) -> dict[str, Any]:
-    queue = AsyncQueue(QUEUE, connection=cfg["url"])
+    queue = _async_queue(cfg)
     await queue.add(JOB_NAME, {"i": -1})
     start = time.perf_counter()
     cpu0 = time.process_time()
@@ -63,6 +63,12 @@ async def _add_one_async(cfg: dict[str, Any], n: int) -> dict[str, Any]:
     cpu = time.process_time() - cpu0
     await queue.close()
     return {"n": done, "seconds": seconds, "cpu_s": cpu}
+
+
+def _async_queue(cfg: dict[str, Any]) -> AsyncQueue:
+    if cfg.get("autopipeline"):  # the calls of a loop turn in one write, one held connection
+        return AsyncQueue(QUEUE, connection=cfg["url"], autopipeline=True, socket_timeout=None)
+    return AsyncQueue(QUEUE, connection=cfg["url"])
 
 
 def add_bulk(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +94,7 @@ def add_bulk(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _add_bulk_async(cfg: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
-    queue = AsyncQueue(QUEUE, connection=cfg["url"])
+    queue = _async_queue(cfg)
     await queue.add_bulk([{"name": JOB_NAME, "data": {"i": -1}}])
     start = time.perf_counter()
     cpu0 = time.process_time()

@@ -91,6 +91,7 @@ async def _run(url: str, r: redis.Redis, q: str, batching: bool,
     worker = Worker(q, _process, connection=url, concurrency=8,
                     metrics={"max_data_points": 10})
     worker._finisher.batching = batching  # the path under test
+    worker._finisher._batcher.chunk = 3  # a turn's finishes in several calls, in flight at once
 
     def finished() -> bool:
         done = r.zcard(f"bull:{q}:completed") + r.zcard(f"bull:{q}:failed")

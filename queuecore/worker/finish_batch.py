@@ -26,6 +26,8 @@ from .state import RunState
 
 log = logging.getLogger("queuecore.worker")
 
+#: Jobs per call at most (see ``FinishBatcher._flush``).
+CHUNK = 20
 #: The single-job path: (finish, fetch next?) -> the finish call's reply, or FAILED
 Single = Callable[[Finish, bool, str], Awaitable[Any]]
 #: Run an op as Finisher.safe does: its reply or FAILED
@@ -51,6 +53,7 @@ class FinishBatcher:
         self._failed = failed
         self._empty = empty
         self._pending: list[tuple[Finish, asyncio.Future[Any]]] = []
+        self.chunk = CHUNK
 
     def finish(self, finish: Finish) -> asyncio.Future[Any]:
         """Queue a finish for this turn's call; resolves to the next job (a ``Fetched``),
@@ -64,8 +67,11 @@ class FinishBatcher:
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        if batch:
-            self._state.spawn(self._run(batch))
+        # In calls of at most `chunk` jobs: Redis runs the first while the worker reads its
+        # reply and runs those jobs, so the two overlap instead of taking turns.
+        chunk = self.chunk
+        for i in range(0, len(batch), chunk):
+            self._state.spawn(self._run(batch[i:i + chunk]))
 
     async def _run(self, batch: list[tuple[Finish, asyncio.Future[Any]]]) -> None:
         try:

@@ -64,6 +64,8 @@ def _snapshot(r: redis.Redis, q: str) -> dict[str, Any]:
         kind = r.type(key)
         if name in ("marker", "stalled-check"):  # wake-up hints and the check's own clock
             continue
+        if name.startswith("qc:timings"):  # queuecore's measured durations (vary by run)
+            continue
         value: Any
         if kind == "hash":
             value = {f.replace(q, "Q"): ("<t>" if f in _TIMES else v.replace(q, "Q"))
@@ -107,7 +109,8 @@ async def _run(url: str, r: redis.Redis, q: str, batching: bool,
 
 
 async def test_batched_and_single_finish_leave_the_same_keys(redis_url: str, r: redis.Redis,
-                                                             monkeypatch: Any) -> None:
+                                                             monkeypatch: Any,
+                                                             caplog: Any) -> None:
     calls: list[int] = []
     many = worker_ops.move_to_finished_many
 
@@ -120,3 +123,6 @@ async def test_batched_and_single_finish_leave_the_same_keys(redis_url: str, r: 
     batched = await _run(redis_url, r, "eq-batch", True, calls)
     assert max(calls) > 1  # several jobs per call
     assert batched == single
+    # A finish that fetched nothing (closing) hands the job slot None, never the reply's 0:
+    # a slot task that died on it is logged by asyncio as an exception never retrieved.
+    assert not [rec for rec in caplog.records if "never retrieved" in rec.getMessage()]

@@ -80,7 +80,7 @@ class FinishBatcher:
                 fetch = self._fetcher.fetch_next()
                 token = self._fetcher.next_token() if fetch else ""
                 reply = await self._single(finish, fetch, token)
-                result = (reply if reply is self._failed or not reply
+                result = (reply if reply is self._failed else None if not reply
                           else self._fetcher.decode(reply, token) or self._empty)
                 if not future.done():
                     future.set_result(result)

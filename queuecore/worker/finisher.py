@@ -119,7 +119,9 @@ class Finisher:
             fetch = fetcher.fetch_next()
             next_token = fetcher.next_token()
             reply = await self._finish_single(finish, fetch, next_token)
-            next_job = (reply if reply is FAILED or not reply
+            # A falsy reply (no fetch asked, e.g. while closing) means no next job: None,
+            # never the reply itself (a 0 would be taken for a job by the runner's loop).
+            next_job = (FAILED if reply is FAILED else None if not reply
                         else fetcher.decode(reply, next_token) or EMPTY)
         if next_job is not FAILED:
             job.finished_on = now_ms()

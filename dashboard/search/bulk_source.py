@@ -23,6 +23,10 @@ from queuecore import Queue
 
 #: Matches one dry-run step may gather before it reports (its time budget ends it sooner).
 STEP_LIMIT = 100_000
+#: Seconds a dry run may scan to count the matches (then it says "at least N").
+DRY_RUN_BUDGET_S = 2.0
+#: ... and the run's form, which only needs a first figure (the operation counts them all).
+RUN_BUDGET_S = 0.1
 
 
 @dataclass
@@ -32,7 +36,7 @@ class SearchSource:
     queue: Queue
     state: str
     query: Query
-    budget_s: float = 2.0
+    budget_s: float = DRY_RUN_BUDGET_S
     found: list[str] = field(default_factory=list)
     scanned: int = 0
     total: int = 0

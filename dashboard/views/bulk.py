@@ -24,7 +24,7 @@ from dashboard.bulk.sources import GroupSource, IdSource, IdsSource, StateSource
 from dashboard.csp import with_csp
 from dashboard.names import check_job_id
 from dashboard.pagination import parse_int
-from dashboard.search import QueryError, parse_query
+from dashboard.search import QueryError, bulk_source, parse_query
 from dashboard.search.bulk_source import SearchSource
 from dashboard.services.common import STATES
 from dashboard.views.base import dashboard_view, render_page, url
@@ -111,7 +111,8 @@ def _search_source(request: HttpRequest, t: Triage, params: dict[str, list[str]]
         raise Http404(exc.message) from exc
     if query.empty:
         raise Http404("empty search")
-    return SearchSource(t.queue, state, query, budget_s=2.0 if request.method == "GET" else 0.1)
+    budget = bulk_source.DRY_RUN_BUDGET_S if request.method == "GET" else bulk_source.RUN_BUDGET_S
+    return SearchSource(t.queue, state, query, budget_s=budget)
 
 
 def _denied(request: HttpRequest, label: str, connection: str, queue: str) -> NoReturn:

@@ -95,6 +95,7 @@ def test_remove_all_matching_a_search_then_undo(
         expect(page.locator("#qd-search-status")).to_contain_text("10 matches in 30 jobs")
         rows = page.locator("#qd-search-rows tr.qd-search-row")
         expect(rows).to_have_count(10)
+        expect(page.locator("#qd-wire-every")).to_have_text("All 10 matches:")
         # Ticking result rows feeds the job list's selection (and its buttons).
         bar = page.locator("#qd-wire-bar")
         expect(bar.get_by_role("button", name="Remove…")).to_be_disabled()
@@ -141,6 +142,12 @@ def test_screenshots_of_the_results_with_their_bulk_bar(
                     "document.documentElement.scrollWidth <= window.innerWidth + 1")
                 page.locator("#qd-search").screenshot(
                     path=str(ARTIFACTS / f"wire-results-{theme}-{width}.png"))
+                page.get_by_role("link", name="Remove all matching…").click()
+                expect(page.locator("#dialog .qd-bulk-confirm")).to_contain_text("10 jobs")
+                assert page.evaluate(
+                    "document.documentElement.scrollWidth <= window.innerWidth + 1")
+                page.locator("#dialog").screenshot(
+                    path=str(ARTIFACTS / f"wire-dry-run-{theme}-{width}.png"))
                 assert not problems, problems
             finally:
                 context.close()

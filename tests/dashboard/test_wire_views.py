@@ -123,3 +123,16 @@ def test_a_count_cut_by_its_budget_says_at_least(dash_redis: str) -> None:
         assert len(ids) == len(set(ids)) == 1250
         whole = SearchSource(q, "waiting", parse_query("data.even:true"))
         assert whole.count() == 1250 and not whole.partial
+
+
+def test_a_dry_run_cut_by_its_budget_says_so_and_can_still_run(
+    dash_redis: str, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dashboard.search.bulk_source.DRY_RUN_BUDGET_S", 0.0)
+    with Queue("tri", dash_redis) as q:
+        q.add_bulk([{"name": f"n{i}", "data": {"even": i % 2 == 0}} for i in range(2500)])
+    page = client(make_user, "view", "remove").get(
+        Q + "bulk/remove/", {"source": "search", "state": "waiting", "q": "data.even:true"})
+    body = page.content.decode()
+    assert "At least 500 jobs match so far" in body and "after 1,000 of 2,500 jobs" in body
+    assert "Confirm: 500 jobs" in body and "disabled" not in body

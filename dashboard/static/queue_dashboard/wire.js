@@ -21,6 +21,21 @@
     }
   }
 
+  // Once a search that began at the state's start has scanned it all, the rows are every
+  // match: the "every match" label says how many (the dry run counts again anyway).
+  function countMatches() {
+    var label = document.getElementById("qd-wire-every");
+    var rows = document.getElementById("qd-search-rows");
+    var done = document.querySelector("#qd-search-status .qd-search-done");
+    var cursor = new URLSearchParams(window.location.search).get("cursor");
+    if (!label || !rows || !done || (cursor && cursor !== "0")) return;
+    var n = rows.querySelectorAll("tr.qd-search-row").length;
+    if (!n) return;
+    label.textContent = n === 1 ? label.dataset.one : label.dataset.many.replace("%s", String(n));
+  }
+
+  document.addEventListener("htmx:oobAfterSwap", countMatches);
+  document.addEventListener("htmx:afterSettle", countMatches);
   document.addEventListener("change", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:load", refresh);

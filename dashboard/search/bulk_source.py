@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from dashboard.formatting import shorten
+from dashboard.search.matcher import compile_query, fields_needed
 from dashboard.search.parser import Query
-from dashboard.search.scanner import iter_matching_ids, scan_step
-from queuecore import Queue
+from dashboard.search.scanner import BATCH, iter_matching_ids, scan_step
+from queuecore import Queue, Triage
 
 #: Matches one dry-run step may gather before it reports (its time budget ends it sooner).
 STEP_LIMIT = 100_000
@@ -27,6 +28,8 @@ STEP_LIMIT = 100_000
 DRY_RUN_BUDGET_S = 2.0
 #: ... and the run's form, which only needs a first figure (the operation counts them all).
 RUN_BUDGET_S = 0.1
+#: While an operation collects the matches, how often it reports its count and hears Cancel.
+REPORT_S = 0.5
 
 
 @dataclass
@@ -42,6 +45,10 @@ class SearchSource:
     total: int = 0
     counted: bool = False  # the dry-run count has run
     complete: bool = False  # ... and reached the end of the state
+    #: The operation collecting the matches (set by the run view): its progress and Cancel.
+    op_id: str = ""
+    namespace: str = "qd"
+    cancelled: bool = False
 
     @property
     def label(self) -> str:
@@ -82,10 +89,36 @@ class SearchSource:
         dashboard's shared one)."""
         with Queue(self.queue.name, connection=self.queue.connection,
                    prefix=self.queue.prefix) as own:
-            return list(dict.fromkeys(
-                job_id for job_id, _after in iter_matching_ids(own, self.state, self.query)))
+            if not self.op_id:
+                return list(dict.fromkeys(
+                    job_id for job_id, _after in iter_matching_ids(own, self.state, self.query)))
+            return self._watched(own, Triage(own, namespace=self.namespace))
+
+    def _watched(self, own: Queue, side: Triage) -> list[str]:
+        """The collection of an operation: its found count is the operation's total as it
+        grows (the progress page shows it), and its Cancel is heard between windows."""
+        matches, needed = compile_query(self.query), fields_needed(self.query)
+        key = f"op:{self.op_id}"
+        found: list[str] = []
+        cursor, reported = 0, time.monotonic()
+        while True:
+            ids, next_cursor = own.scan_job_ids(self.state, cursor, BATCH)
+            rows = own.get_job_fields(ids, needed)
+            found += [i for i, row in zip(ids, rows, strict=True)
+                      if row is not None and matches(i, row)]
+            if next_cursor == 0:
+                break
+            cursor = next_cursor
+            if time.monotonic() - reported >= REPORT_S:
+                reported = time.monotonic()
+                if side.side(("HSET", key, "total", len(found)), ("HGET", key, "cancel"))[1]:
+                    self.cancelled = True  # the runner sees the flag before its first chunk
+                    break
+        return list(dict.fromkeys(found))
 
     def chunks(self, size: int) -> Iterator[list[str]]:
         ids = self.snapshot()
+        if not ids and self.cancelled:
+            yield []  # the runner looks for a Cancel before each chunk: this one is never run
         for i in range(0, len(ids), size):
             yield ids[i:i + size]

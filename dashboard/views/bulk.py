@@ -160,6 +160,8 @@ def run(request: HtmxHttpRequest, connection: str, queue: str, action: str) -> H
     if not _TOKEN.fullmatch(token):
         raise Http404("bad token")
     source, group = _source(request, connection, queue, dict(request.POST.lists()))
+    if isinstance(source, SearchSource):  # its collection reports to the operation
+        source.op_id = token
     priority = 0
     if action == "priority":
         priority = parse_int(request.POST.get("priority"), 0, lower=0, upper=2_097_151)

@@ -17,7 +17,7 @@ from django.test import Client
 from dashboard.bulk import operations
 from dashboard.search import parse_query
 from dashboard.search.bulk_source import SearchSource
-from queuecore import Queue
+from queuecore import Queue, Triage
 from tests.dashboard.conftest import MOUNT
 from tests.queue_helpers import fetch, finish
 
@@ -136,3 +136,24 @@ def test_a_dry_run_cut_by_its_budget_says_so_and_can_still_run(
     body = page.content.decode()
     assert "At least 500 jobs match so far" in body and "after 1,000 of 2,500 jobs" in body
     assert "Confirm: 500 jobs" in body and "disabled" not in body
+
+
+def test_cancel_is_heard_while_the_operation_collects_the_matches(
+    dash_redis: str, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dashboard.search.bulk_source.REPORT_S", 0.0)
+    with Queue("tri", dash_redis) as q:
+        q.add_bulk([{"name": f"n{i}", "data": {"even": i % 2 == 0}} for i in range(2500)])
+        token = "c" * 32
+        # Cancel pressed before the collection's first report (after its first window).
+        Triage(q).side(("HSET", f"op:{token}", "cancel", "1"))
+        response = client(make_user, "view", "remove").post(
+            Q + "bulk/remove/run/",
+            {"source": "search", "state": "waiting", "q": "data.even:true", "token": token})
+        assert response.status_code == 303
+        operations.wait(token, 60)
+        op = operations.get(Triage(q), token)
+        assert op is not None
+        # Stopped after one window of 1,000 jobs (500 matches), before removing any.
+        assert (op.status, op.done, op.total) == ("cancelled", 0, 500)
+        assert q.get_job_counts("waiting")["waiting"] == 2500

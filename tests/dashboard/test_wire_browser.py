@@ -16,6 +16,7 @@ import redis
 from queuecore import Queue
 from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
+from tests.queue_helpers import fetch, finish
 from tests.redisproc import RedisProcess
 from tests.waiting import TIMEOUT
 
@@ -126,11 +127,24 @@ def test_remove_all_matching_a_search_then_undo(
         r.close()
 
 
+def fail_jobs(url: str, name: str, reasons: list[str]) -> list[str]:
+    with Queue(name, connection=url) as q:
+        q.obliterate(force=True)
+        ids = [q.add("pay", {"i": i}).id for i in range(len(reasons))]
+        for reason in reasons:
+            job_id = fetch(q)
+            assert job_id is not None
+            finish(q, job_id, completed=False, value=reason)
+        return ids
+
+
 def test_screenshots_of_the_results_with_their_bulk_bar(
     site: tuple[LiveSite, str], redis_server: RedisProcess, browser: Any
 ) -> None:
     _, base = site
     seed(redis_server.url, "wire-shots")
+    hostile = fail_jobs(redis_server.url, "wire-groups",
+                        [f"{HOSTILE} {'z' * 20_000} for u{i}@ex.com ({i})" for i in range(3)])
     for width in (390, 1440):
         for theme in ("light", "dark"):
             context, page, problems = new_page(site, browser, width, theme)
@@ -148,6 +162,18 @@ def test_screenshots_of_the_results_with_their_bulk_bar(
                     "document.documentElement.scrollWidth <= window.innerWidth + 1")
                 page.locator("#dialog").screenshot(
                     path=str(ARTIFACTS / f"wire-dry-run-{theme}-{width}.png"))
+                # A failure group's "list them" opens the search for exactly its jobs.
+                page.goto(f"{base}{MOUNT}default/q/wire-groups/failures/")
+                page.get_by_role("link", name="list them").click()
+                expect(page.locator("#qd-search-status")).to_contain_text("3 matches")
+                found = page.locator("#qd-search-rows tr.qd-search-row")
+                assert sorted(found.evaluate_all("rs => rs.map(r => r.dataset.jobId)")) == \
+                    sorted(hostile)
+                expect(page.locator(".qd-wire-group-note")).to_contain_text("<script>alert(<n>)")
+                assert page.evaluate(
+                    "document.documentElement.scrollWidth <= window.innerWidth + 1")
+                page.locator("#qd-search").screenshot(
+                    path=str(ARTIFACTS / f"wire-group-{theme}-{width}.png"))
                 assert not problems, problems
             finally:
                 context.close()

@@ -68,9 +68,13 @@ def test_a_failure_groups_link_lists_exactly_its_jobs(
     for link in links:
         params = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
         assert params["state"] == "failed" and params["q"].startswith("group:")
-        assert viewer.get(link).status_code == 200
+        shown = viewer.get(link)
+        assert shown.status_code == 200 and "Failure group:" in shown.content.decode()
         found.append(sorted(matches(viewer, params)))
     assert sorted(found) == sorted([sorted(declined), sorted(timeouts), sorted(other)])
+    assert "card &lt;n&gt; declined for &lt;email&gt;" in viewer.get(links[0]).content.decode()
+    unknown = viewer.get(Q, {"state": "failed", "q": "group:0123456789abcdef"}).content
+    assert "not in the failures index" in unknown.decode()
     # A masked message has no literal to look for: reason: finds both card groups or none.
     assert matches(viewer, {"state": "failed", "q": 'reason:"card <n> declined"'}) == []
 

@@ -15,8 +15,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from dashboard.bulk import operations
-from dashboard.search import parse_query
+from dashboard.search import QueryError, parse_query
 from dashboard.search.bulk_source import SearchSource
+from dashboard.search.parser import GroupTerm
 from queuecore import Queue, Triage
 from tests.dashboard.conftest import MOUNT
 from tests.queue_helpers import fetch, finish
@@ -161,3 +162,31 @@ def test_cancel_is_heard_while_the_operation_collects_the_matches(
         # Stopped after one window of 1,000 jobs (500 matches), before removing any.
         assert (op.status, op.done, op.total) == ("cancelled", 0, 500)
         assert q.get_job_counts("waiting")["waiting"] == 2500
+
+
+def test_the_results_bar_offers_what_the_state_and_user_allow(
+    dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    def offered(c: Client, state: str) -> list[str]:
+        page = c.get(Q, {"state": state, "q": "x"}).content.decode()
+        return re.findall(r'class="qd-button qd-wire-all[^"]*" href="[^"]*/bulk/(\w+)/', page)
+
+    everything = client(make_user, "view", "retry", "remove", "promote", "edit")
+    assert offered(everything, "failed") == ["retry", "remove"]
+    assert offered(everything, "delayed") == ["promote", "priority", "remove"]
+    assert offered(everything, "waiting") == ["priority", "remove"]
+    assert offered(everything, "active") == []
+    assert offered(client(make_user, "view"), "failed") == []
+    assert 'id="qd-wire-bar"' not in client(make_user, "view").get(
+        Q, {"state": "failed", "q": "x"}).content.decode()
+    # Inside the admin too, the buttons carry the search.
+    admin = everything.get("/ops/admin/queue_dashboard/queuedashboard/default/q/tri/",
+                           {"state": "failed", "q": "reason:declined"}).content.decode()
+    assert "/bulk/retry/?source=search&amp;state=failed&amp;q=reason%3Adeclined" in admin
+
+
+def test_group_terms_parse() -> None:
+    assert parse_query("group:0123456789ABCDEF").terms == (GroupTerm("0123456789abcdef"),)
+    for bad in ("group:123", "group>0123456789abcdef", 'group:"<b>"'):
+        with pytest.raises(QueryError, match="group takes the id"):
+            parse_query(bad)

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from queuecore import Queue
-from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+from tests.dashboard.chromium import ARTIFACTS, launched, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.queue_helpers import fetch, finish
 from tests.redisproc import RedisProcess
@@ -22,7 +22,7 @@ from tests.waiting import TIMEOUT
 
 require_chromium()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,13 +42,8 @@ def site(redis_server: RedisProcess, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, str]) -> Iterator[Any]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 def new_page(site: tuple[LiveSite, str], browser: Any, width: int = 1280,

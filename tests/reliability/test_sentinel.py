@@ -228,11 +228,11 @@ class Dashboard:
     def counts(self, queue: str) -> dict[str, int] | None:
         """The counts the overview page shows for ``queue`` (None on an error page)."""
         status, body = self.get("/queues/")
-        row = re.search(rf'data-queue="{queue}">.*?</tr>', body, re.S)
+        row = re.search(rf'data-queue="{queue}"[^>]*>.*?</tr>', body, re.S)
         if status != 200 or row is None:
             return None
         return {state: int(n) for state, n in
-                re.findall(r'id="q[0-9a-f]+-([a-z-]+)">(\d+)</span>', row.group(0))}
+                re.findall(r'id="q[0-9a-f]+-([a-z-]+)"[^>]*>(\d+)</span>', row.group(0))}
 
     def close(self) -> None:
         if self.proc.stdin is not None:

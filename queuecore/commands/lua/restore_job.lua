@@ -10,8 +10,8 @@
   KEYS[5] active   KEYS[6] delayed
   ARGV[1] base   ARGV[2] job id   ARGV[3] the trash's key prefix
 
-  Returns 1 restored, 0 a job with that id exists again (left in the trash), -1 not in the
-  trash any more (expired).
+  Returns 1 restored, 0 a job with that id exists again (left in the trash).
+  Errors: -1 not in the trash any more (expired).
 ]]
 -- @include "common"
 

@@ -249,6 +249,15 @@
     restoreFocus();
   }
   document.addEventListener("DOMContentLoaded", function () { refresh(document); });
+  // The flow tree: a node's button folds its children.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".qd-flow-toggle");
+    if (!button) return;
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    var list = button.closest(".qd-flow-node").querySelector(":scope > ul");
+    if (list) list.hidden = !open;
+  });
   document.addEventListener("htmx:afterSettle", function (event) { refresh(event.target); });
   document.addEventListener("htmx:oobAfterSwap", function () { refresh(document); });
   document.addEventListener("htmx:wsAfterMessage", function () { refresh(document); });

@@ -246,6 +246,8 @@ def test_screenshots_of_the_main_pages(
         "overview": _u("overview"),
         "queue": _u("queue", "default", EMAILS) + "?state=failed",
         "job": _u("job", "default", EMAILS, seeded.ids["failed_short"]),
+        "failures": _u("failures", "default", EMAILS),
+        "search": _u("queue", "default", EMAILS) + "?state=completed&q=welcome",
     }
     made = []
     for name, path in shots.items():
@@ -261,6 +263,8 @@ def test_screenshots_of_the_main_pages(
         page.wait_for_function(
             "() => document.getElementById('qd-live-status')?.dataset.state !== 'connecting'"
         )
+        if filename.startswith("search"):  # its results come in scan steps
+            page.wait_for_selector("#qd-search-rows tr")
         data = page.screenshot(path=str(target / filename))
         shot_width, shot_height, distinct = _png_stats(data)
         assert (shot_width, shot_height) == (width, height), filename

@@ -63,7 +63,8 @@ def pages(ids: dict[str, str]) -> dict[str, str]:
         "admin-overview": "/ops/admin/queue_dashboard/queuedashboard/",
         # The parts added later: failures, bulk, add job, search, history, alerts.
         "failures": _u("failures", "default", EMAILS),
-        "bulk-dry-run": _u("bulk-confirm", "default", EMAILS, "retry") + "?source=state&state=failed",
+        "bulk-dry-run": _u("bulk-confirm", "default", EMAILS, "retry")
+        + "?source=state&state=failed",
         "add-job": _u("add-job", "default", EMAILS),
         "search": _u("queue", "default", EMAILS) + "?state=completed&q=welcome",
         "search-error": _u("queue", "default", EMAILS) + "?state=failed&q=data.%5B",

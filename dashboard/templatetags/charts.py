@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from dashboard.services import overview
 from dashboard.services.summary import QueueSummary
+from dashboard.templatetags.qd_look import qd_count
 from dashboard.templatetags.queue_dashboard import dom_id, state_label
 from dashboard.throughput import CHART_HEIGHT, Throughput
 
@@ -133,8 +134,8 @@ def overview_rows(context: template.Context, rows: list[QueueSummary], states: l
             n = int(q.counts.get(s, 0))
             zero = "" if n else " qd-zero"
             cells.append(f'<td class="qd-num qd-count qd-state-{s}{zero}" data-label='
-                         f'"{labels[s]}"><a href="{url}?state={s}"><span id="{qid}-{s}">{n}'
-                         "</span></a></td>")
+                         f'"{labels[s]}"><a href="{url}?state={s}"><span id="{qid}-{s}" '
+                         f'class="{qd_count(n, s)}">{n}</span></a></td>')
         zero = "" if q.workers else " qd-zero"
         cells.append(f'<td class="qd-num{zero}" data-label="{l_workers}">{q.workers}</td>'
                      f'<td class="qd-oldest" data-label="{l_oldest}">'

@@ -125,3 +125,9 @@ bench-bulk: $(STAMP)
 .PHONY: bench-search
 bench-search: $(STAMP)
 	$(PY) bench/search_scale.py $(BENCH_ARGS)
+
+# Scale-out: the S3 load over 3 queues on a local 3-master Redis Cluster against one
+# redis-server (bench/results/cluster-<date>.json). BENCH_ARGS, e.g. `--jobs 9000 --rounds 1`.
+.PHONY: bench-cluster
+bench-cluster: $(STAMP)
+	$(PY) bench/cluster.py $(BENCH_ARGS)

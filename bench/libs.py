@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -23,7 +24,7 @@ class Lib:
     env: dict[str, str] = field(default_factory=dict)
     concurrent: bool = True  # can run many jobs at once in one process
     scenarios: frozenset[str] | None = None  # None: all
-    options: dict[str, str] = field(default_factory=dict)  # added to every adapter config
+    options: dict[str, Any] = field(default_factory=dict)  # added to every adapter config
 
     def runs(self, scenario: str) -> bool:
         return self.scenarios is None or scenario in self.scenarios
@@ -60,4 +61,16 @@ LIBS: dict[str, Lib] = {
     "queuecore-async": Lib("queuecore-async", "queuecore AsyncQueue",
                            _python(".venv-qc", "queuecore_bench.py"), "bullmq", QC_ENV,
                            scenarios=frozenset({"S1", "S2"}), options={"api": "async"}),
+    # The same with AsyncQueue(autopipeline=True, socket_timeout=None).
+    "queuecore-async-ap": Lib("queuecore-async-ap", "queuecore AsyncQueue, auto-pipelined",
+                              _python(".venv-qc", "queuecore_bench.py"), "bullmq", QC_ENV,
+                              scenarios=frozenset({"S1", "S2"}),
+                              options={"api": "async", "autopipeline": True}),
 }
+
+# An older tree of queuecore side by side in the same run (old and new figures, interleaved):
+# QC_BASE_TREE=/path/to/a/checkout adds the library "queuecore-base" (its S1 with Queue).
+if os.environ.get("QC_BASE_TREE"):
+    LIBS["queuecore-base"] = Lib("queuecore-base", "queuecore (base tree)",
+                                 _python(".venv-qc", "queuecore_bench.py"), "bullmq",
+                                 {"PYTHONPATH": os.environ["QC_BASE_TREE"]})

@@ -5,12 +5,14 @@
 Starts its own redis-server (free loopback port, temporary directory) and one daphne process
 serving the example project, then measures:
 
-1. event-to-screen latency, p50 and p99, at 100 and at 5,000 events per second: a producer
+1. event-to-screen latency, p50 and p99, at 100 and at 5,000 events per second and of lone
+   events (one job added every 0.7 s, each meeting a quiet socket): a producer
    adds jobs (each writes two stream entries, "added" and "waiting") and Debian's headless
    Chromium watches the queue page; a MutationObserver stamps every change of the waiting
    count, and each batch's latency is the first stamp showing a count that includes it minus
    the time its add returned (same machine, same clock). Coalescing is at its default, 4
-   updates a second, so latency is bounded below by the flush interval by design.
+   updates a second: under a steady stream latency is bounded below by the flush interval by
+   design; a lone event on a quiet socket goes out at once.
 2. ``workers``: the daphne process's CPU (utime + stime from /proc) while 50 websockets watch
    a queue that real workers (``python -m queuecore worker`` processes) run at up to 5,000
    jobs a second (what they reach depends on the machine: on 2 cores, far less).
@@ -65,6 +67,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EVENTS_PER_JOB = 2  # "added" and "waiting" for a plain add
+LONE_GAP_S = 0.7  # lone events: longer than the coalescing interval (0.25 s at 4/s)
 OBSERVER = """() => {
   window.qdStamps = [];
   new MutationObserver(() => {
@@ -101,11 +104,25 @@ def produce(url: str, queue_name: str, events_per_second: int, seconds: float,
         queue.close()
 
 
+def produce_lone(url: str, queue_name: str, events_per_second: int, seconds: float,
+                 sent: list[tuple[float, int]]) -> None:
+    """One job every LONE_GAP_S seconds (longer than the coalescing interval): each change
+    meets a quiet socket; record (time added, total so far)."""
+    queue = Queue(queue_name, connection=url)
+    try:
+        for total in range(1, max(2, int(seconds / LONE_GAP_S)) + 1):
+            queue.add("bench", {"i": total})
+            sent.append((time.time() * 1000, total))
+            time.sleep(LONE_GAP_S)
+    finally:
+        queue.close()
+
+
 def latency(site: LiveSite, base: str, url: str, events_per_second: int,
-            seconds: float) -> dict[str, Any]:
+            seconds: float, lone: bool = False) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    queue_name = f"latency{events_per_second}"
+    queue_name = "lone" if lone else f"latency{events_per_second}"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         context = browser.new_context()
@@ -117,7 +134,7 @@ def latency(site: LiveSite, base: str, url: str, events_per_second: int,
         page.wait_for_timeout(500)
         page.evaluate(OBSERVER)
         sent: list[tuple[float, int]] = []
-        producer = threading.Thread(target=produce,
+        producer = threading.Thread(target=produce_lone if lone else produce,
                                     args=(url, queue_name, events_per_second, seconds, sent))
         producer.start()
         producer.join()
@@ -130,7 +147,7 @@ def latency(site: LiveSite, base: str, url: str, events_per_second: int,
         if shown is not None:
             delays.append(shown - at)
     return {
-        "events_per_second": events_per_second,
+        "events_per_second": "lone" if lone else events_per_second,
         "seconds": seconds,
         "events": sent[-1][1] * EVENTS_PER_JOB if sent else 0,
         "batches": len(sent),
@@ -452,7 +469,9 @@ def synthetic_load(site: LiveSite, daphne: Any, server: RedisProcess, jobs_per_s
 def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str]] = []
     for lat in results.get("latency", []):
-        rows.append((f"latency at {lat['events_per_second']} events/s",
+        rate = lat["events_per_second"]
+        rows.append((f"latency at {rate} events/s" if rate != "lone" else
+                     f"latency of a lone event (one every {LONE_GAP_S} s)",
                      f"p50 {lat['latency_ms_p50']} ms, p99 {lat['latency_ms_p99']} ms "
                      f"({lat['events']} events, {lat['screen_updates']} screen updates)"))
     for key in ("cpu", "cpu_synthetic"):
@@ -501,7 +520,9 @@ def main() -> None:
 
     server = RedisProcess().start()
     with tempfile.TemporaryDirectory(prefix="qd-bench-") as tmp:
-        site = LiveSite(Path(tmp), server.url, rate=4, page_size=25)
+        # 50 sockets of one user: above the default per-user cap (20), raised here.
+        site = LiveSite(Path(tmp), server.url, rate=4, page_size=25,
+                        settings={"LIVE_SOCKETS_PER_USER": 100})
         try:
             daphne = site.start_daphne()
             results: dict[str, Any] = {
@@ -513,6 +534,8 @@ def main() -> None:
             if "latency" in parts:
                 results["latency"] = [latency(site, daphne.url, server.url, rate, args.seconds)
                                       for rate in (100, 5000)]
+                results["latency"].append(latency(site, daphne.url, server.url, 0,
+                                                  max(args.seconds, 14.0), lone=True))
             if "workers" in parts:
                 results["cpu"] = cpu_under_load(site, daphne, server, args.jobs_per_second,
                                                 args.sockets, args.seconds, args.workers)

@@ -30,6 +30,12 @@ ROWS: list[tuple[str, str, str, str, str, str, bool]] = [
      "jobs/s", True),
     ("S3-2p", "S3 process 50,000, 2 processes x concurrency 50", "S3", "2pxc50",
      "jobs_per_s", "jobs/s", True),
+    ("S3-1kb", "S3 process 50,000 with 1 KB of data each, concurrency 50", "S3",
+     "c50 1KB data", "jobs_per_s", "jobs/s", True),
+    ("S3-5ms", "S3 process 50,000, a processor awaiting 5 ms, concurrency 50", "S3",
+     "c50 5ms processor", "jobs_per_s", "jobs/s", True),
+    ("S3-c50-redis", "S3 redis-server CPU per processed job, concurrency 50", "S3", "c50",
+     "server_cpu_us_per_job", "µs", False),
     ("S4-p50", "S4 add→completed latency p50 (200 jobs/s)", "S4", "200 jobs/s, idle worker",
      "p50_ms", "ms", False),
     ("S4-p99", "S4 add→completed latency p99 (200 jobs/s)", "S4", "200 jobs/s, idle worker",
@@ -160,17 +166,26 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def check(name: str, value: float | None, ok: bool | None, shown: str) -> None:
         out.append({"target": name, "value": value, "met": ok, "shown": shown})
 
-    for row_id, floor in (("S1", 1.0), ("S2", 1.5), ("S3-c50", 1.0)):
+    def ratio_of(row_id: str, lib: str) -> float | None:
+        return by_id.get(row_id, {}).get("cells", {}).get(lib, {}).get("ratio_to_node")
+
+    # Issue 18's targets (ratios to Node bullmq in the same run).
+    for row_id, floor, lib in (("S1", 1.0, MAIN), ("S1", 1.2, "queuecore-async"),
+                               ("S2", 2.0, MAIN), ("S3-c50", 1.3, MAIN), ("S3-c1", 1.0, MAIN),
+                               ("S3-2p", 1.0, MAIN)):
+        r = ratio_of(row_id, lib)
+        name = f"{row_id}{' AsyncQueue' if lib != MAIN else ''} ≥ {floor}x Node"
+        check(name, r, None if r is None else r >= floor, "—" if r is None else f"{r:.2f}x")
+    for row_id, ceiling in (("S3-c50-redis", 0.75), ("S4-p50", 1.0), ("S4-p99", 1.0),
+                            ("S5-p50", 1.0), ("S5-p99", 1.0)):
         r = ratio(row_id)
-        check(f"{row_id} ≥ {floor}x Node", r, None if r is None else r >= floor,
+        check(f"{row_id} < {ceiling}x Node" if ceiling == 1.0 else f"{row_id} ≤ {ceiling}x Node",
+              r, None if r is None else (r < ceiling if ceiling == 1.0 else r <= ceiling),
               "—" if r is None else f"{r:.2f}x")
     one, two = median("S3-c50"), median("S3-2p")
     grows = None if one is None or two is None else two > one
     check("S3 grows with processes (2pxc50 > 1p c50)", None if grows is None else two / one,
           grows, "—" if grows is None else f"{two / one:.2f}x of 1 process")
-    r = ratio("S4-p50")
-    check("S4 p50 ≤ 1.5x Node", r, None if r is None else r <= 1.5,
-          "—" if r is None else f"{r:.2f}x")
     for other in OTHERS:
         losses, compared = [], 0
         for row in rows:
@@ -195,6 +210,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:,.0f}"
     if unit == "MiB":
         return f"{value:.0f} MiB"
+    if unit == "µs":
+        return f"{value:.0f} µs"
     return f"{value:.2f} ms" if value < 100 else f"{value:,.0f} ms"
 
 
@@ -261,7 +278,9 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"[{i + 1}] {note}" + ("  " if i + 1 < len(notes) else "")
                   for i, note in enumerate(notes)]
     cpu_rows = [("S1", "S1", "add one at a time"), ("S2", "S2", "add_bulk, batches of 1,000"),
-                ("S3 c1", "S3", "c1"), ("S3 c50", "S3", "c50"), ("S3 2p", "S3", "2pxc50")]
+                ("S3 c1", "S3", "c1"), ("S3 c50", "S3", "c50"), ("S3 2p", "S3", "2pxc50"),
+                ("S3 c50 1 KB", "S3", "c50 1KB data"),
+                ("S3 c50 5 ms", "S3", "c50 5ms processor")]
     cpu_lines = []
     for label, scenario, variant in cpu_rows:
         cells = []

@@ -64,6 +64,8 @@ class Case:
     variant: str
     concurrency: int = 1
     processes: int = 1
+    pad: int = 0  # S3: bytes of padding in each job's data
+    sleep_ms: int = 0  # S3: the processor awaits this long
 
 
 CASES = [
@@ -72,6 +74,8 @@ CASES = [
     Case("S3", "c1", 1, 1),
     Case("S3", "c50", 50, 1),
     Case("S3", "2pxc50", 50, 2),
+    Case("S3", "c50 1KB data", 50, 1, pad=1024),
+    Case("S3", "c50 5ms processor", 50, 1, sleep_ms=5),
     Case("S4", "200 jobs/s, idle worker"),
     Case("S5", "delayed jobs"),
     Case("S6", "idle worker, c50", 50, 1),
@@ -80,6 +84,8 @@ CASES = [
 # Concurrency of the idle worker in S4/S5: each library's default (arq's max_jobs is 10; at 1
 # arq starts one job per poll and cannot keep up with 200 jobs/s).
 DEFAULT_CONCURRENCY = {"arq": 10}
+# The S3 variants (1 KB data, a 5 ms processor) run for these libraries only.
+VARIANT_LIBS = frozenset({"queuecore", "node"})
 
 
 def log(msg: str) -> None:
@@ -97,7 +103,7 @@ class Bench:
         self.server = server
         self.params = params
         self.client = redis.Redis(port=server.port, socket_timeout=30)
-        self.snapshots: dict[str, tuple[list[tuple[bytes, int, bytes]], int]] = {}
+        self.snapshots: dict[tuple[str, int], tuple[list[tuple[bytes, int, bytes]], int]] = {}
 
     @property
     def url(self) -> str:
@@ -160,14 +166,14 @@ class Bench:
 
     # -- the fill of S3, written once per library and restored before each S3 run --
 
-    def snapshot(self, lib: Lib) -> int:
+    def snapshot(self, lib: Lib, pad: int = 0) -> int:
         """Restore ``lib``'s 50,000 waiting jobs; the first time, let the library write them
         (its own bulk add) and keep a DUMP of every key. Returns how many jobs wait."""
-        if lib.key not in self.snapshots:
+        if (lib.key, pad) not in self.snapshots:
             self.server.reset()
             t0 = time.monotonic()
             res = one_shot(lib, "fill", {"url": self.url, "n": self.params.s3_n,
-                                         "batch": self.params.batch}, timeout=600)
+                                         "batch": self.params.batch, "pad": pad}, timeout=600)
             log(f"    fill {lib.key}: {res['n']} jobs in {time.monotonic() - t0:.1f} s")
             names = list(self.client.scan_iter(count=1000))
             keys = []
@@ -179,9 +185,9 @@ class Bench:
                 replies = pipe.execute()
                 keys += [(key, max(int(replies[2 * i]), 0), replies[2 * i + 1])
                          for i, key in enumerate(names[lo:lo + 1000])]
-            self.snapshots[lib.key] = (keys, int(res["n"]) + 1)  # + the warm-up job
+            self.snapshots[lib.key, pad] = (keys, int(res["n"]) + 1)  # + the warm-up job
         self.server.reset()
-        keys, expected = self.snapshots[lib.key]
+        keys, expected = self.snapshots[lib.key, pad]
         pipe = self.client.pipeline(transaction=False)
         for i, (key, pttl, blob) in enumerate(keys):
             pipe.restore(key, pttl, blob, replace=True)
@@ -216,9 +222,9 @@ class Bench:
 
     def s3(self, lib: Lib, case: Case) -> tuple[dict[str, Any], str]:
         concurrency = case.concurrency if lib.concurrent else 1
-        expected = self.snapshot(lib)
-        workers = self._start_workers(lib, {"url": self.url, "concurrency": concurrency},
-                                      case.processes)
+        expected = self.snapshot(lib, case.pad)
+        workers = self._start_workers(lib, {"url": self.url, "concurrency": concurrency,
+                                            "sleep_ms": case.sleep_ms}, case.processes)
         client0 = sum(w.cpu() for w in workers)
         server0 = self.server_cpu()
         t0 = time.monotonic()
@@ -343,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--libs", default=",".join(LIBS), help="comma-separated library keys")
     parser.add_argument("--scenarios", default="S1,S2,S3,S4,S5,S6")
+    parser.add_argument("--variants", default="",
+                        help="comma-separated variants to keep (e.g. c1,c50), default all")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/performance.md")
     parser.add_argument("--docs", action="store_true", help="write docs even for --quick")
     args = parser.parse_args(argv)
@@ -355,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown libraries {unknown}; known: {list(LIBS)}")
     wanted = set(args.scenarios.split(","))
-    cases = [c for c in CASES if c.scenario in wanted]
+    variants = {v for v in args.variants.split(",") if v}
+    cases = [c for c in CASES if c.scenario in wanted and (not variants or c.variant in variants)]
 
     started = time.monotonic()
     date = dt.date.today().isoformat()
@@ -373,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[dict[str, Any]] = []
         orders: list[list[str]] = []
         for case in cases:
-            keys = [k for k in lib_keys if LIBS[k].runs(case.scenario)]
+            keys = [k for k in lib_keys if LIBS[k].runs(case.scenario)
+                    and (not (case.pad or case.sleep_ms) or k in VARIANT_LIBS)]
             for round_no in range(params.rounds):
                 shift = round_no % len(keys)
                 order = keys[shift:] + keys[:shift]  # each round in another order

@@ -51,7 +51,7 @@ make_venv "$here/.venv-arq" "$here/requirements-arq.txt"
 
 qc_req="$(mktemp)"
 trap 'rm -f "$qc_req"' EXIT
-grep -E '^(redis|hiredis|typing_extensions|croniter|python-dateutil|tzdata)==' \
+grep -E '^(redis|hiredis|orjson|typing_extensions|croniter|python-dateutil|tzdata)==' \
   "$root/requirements.txt" > "$qc_req"
 make_venv "$here/.venv-qc" "$qc_req"
 echo "bench/setup.sh: ready"

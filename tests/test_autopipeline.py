@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import AsyncQueue, RedisConnectionError
+from queuecore import AsyncQueue, RedisConnectionError, RedisTimeoutError
 from queuecore.transport.autopipeline import AutoPipeline
 from tests.tcp_proxy import TcpProxy
 from tests.test_direct_connection import proxy  # noqa: F401 - the fixture
@@ -108,12 +108,23 @@ async def test_close_then_reuse_goes_through_the_pool(redis_url: str, r: redis.R
     await q.close()
 
 
-async def test_off_when_the_connection_has_a_socket_timeout(redis_url: str) -> None:
-    q = AsyncQueue("auto", redis_url)  # 1.5 s by default
+async def test_with_a_socket_timeout_calls_left_without_a_reply_time_out(
+        redis_url: str, r: redis.Redis) -> None:
+    q = AsyncQueue("auto", redis_url, socket_timeout=0.3)
     q._runner.enable_autopipeline()
-    assert q._runner._auto is None
-    assert (await q.add("n", {})).id == "1"
-    await q.close()
+    assert isinstance(q._runner._auto, AutoPipeline)
+    try:
+        assert (await q.add("n", {})).id == "1"
+        await asyncio.sleep(0.6)  # idle for longer than the timeout: nothing was in flight
+        assert (await q.add("n", {})).id == "2"
+        r.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # no reply for 1.5 s
+        with pytest.raises(RedisTimeoutError, match="may or may not have run"):
+            await q.add("n", {})
+        # The paused add runs when the pause ends; the next call takes a fresh connection.
+        await wait_until(lambda: r.llen(K + "wait") == 3)
+        assert (await q.add("n", {})).id == "4"
+    finally:
+        await q.close()
 
 
 async def test_close_fails_calls_not_yet_answered_instead_of_leaving_them_waiting(

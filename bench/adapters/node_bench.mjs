@@ -57,6 +57,7 @@ const roles = {
   },
 
   async add_bulk(cfg) {
+    const pad = 'x'.repeat(cfg.pad || 0); // S3 with 1 KB of job data
     const queue = new Queue(QUEUE, { connection: connectionOf(cfg.url) });
     await queue.addBulk([{ name: JOB_NAME, data: { i: -1 } }]);
     const start = performance.now();
@@ -65,7 +66,9 @@ const roles = {
     let done = 0;
     for (let lo = 0; lo < cfg.n; lo += cfg.batch) {
       const jobs = [];
-      for (let i = lo; i < Math.min(cfg.n, lo + cfg.batch); i++) jobs.push({ name: JOB_NAME, data: { i } });
+      for (let i = lo; i < Math.min(cfg.n, lo + cfg.batch); i++) {
+        jobs.push({ name: JOB_NAME, data: pad ? { i, pad } : { i } });
+      }
       await queue.addBulk(jobs);
       done = Math.min(cfg.n, lo + cfg.batch);
       if (performance.now() > limit) break;
@@ -102,8 +105,10 @@ const roles = {
     const mode = cfg.mode || 'count';
     const samples = [];
     let processed = 0;
+    const sleepMs = cfg.sleep_ms || 0; // S3 with a processor that awaits 5 ms
     const worker = new Worker(QUEUE, async (job) => {
       processed++;
+      if (sleepMs) await sleep(sleepMs);
       if (mode === 'lateness') samples.push(nowMs() - job.data.due);
     }, { connection: connectionOf(cfg.url), concurrency: cfg.concurrency, autorun: false });
     if (mode === 'latency') worker.on('completed', (job) => samples.push(nowMs() - job.data.t));

@@ -48,7 +48,7 @@ def add_one(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _add_one_async(cfg: dict[str, Any], n: int) -> dict[str, Any]:
-    queue = AsyncQueue(QUEUE, connection=cfg["url"])
+    queue = _async_queue(cfg)
     await queue.add(JOB_NAME, {"i": -1})
     start = time.perf_counter()
     cpu0 = time.process_time()
@@ -65,10 +65,17 @@ async def _add_one_async(cfg: dict[str, Any], n: int) -> dict[str, Any]:
     return {"n": done, "seconds": seconds, "cpu_s": cpu}
 
 
+def _async_queue(cfg: dict[str, Any]) -> AsyncQueue:
+    if cfg.get("autopipeline"):  # the calls of a loop turn in one write, one held connection
+        return AsyncQueue(QUEUE, connection=cfg["url"], autopipeline=True, socket_timeout=None)
+    return AsyncQueue(QUEUE, connection=cfg["url"])
+
+
 def add_bulk(cfg: dict[str, Any]) -> dict[str, Any]:
     n, batch = int(cfg["n"]), int(cfg["batch"])
     if cfg.get("api") == "async":
         return asyncio.run(_add_bulk_async(cfg, n, batch))
+    pad = "x" * int(cfg.get("pad", 0))  # S3 with 1 KB of job data: {"i": n, "pad": "xx.."}
     with Queue(QUEUE, connection=cfg["url"]) as queue:
         queue.add_bulk([{"name": JOB_NAME, "data": {"i": -1}}])
         start = time.perf_counter()
@@ -76,7 +83,7 @@ def add_bulk(cfg: dict[str, Any]) -> dict[str, Any]:
         limit = start + float(cfg.get("max_seconds", 1e9))
         done = 0
         for lo in range(0, n, batch):
-            queue.add_bulk([{"name": JOB_NAME, "data": {"i": i}}
+            queue.add_bulk([{"name": JOB_NAME, "data": {"i": i, "pad": pad} if pad else {"i": i}}
                             for i in range(lo, min(n, lo + batch))])
             done = min(n, lo + batch)
             if time.perf_counter() > limit:
@@ -87,7 +94,7 @@ def add_bulk(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _add_bulk_async(cfg: dict[str, Any], n: int, batch: int) -> dict[str, Any]:
-    queue = AsyncQueue(QUEUE, connection=cfg["url"])
+    queue = _async_queue(cfg)
     await queue.add_bulk([{"name": JOB_NAME, "data": {"i": -1}}])
     start = time.perf_counter()
     cpu0 = time.process_time()
@@ -144,10 +151,13 @@ async def _work(cfg: dict[str, Any]) -> dict[str, Any]:
     mode = cfg.get("mode", "count")
     samples: list[float] = []
     processed = 0
+    sleep_s = float(cfg.get("sleep_ms", 0)) / 1000  # S3 with a processor that awaits 5 ms
 
     async def process(job: AsyncJob) -> None:
         nonlocal processed
         processed += 1
+        if sleep_s:
+            await asyncio.sleep(sleep_s)
         if mode == "lateness":
             samples.append(now_ms() - job.data["due"])
 

@@ -1,7 +1,8 @@
-"""The flush clock: sockets with pending changes are flushed together, at most
-``LIVE_UPDATES_PER_SECOND`` times a second, so a queue doing 10,000 jobs a second sends each
-socket a few updates carrying the latest state. Sockets flushed in the same tick share their
-Redis reads and rendered fragments through a ``TickCache``.
+"""The flush clock: sockets with pending changes are flushed together, each at most
+``LIVE_UPDATES_PER_SECOND`` times a second (a socket quiet for longer goes at once), so a
+queue doing 10,000 jobs a second sends each socket a few updates carrying the latest state.
+Sockets flushed in the same tick share their Redis reads and rendered fragments through a
+``TickCache``.
 
 One ticker per event loop; it sleeps while nothing is pending.
 """
@@ -57,10 +58,14 @@ class Flushable(Protocol):
 
 
 class Ticker:
+    """The interval is kept per socket: a socket flushed less than an interval ago waits out
+    its interval (a burst is sent as one update per interval), one that has been quiet for
+    longer is flushed at once, so a lone change reaches the screen without the wait."""
+
     def __init__(self) -> None:
         self._dirty: dict[int, Flushable] = {}
+        self._flushed: dict[int, float] = {}  # loop time of each socket's last flush
         self._wake = asyncio.Event()
-        self._last = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
 
@@ -70,8 +75,10 @@ class Ticker:
 
     def mark(self, session: Flushable) -> None:
         """Flush ``session`` in the next tick (once, however often it is marked)."""
-        self._dirty[id(session)] = session
-        self._wake.set()
+        key = id(session)
+        if key not in self._dirty:  # a socket already waiting for its turn wakes nothing
+            self._dirty[key] = session
+            self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="queue-dashboard-ticker"
@@ -79,6 +86,7 @@ class Ticker:
 
     def forget(self, session: Flushable) -> None:
         self._dirty.pop(id(session), None)
+        self._flushed.pop(id(session), None)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -89,14 +97,31 @@ class Ticker:
                 if not self._dirty:
                     return  # idle: ``mark`` starts a new task
                 continue
-            delay = self._last + self.interval() - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
             self._wake.clear()
-            sessions, self._dirty = list(self._dirty.values()), {}
+            interval = self.interval()
+            now = loop.time()
+            flushed = self._flushed
+            never = float("-inf")
+            due = min((flushed.get(k, never) + interval for k in self._dirty), default=now)
+            if due > now:
+                # Wait out the earliest socket's interval, unless another socket is marked
+                # first (it may have been quiet: then it goes at once).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), due - now)
+                self._wake.set()
+                continue
+            sessions = []
+            for k, session in list(self._dirty.items()):
+                if flushed.get(k, never) + interval <= now:
+                    sessions.append(session)
+                    del self._dirty[k]
+                    flushed[k] = now
+            if self._dirty:
+                self._wake.set()  # the others when their interval is over
+            for k in [k for k, t in flushed.items() if t + interval < now]:
+                del flushed[k]  # quiet for an interval: the same as never flushed
             if not sessions:
                 continue
-            self._last = loop.time()
             self.ticks += 1
             cache = TickCache()
             try:

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dashboard.search.parser import CompareTerm, DataTerm, Query, Term, TextTerm
+from dashboard.bulk.normalise import classify
+from dashboard.search.parser import CompareTerm, DataTerm, GroupTerm, Query, Term, TextTerm
 
 Fields = Mapping[str, str]
 Check = Callable[[str, Fields, dict[str, Any]], bool]
@@ -36,6 +37,8 @@ def fields_needed(query: Query) -> tuple[str, ...]:
         elif isinstance(term, TextTerm):
             needed.update(("name", "failedReason") if not term.key
                           else (_TEXT_FIELD.get(term.key, "name"),))
+        elif isinstance(term, GroupTerm):
+            needed.update(("failedReason", "stacktrace"))
         elif term.key == "attempts":
             needed.update(("atm", "attemptsMade"))
         else:
@@ -158,7 +161,26 @@ def _compare_check(term: CompareTerm) -> Check:
     return check
 
 
+def _stack(raw: str | None) -> list[str]:
+    """A job hash's ``stacktrace`` (a JSON list, newest last) as the grouping reads it."""
+    try:
+        value = json.loads(raw) if raw else []
+    except (ValueError, RecursionError):
+        return [raw or ""]
+    return [str(s) for s in value] if isinstance(value, list) else [str(value)]
+
+
+def _group_check(term: GroupTerm) -> Check:
+    def check(job_id: str, fields: Fields, cache: dict[str, Any]) -> bool:
+        failure = classify(fields.get("failedReason") or "", _stack(fields.get("stacktrace")))
+        return failure.key == term.key
+
+    return check
+
+
 def _check(term: Term) -> Check:
+    if isinstance(term, GroupTerm):
+        return _group_check(term)
     if isinstance(term, TextTerm):
         return _text_check(term)
     if isinstance(term, DataTerm):
@@ -168,8 +190,9 @@ def _check(term: Term) -> Check:
 
 def compile_query(query: Query) -> Callable[[str, Fields], bool]:
     """A predicate over (job id, raw hash fields): every term must match."""
-    # Cheap terms first: a data term parses JSON.
-    checks = [_check(t) for t in sorted(query.terms, key=lambda t: isinstance(t, DataTerm))]
+    # Cheap terms first: a data term parses JSON, a group term classifies the failure.
+    checks = [_check(t) for t in sorted(
+        query.terms, key=lambda t: isinstance(t, DataTerm | GroupTerm))]
 
     def matches(job_id: str, fields: Fields) -> bool:
         cache: dict[str, Any] = {}

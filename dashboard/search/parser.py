@@ -9,6 +9,7 @@ and says what is wrong, for the page to show next to the box.
     data.items[0].sku:"AB 12"
     attempts>2                    >, <, >=, <=, = (also attempts:2)
     created>-1h  finished<2026-12-01  processed>=2026-12-01T08:00   relative s/m/h/d/w or ISO
+    group:0123456789abcdef        the jobs of one failure group (its id on the failures page)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _RELATIVE = re.compile(r"^-?(\d{1,9})([smhdw])$")
 _TERM = re.compile(r"^([A-Za-z]+)(>=|<=|>|<|=|:)(.*)$", re.DOTALL)
 _DATA = re.compile(r"^data((?:\.|\[)[^:]*):(.*)$", re.DOTALL)
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d{1,9})\]")
+_GROUP = re.compile(r"[0-9a-f]{16}")
 
 
 class QueryError(ValueError):
@@ -68,7 +70,15 @@ class CompareTerm:
     value: int
 
 
-Term = TextTerm | DataTerm | CompareTerm
+@dataclass(frozen=True, slots=True)
+class GroupTerm:
+    """``group:<id>``: the job's failure classifies into that failure group (as the failures
+    page groups them), so a group whose message is masked is still listed exactly."""
+
+    key: str
+
+
+Term = TextTerm | DataTerm | CompareTerm | GroupTerm
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +193,11 @@ def parse_term(token: str, quoted: bool, now: datetime) -> Term:
         if not value:
             raise QueryError(_("%(key)s needs a value after the colon.") % {"key": key}, token)
         return TextTerm(value.lower(), key)
+    if key == "group":
+        if op != ":" or not _GROUP.fullmatch(value.lower()):
+            raise QueryError(_("group takes the id of a failure group (16 hex digits), as "
+                               "the failures page links it."), token)
+        return GroupTerm(value.lower())
     if key == "attempts" or key in TIME_KEYS:
         op = "=" if op == ":" else op
         if not value:
@@ -196,7 +211,8 @@ def parse_term(token: str, quoted: bool, now: datetime) -> Term:
             return CompareTerm("attempts", op, int(value))
         return CompareTerm(TIME_KEYS[key], op, parse_time(value, token, now))
     if quoted or op != ":":
-        known = "name, id, reason, data.<path>, attempts, created, processed, finished"
+        known = ("name, id, reason, data.<path>, attempts, created, processed, finished, "
+                 "group")
         raise QueryError(_("Unknown term “%(key)s”: known terms are %(known)s.")
                          % {"key": key[:40], "known": known}, token)
     # "word:more" with an unknown key: most likely text with a colon (a URL, a time...).

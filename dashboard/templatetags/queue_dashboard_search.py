@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
 
@@ -40,4 +41,6 @@ def search_box_context(context: template.Context) -> dict[str, Any]:
         "export_url": to("search-export", cursor=0),
         "transfer_url": to("transfer", cursor=0),
         "import_url": url(request, "import", connection, queue),
+        # "All matching" bulk actions (search/_bulk.html): the search from the state's start.
+        "bulk_query": urlencode({"source": "search", "state": search.state, "q": search.text}),
     }

@@ -24,6 +24,8 @@ from dashboard.bulk.sources import GroupSource, IdSource, IdsSource, StateSource
 from dashboard.csp import with_csp
 from dashboard.names import check_job_id
 from dashboard.pagination import parse_int
+from dashboard.search import QueryError, bulk_source, parse_query
+from dashboard.search.bulk_source import SearchSource
 from dashboard.services.common import STATES
 from dashboard.views.base import dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
@@ -57,8 +59,10 @@ def failures(request: HtmxHttpRequest, connection: str, queue: str) -> HttpRespo
         result, error = fg.PassResult(0, False), str(exc)
     found = fg.groups(t)
     queue_url = url(request, "queue", connection, queue)
+    # ``group:`` classifies each failed job as the groups do: exact even where the message
+    # is masked (a ``reason:`` substring cannot match "card <n> declined").
     for_search = {g.key: f"{queue_url}?" + urlencode(
-        {"state": "failed", "q": f'reason:"{g.search}"'}) for g in found}
+        {"state": "failed", "q": f"group:{g.key}"}) for g in found}
     template = ("queue_dashboard/bulk/_groups.html" if _fragment(request, "failure-groups")
                 else "queue_dashboard/bulk/failures.html")
     return render_page(
@@ -78,6 +82,8 @@ def _source(request: HttpRequest, connection: str, queue: str,
         if state not in STATES:
             raise Http404("unknown state")
         return StateSource(t, state), ""
+    if kind == "search":
+        return _search_source(request, t, params), ""
     if kind == "group":
         key = (params.get("group") or [""])[0]
         if not _GROUP.fullmatch(key):
@@ -89,6 +95,24 @@ def _source(request: HttpRequest, connection: str, queue: str,
         return IdsSource([check_job_id(i) for i in ids]), ""
     except ValueError as exc:
         raise Http404("bad job id") from exc
+
+
+def _search_source(request: HttpRequest, t: Triage, params: dict[str, list[str]]
+                   ) -> SearchSource:
+    """Every match of a search (``q`` and ``state``, as the queue page's URL has them). The
+    dry run counts for up to two seconds; the run's form starts at once (its count is
+    taken again by the operation)."""
+    state = (params.get("state") or [""])[0]
+    if state not in STATES:
+        raise Http404("unknown state")
+    try:
+        query = parse_query((params.get("q") or [""])[0])
+    except QueryError as exc:
+        raise Http404(exc.message) from exc
+    if query.empty:
+        raise Http404("empty search")
+    budget = bulk_source.DRY_RUN_BUDGET_S if request.method == "GET" else bulk_source.RUN_BUDGET_S
+    return SearchSource(t.queue, state, query, budget_s=budget)
 
 
 def _denied(request: HttpRequest, label: str, connection: str, queue: str) -> NoReturn:
@@ -118,6 +142,7 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         request, template, connection=connection, queue=queue, action=action,
         source=source, group=group, count=source.count(), sample=source.sample(SAMPLE),
         kind=request.GET.get("source", "ids"), state=request.GET.get("state", ""),
+        q=request.GET.get("q", ""),
         token=uuid.uuid4().hex, ids=source.ids if isinstance(source, IdsSource) else [],
         trash_minutes=max(1, ops.trash_seconds() // 60))
 
@@ -135,6 +160,8 @@ def run(request: HtmxHttpRequest, connection: str, queue: str, action: str) -> H
     if not _TOKEN.fullmatch(token):
         raise Http404("bad token")
     source, group = _source(request, connection, queue, dict(request.POST.lists()))
+    if isinstance(source, SearchSource):  # its collection reports to the operation
+        source.op_id = token
     priority = 0
     if action == "priority":
         priority = parse_int(request.POST.get("priority"), 0, lower=0, upper=2_097_151)

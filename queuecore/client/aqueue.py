@@ -32,10 +32,11 @@ class AsyncQueue(AsyncQueueReads):
 
     # unasync: async-only
     def __init__(self, name: str, connection: ConnectionLike = None, *,
-                 autopipeline: bool = False, **kwargs: Any) -> None:
-        """``autopipeline``: send the script calls made in one loop turn in one write, over
-        one held connection (a worker's many finish calls in flight at once); it needs
-        ``socket_timeout=None``, else it is not used."""
+                 autopipeline: bool = True, **kwargs: Any) -> None:
+        """``autopipeline`` (on by default): the script calls made in one loop turn go out
+        in one write over one held connection (many tasks adding at once, a worker's finish
+        calls); a call with no reply within ``socket_timeout`` fails as a read would.
+        ``autopipeline=False``: each call on a pooled connection of its own."""
     # unasync: sync-only
     # def __init__(self, name: str, connection: ConnectionLike = None, **kwargs: Any) -> None:
     # unasync: end

@@ -49,6 +49,46 @@ def move_to_finished(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _finish_many_keys(keys: QueueKeys) -> tuple[str, ...]:
+    return (*_fetch_keys(keys), keys.completed, keys.failed, keys.metrics("completed"),
+            keys.metrics("failed"))
+
+
+#: One job of a batched finish: (job id, lock token, completed?, value, stacktrace JSON,
+#: keep (count, age s, limit), max attempts)
+Finish = tuple[str, str, bool, str, str, tuple[int, int, int], int]
+#: A batched finish's reply: per job 0 or its error code; the fetched jobs (id, hash as a
+#: flat field list); the rate limit ttl and the next delayed job's due time when a fetch
+#: found nothing.
+FinishManyReply = tuple[list[int], list[tuple[str, Any]], int, int]
+
+
+def _decode_many(reply: Any) -> FinishManyReply:
+    fetched = reply[1]
+    return ([int(c) for c in reply[0]],
+            [(str(fetched[i + 1]), fetched[i]) for i in range(0, len(fetched), 2)],
+            int(reply[2] or 0), int(reply[3] or 0))
+
+
+def move_to_finished_many(
+    keys: QueueKeys, finishes: list[Finish], now: int, *, metrics_points: int,
+    fetch_tokens: list[str], lock_ms: int, limiter_max: int, limiter_ms: int,
+    worker_name: str, timing_samples: int = 1000,
+) -> Op[FinishManyReply]:
+    """Finish several active jobs and fetch up to one next job per job finished (one token
+    each in ``fetch_tokens``) in one call; per job the effects of ``move_to_finished``."""
+    args: list[str | int] = [keys.base, now, metrics_points, timing_samples, lock_ms,
+                             limiter_max, limiter_ms, worker_name, len(finishes),
+                             len(fetch_tokens)]
+    for job_id, token, completed, value, stack, keep, _ in finishes:
+        args += [job_id, token, "completed" if completed else "failed", value, stack,
+                 keep[0], keep[1], keep[2]]
+    args += [f[6] for f in finishes]
+    args += fetch_tokens
+    return single(script("move_to_finished_many", _finish_many_keys(keys), args), _decode_many)
+
+
 def retry_job(keys: QueueKeys, job_id: str, token: str, reason: str, stacktrace: str,
               lifo: bool) -> Op[Any]:
     return single(

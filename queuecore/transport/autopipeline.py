@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from typing import Any
 
@@ -16,10 +17,15 @@ class AutoPipeline:
     one turn of the event loop are written with one send, and one reader task hands the
     replies back in order (as ioredis does for Node). A call cancelled before its turn's
     write is not sent. When the connection fails, every call in flight gets the error (each
-    may or may not have run) and the next write starts on a fresh connection."""
+    may or may not have run) and the next write starts on a fresh connection.
 
-    def __init__(self, pool: Any) -> None:
+    ``reply_timeout`` (the pool's socket timeout, seconds): calls in flight that see no reply
+    for that long fail with a timeout (each may or may not have run), as a read with a socket
+    timeout would; the held connection itself waits without one while nothing is in flight."""
+
+    def __init__(self, pool: Any, reply_timeout: float | None = None) -> None:
         self._pool = pool
+        self._reply_timeout = reply_timeout
         self._queued: list[bytes] = []
         self._queued_futures: list[asyncio.Future[Any]] = []
         self._flush_pending = False
@@ -77,7 +83,7 @@ class AutoPipeline:
                     if session is not None:
                         await session.close(self._pool)
                     session = self._session = PipelineSession(
-                        await self._pool.get_connection())
+                        await self._pool.get_connection(), self._reply_timeout)
             except BaseException as exc:  # nothing was sent
                 cancelled = isinstance(exc, asyncio.CancelledError)
                 error = redis.ConnectionError("the queue is closed") if cancelled else exc
@@ -114,11 +120,17 @@ class AutoPipeline:
 class PipelineSession:
     """One connection of an AutoPipeline and the futures of the calls in flight on it."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, reply_timeout: float | None = None) -> None:
         self.conn = conn
         self.inflight: deque[asyncio.Future[Any]] = deque()
         self.broken = False
         self._reader: asyncio.Task[None] | None = None
+        # The reader waits with no timeout (also while idle); a watchdog times the replies.
+        self._socket_timeout = conn.socket_timeout
+        conn.socket_timeout = None
+        self._reply_timeout = reply_timeout
+        self._progress = 0.0  # when the oldest call in flight was sent or a reply came
+        self._watch: asyncio.TimerHandle | None = None
 
     async def send(self, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
         if self.broken:  # failed while the writer waited: nothing of this is sent
@@ -127,6 +139,12 @@ class PipelineSession:
                 if not future.done():
                     future.set_exception(error)
             return
+        timeout = self._reply_timeout
+        if timeout is not None:
+            if not self.inflight:
+                self._progress = time.monotonic()
+            if self._watch is None:
+                self._watch = asyncio.get_running_loop().call_later(timeout, self._check)
         # In flight before the write: the reader may see replies before the write returns.
         self.inflight.extend(futures)
         if self._reader is None or self._reader.done():
@@ -159,6 +177,7 @@ class PipelineSession:
                 await conn.disconnect()
                 return
             future = inflight.popleft()
+            self._progress = time.monotonic()
             if future.done():  # its caller was cancelled: the reply is dropped
                 continue
             if isinstance(reply, redis.ResponseError):
@@ -166,12 +185,33 @@ class PipelineSession:
             else:
                 future.set_result(reply)
 
+    def _check(self) -> None:
+        """The watchdog: calls in flight with no reply for ``reply_timeout`` fail."""
+        self._watch = None
+        timeout = self._reply_timeout
+        if self.broken or not self.inflight or timeout is None:
+            return
+        late = time.monotonic() - self._progress
+        if late < timeout:
+            self._watch = asyncio.get_running_loop().call_later(timeout - late, self._check)
+            return
+        self._fail(redis.TimeoutError(f"Timeout reading from Redis: no reply in {timeout} s"))
+        if self._reader is not None:
+            self._reader.cancel()  # replies after this would be out of step: never read
+
     def _fail(self, exc: BaseException) -> None:
         if self.broken:
             return
         self.broken = True
-        if isinstance(exc, redis.TimeoutError | redis.ConnectionError | OSError):
-            error: BaseException = redis.ConnectionError(
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if isinstance(exc, redis.TimeoutError) and "no reply in" in str(exc):
+            error: BaseException = redis.TimeoutError(
+                f"{exc} with {len(self.inflight)} call(s) in flight: each may or may not have "
+                "run")
+        elif isinstance(exc, redis.TimeoutError | redis.ConnectionError | OSError):
+            error = redis.ConnectionError(
                 f"lost the connection to Redis with {len(self.inflight)} call(s) in flight: "
                 f"each may or may not have run ({exc})")
         else:
@@ -191,4 +231,5 @@ class PipelineSession:
                 await reader
         self._fail(redis.ConnectionError("closed"))
         await self.conn.disconnect()
+        self.conn.socket_timeout = self._socket_timeout
         await pool.release(self.conn)

@@ -218,8 +218,8 @@ class AsyncRunner:
 
     def enable_autopipeline(self) -> None:
         """Send lone script calls over one held, auto-pipelined connection (the worker's hot
-        path: many calls in flight at once). Needs a client without a socket timeout: the
-        connection's reader waits for as long as calls are in flight."""
+        path: many calls in flight at once). A socket timeout becomes the time calls in
+        flight may wait for a reply (see ``AutoPipeline``)."""
         self._want_auto = True
         self._auto = self._auto_for(self.client)
 
@@ -229,10 +229,9 @@ class AsyncRunner:
         # checking the role) inside a send, while the auto-pipeline's reader reads them.
         if not self._want_auto or not HIREDIS or client.single_connection_client or \
                 policy_of(client) is not None or is_sentinel_pool(pool) or \
-                not isinstance(pool, aioredis.ConnectionPool) or \
-                pool.connection_kwargs.get("socket_timeout") is not None:
+                not isinstance(pool, aioredis.ConnectionPool):
             return None
-        return AutoPipeline(pool)
+        return AutoPipeline(pool, pool.connection_kwargs.get("socket_timeout"))
 
     async def close(self) -> None:
         """Close the client and its pool (the auto-pipelined connection first)."""

@@ -85,8 +85,11 @@ class Fetcher:
         if not reply or reply[0] == 0 or not reply[0]:
             return None
         fields = reply[0]
-        h = dict(zip(fields[::2], fields[1::2], strict=True)) if isinstance(fields, list) \
-            else dict(fields)
+        if isinstance(fields, list):
+            pairs = iter(fields)  # name, value, name, value...: no slices copied
+            h = dict(zip(pairs, pairs, strict=True))
+        else:
+            h = dict(fields)
         self._drained = False
         return str(reply[1]), h, token or self._pending_token
 

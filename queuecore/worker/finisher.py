@@ -25,6 +25,7 @@ from ..client.aqueue import AsyncQueue
 from ..commands import deadletter, worker_ops
 from ..commands.failure import FailurePlan, plan_failure
 from ..commands.record import JobRecord
+from ..commands.worker_ops import Finish
 from ..transport.errors import (
     is_connection_error,
     is_response_error,
@@ -32,6 +33,7 @@ from ..transport.errors import (
     public_error,
 )
 from .fetcher import Fetched, Fetcher
+from .finish_batch import FinishBatcher
 from .options import WorkerSettings
 from .state import RunState
 
@@ -61,6 +63,14 @@ class Finisher:
         self._finishing = state.finishing
         self._fetcher = fetcher
         self._emitter = emitter
+        # Batch the finishes of a loop turn into one call when several jobs run at once.
+        self.batching = settings.concurrency > 1
+        self._batcher = FinishBatcher(
+            self._keys, fetcher, state, emitter.emit, lambda op: self.safe(op),
+            self._finish_single, metrics_points=self._metrics_points,
+            lock_ms=self._lock_duration, limiter_max=self._limiter_max,
+            limiter_ms=self._limiter_duration, worker_name=self._processed_by,
+            failed=FAILED, empty=EMPTY)
 
     async def completed(self, job: JobRecord, token: str, value: str,
                         result: Any) -> Fetched | None:
@@ -96,28 +106,38 @@ class Finisher:
     async def _finish(self, job: JobRecord, token: str, *, completed: bool, value: str,
                       stack: str) -> Any:
         """Store the outcome (fetching the next job in the same call unless closing); returns
-        the next job, None, or FAILED when the outcome could not be stored."""
+        the next job, None, EMPTY, or FAILED when the outcome could not be stored."""
         self._finishing.add(job.id)  # also on the deferred-failure path: renewal skips it
-        fetcher = self._fetcher
-        next_token = fetcher.next_token()
         keep = keep_jobs(job.opts.get("removeOnComplete" if completed else "removeOnFail",
                                       self._remove_on_complete if completed
                                       else self._remove_on_fail))
+        finish: Finish = (job.id, token, completed, value, stack, keep, job.max_attempts)
+        if self.batching:
+            next_job = await self._batcher.finish(finish)
+        else:
+            fetcher = self._fetcher
+            fetch = fetcher.fetch_next()
+            next_token = fetcher.next_token()
+            reply = await self._finish_single(finish, fetch, next_token)
+            # A falsy reply (no fetch asked, e.g. while closing) means no next job: None,
+            # never the reply itself (a 0 would be taken for a job by the runner's loop).
+            next_job = (FAILED if reply is FAILED else None if not reply
+                        else fetcher.decode(reply, next_token) or EMPTY)
+        if next_job is not FAILED:
+            job.finished_on = now_ms()
+            job.attempts_made += 1
+        return next_job
+
+    async def _finish_single(self, finish: Finish, fetch: bool, next_token: str) -> Any:
+        """One job's finish call (``move_to_finished``): its reply, or FAILED."""
+        job_id, token, completed, value, stack, keep, max_attempts = finish
         op = worker_ops.move_to_finished(
-            self._keys, job.id, token, now_ms(), completed=completed, value=value,
-            stacktrace=stack, keep=keep, max_attempts=job.max_attempts,
-            metrics_points=self._metrics_points, fetch_next=fetcher.fetch_next(),
+            self._keys, job_id, token, now_ms(), completed=completed, value=value,
+            stacktrace=stack, keep=keep, max_attempts=max_attempts,
+            metrics_points=self._metrics_points, fetch_next=fetch,
             next_token=next_token, lock_ms=self._lock_duration, limiter_max=self._limiter_max,
             limiter_ms=self._limiter_duration, worker_name=self._processed_by)
-        reply = await self.safe(op, job.id)
-        if reply is FAILED:
-            return FAILED
-        job.finished_on = now_ms()
-        job.attempts_made += 1
-        if not reply:
-            return None
-        next_job = fetcher.decode(reply, next_token)
-        return EMPTY if next_job is None else next_job
+        return await self.safe(op, job_id)
 
     async def handle_failure(self, job: JobRecord, token: str,
                              exc: BaseException) -> Fetched | None:

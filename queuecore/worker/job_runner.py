@@ -80,12 +80,12 @@ class JobRunner:
     def _make_job(self, job_id: str, h: dict[str, str], token: str) -> AsyncJob | Job:
         fields = JobRecord.fields_from_hash(job_id, h)
         fields["token"] = token
-        loop = asyncio.get_running_loop()
         emitter = self._emitter
         if self._is_async:
             ajob = AsyncJob(self._queue, **fields)
             ajob.on_progress = lambda value: emitter.emit("progress", ajob, value)
             return ajob
+        loop = asyncio.get_running_loop()
         sjob = Job(self._connections.sync_queue(), **fields)
         # A sync processor reports from its thread: emit on the loop.
         def from_thread(value: Any) -> None:

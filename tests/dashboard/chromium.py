@@ -4,11 +4,17 @@ screenshots go, and the check that it is installed (`make test` installs it)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.waiting import TIMEOUT
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -35,3 +41,18 @@ def require_chromium() -> None:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT * 1000)
+
+
+@contextmanager
+def launched() -> Iterator[Browser]:
+    """Chromium, headless with this machine's flags, for a module's pages (closed after)."""
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from queuecore import Queue
-from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+from tests.dashboard.chromium import ARTIFACTS, launched, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.queue_helpers import fetch, finish
 from tests.redisproc import RedisProcess
@@ -21,7 +21,7 @@ from tests.waiting import TIMEOUT, wait_for
 
 require_chromium()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -63,12 +63,8 @@ def site(url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L
 
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, str]) -> Iterator[Any]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture

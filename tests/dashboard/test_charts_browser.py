@@ -18,14 +18,14 @@ import redis
 
 from dashboard.templatetags.queue_dashboard import dom_id
 from queuecore import AsyncJob, Queue, Worker
-from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+from tests.dashboard.chromium import ARTIFACTS, launched, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.redisproc import RedisProcess
 from tests.waiting import TIMEOUT, wait_until
 
 require_chromium()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -57,16 +57,13 @@ def site(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, str]) -> Iterator[Any]:
     live, base = site
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with launched() as chromium:
         context = chromium.new_context(viewport={"width": 1440, "height": 900})
         context.add_cookies([{"name": "sessionid", "value": live.session, "url": base}])
         try:
             yield context
         finally:
             context.close()
-            chromium.close()
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ import pytest
 import redis
 
 from queuecore import FlowProducer, Queue, Worker
-from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+from tests.dashboard.chromium import ARTIFACTS, launched, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.redisproc import RedisProcess
 from tests.waiting import TIMEOUT, wait_until
 
 require_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -97,13 +97,8 @@ def seeded(redis_server: RedisProcess,
 
 @pytest.fixture(scope="module")
 def browser(seeded: dict[str, Any]) -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 def _page(browser: Browser, seeded: dict[str, Any], problems: list[str], **options: Any) -> Page:

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from queuecore import Queue
-from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+from tests.dashboard.chromium import ARTIFACTS, launched, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.waiting import TIMEOUT
 
 require_chromium()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 APP = "tests.dashboard.alerts.asgi_app:application"
@@ -39,13 +39,8 @@ def site(
 
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, str]) -> Iterator[Any]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 def _page(browser: Any, site: tuple[LiveSite, str], width: int = 1440,

@@ -14,14 +14,14 @@ from urllib.parse import urlencode
 import pytest
 
 from queuecore import Queue
-from tests.dashboard.chromium import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+from tests.dashboard.chromium import ARTIFACTS, launched, require_chromium
 from tests.dashboard.livesite import MOUNT, LiveSite
 from tests.redisproc import RedisProcess
 from tests.waiting import TIMEOUT
 
 require_chromium()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -39,9 +39,7 @@ def site(redis_server: RedisProcess, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, str]) -> Iterator[Any]:
     live, base = site
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with launched() as chromium:
         context = chromium.new_context(viewport={"width": 1280, "height": 900},
                                        accept_downloads=True)
         context.add_cookies([{"name": "sessionid", "value": live.session, "url": base}])
@@ -49,7 +47,6 @@ def browser(site: tuple[LiveSite, str]) -> Iterator[Any]:
             yield context
         finally:
             context.close()
-            chromium.close()
 
 
 @pytest.fixture

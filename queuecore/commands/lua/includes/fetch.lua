@@ -61,9 +61,12 @@ local function qc_start_job(k, o, jobId, maxEvents, max, duration)
     end
   end
   if o.token ~= "0" then
+    -- Locked: a stale entry of this id in `stalled` is harmless (the stall check leaves a
+    -- locked job alone and rebuilds the set), so no SREM here, as in BullMQ's moveToActive.
     rcall("SET", jobKey .. ":lock", o.token, "PX", o.lockDuration)
+  else
+    rcall("SREM", k.stalled, jobId)
   end
-  rcall("SREM", k.stalled, jobId)
   qc_emit(k.events, maxEvents, "active", "jobId", jobId, "prev", "waiting")
   -- Patch the fields read above as HSET processedOn pb, HINCRBY ats would leave them.
   local iProcessedOn, iPb, iAts
@@ -119,13 +122,23 @@ local function qc_fetch(k, o, m, pausedOrMaxed)
   if pausedOrMaxed == nil then
     pausedOrMaxed = qc_meta_paused_or_maxed(m, k.active)
   end
-  qc_promote_due(k, o.now, pausedOrMaxed, maxEvents, o.base)
+  -- o.promoted / o.unlimited: a batch of fetches in one script has promoted the due jobs
+  -- and found no limit in force with no limiter counting (nothing in the script changes
+  -- that), so the later fetches skip those reads.
+  if not o.promoted then
+    qc_promote_due(k, o.now, pausedOrMaxed, maxEvents, o.base)
+  end
   if pausedOrMaxed then
     return {0, 0, 0, 0}
   end
-  local ttl, max, duration = qc_rate_limit(k, o, m)
-  if ttl > 0 then
-    return {0, 0, ttl, 0}
+  local ttl, max, duration
+  if o.unlimited then
+    ttl, max, duration = 0, 0, 0
+  else
+    ttl, max, duration = qc_rate_limit(k, o, m)
+    if ttl > 0 then
+      return {0, 0, ttl, 0}
+    end
   end
   -- A few tries: skip legacy markers ("0:<n>") and ids whose hash is gone.
   for _ = 1, 10 do
@@ -147,7 +160,8 @@ local function qc_fetch(k, o, m, pausedOrMaxed)
       fields = qc_start_job(k, o, jobId, maxEvents, max, duration)
     end
     if fields then
-      if rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0 then
+      -- A batch sets the marker once, after its last fetch (o.noMarker).
+      if not o.noMarker and (rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0) then
         qc_add_base_marker(k.marker, false)
       end
       return {fields, jobId, 0, 0}

@@ -1,0 +1,91 @@
+--[[
+  Finish the jobs a worker finished in one loop turn (each completed or failed for good, for
+  the owner of its lock only), then fetch up to one next job per job finished, in one call.
+  Per job the effects are move_to_finished's (the same code: includes/finish.lua); the
+  fetches are move_to_active's, with the due delayed jobs promoted, the meta read and (with
+  no limiter counting) the rate limit checked once for the batch, and the marker set once.
+
+  KEYS[1] wait      KEYS[2] active    KEYS[3] prioritized  KEYS[4] events   KEYS[5] stalled
+  KEYS[6] limiter   KEYS[7] delayed   KEYS[8] paused       KEYS[9] meta     KEYS[10] pc
+  KEYS[11] marker   KEYS[12] completed   KEYS[13] failed
+  KEYS[14] metrics:completed   KEYS[15] metrics:failed
+
+  ARGV[1] base   ARGV[2] now (ms)   ARGV[3] metrics max data points (0 = no metrics)
+  ARGV[4] timing samples to keep   ARGV[5] lockDuration   ARGV[6] limiter max
+  ARGV[7] limiter duration   ARGV[8] worker name   ARGV[9] n jobs   ARGV[10] m fetch tokens
+  then n blocks of 8: job id, lock token, target ("completed"/"failed"), value (return
+  value JSON or failed reason), stacktrace JSON ("" to leave it), keep count (-1 all,
+  0 none), keep age seconds, keep limit per call
+  then n max attempts, then m lock tokens for the fetched jobs.
+
+  Returns {codes, fetched, rateLimitTtl, nextDelayedDue}: codes[i] is 0 or job i's error
+  code (move_to_finished's); fetched = {fields1, id1, fields2, id2, ...}, at most one job
+  per job finished and at most m.
+]]
+-- @include "common"
+-- @include "fetch"
+-- @include "flows"
+-- @include "finish"
+
+local base = ARGV[1]
+local now = tonumber(ARGV[2])
+local nowText = ARGV[2]
+local maxPoints = tonumber(ARGV[3])
+local samples = tonumber(ARGV[4])
+local n = tonumber(ARGV[9])
+local m = tonumber(ARGV[10])
+local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEYS[4],
+           stalled = KEYS[5], limiter = KEYS[6], delayed = KEYS[7], paused = KEYS[8],
+           meta = KEYS[9], pc = KEYS[10], marker = KEYS[11]}
+local sets = {completed = {KEYS[12], KEYS[14]}, failed = {KEYS[13], KEYS[15]}}
+
+local meta = qc_read_meta(k.meta)
+local codes = {}
+local finished = 0
+for i = 1, n do
+  local at = 10 + (i - 1) * 8
+  local target = ARGV[at + 3]
+  local set = sets[target]
+  local code = qc_finish_job(k, meta, {
+    base = base, jobId = ARGV[at + 1], now = now, nowText = nowText, token = ARGV[at + 2],
+    target = target, value = ARGV[at + 4], stack = ARGV[at + 5],
+    keepCount = tonumber(ARGV[at + 6]), keepAge = tonumber(ARGV[at + 7]),
+    keepLimit = tonumber(ARGV[at + 8]), maxAttempts = tonumber(ARGV[10 + n * 8 + i]),
+    maxPoints = maxPoints, samples = samples, targetKey = set[1], metricsKey = set[2]})
+  codes[i] = code
+  if code == 0 then
+    finished = finished + 1
+  end
+end
+
+local fetched = {}
+local ttl, nextDue = 0, 0
+if finished < m then
+  m = finished
+end
+local tokens = 10 + n * 9
+local o = {base = base, now = now, lockDuration = ARGV[5], limiterMax = tonumber(ARGV[6]),
+           limiterDuration = tonumber(ARGV[7]), workerName = ARGV[8], noMarker = true}
+local max = tonumber(meta.max) or o.limiterMax
+for i = 1, m do
+  o.token = ARGV[tokens + i]
+  local reply = qc_fetch(k, o, meta, nil)
+  if reply[1] == 0 then
+    ttl, nextDue = reply[3], reply[4]
+    break
+  end
+  fetched[#fetched + 1] = reply[1]
+  fetched[#fetched + 1] = reply[2]
+  o.promoted = true
+  o.unlimited = max <= 0
+end
+-- One fetch after another would each have set the marker when it left a job behind: that
+-- is, when a second job was fetched, or one is left now.
+if #fetched > 0 then
+  if #fetched > 2 or rcall("LLEN", k.wait) > 0 or rcall("ZCARD", k.prioritized) > 0 then
+    qc_add_base_marker(k.marker, false)
+  end
+elseif ttl == 0 and finished > 0 and qc_drained(k) then
+  qc_emit(k.events, meta.maxEvents, "drained")
+end
+return {codes, fetched, ttl, nextDue}

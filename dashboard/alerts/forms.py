@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from dashboard import conf
 from dashboard.alerts.models import AlertKind, AlertRule, Webhook
 from dashboard.services.common import STATES
+from dashboard.templatetags.queue_dashboard import state_label
 from queuecore import validate_queue_name
 
 _PATTERN_CHARS = frozenset("*?[")
@@ -38,7 +39,7 @@ class AlertRuleForm(forms.ModelForm):  # type: ignore[type-arg]
         cast(forms.ChoiceField, self.fields["connection"]).choices = [
             (c.name, c.title) for c in conf.get_settings().connections]
         cast(forms.ChoiceField, self.fields["state"]).choices = [
-            ("", _("waiting + prioritized")), *((s, s) for s in STATES)]
+            ("", _("waiting + prioritized")), *((s, state_label(s)) for s in STATES)]
         self.fields["threshold"].widget.attrs.update(min="0", step="any")
         self.fields["resolve_threshold"].widget.attrs.update(min="0", step="any")
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from django.utils.translation import gettext as _
 
 from dashboard.bulk import groups as fg
+from dashboard.templatetags.queue_dashboard import state_label
 from queuecore import Triage
 
 READ = 5000  # ids per read while taking the snapshot
@@ -45,7 +46,7 @@ class StateSource:
 
     @property
     def label(self) -> str:
-        return _("all %(state)s jobs") % {"state": self.state}
+        return _("all %(state)s jobs") % {"state": state_label(self.state)}
 
     def count(self) -> int:
         return int(self.triage.queue.get_job_counts(self.state)[self.state])

@@ -20,6 +20,7 @@ from dashboard.formatting import shorten
 from dashboard.search.matcher import compile_query, fields_needed
 from dashboard.search.parser import Query
 from dashboard.search.scanner import BATCH, iter_matching_ids, scan_step
+from dashboard.templatetags.queue_dashboard import state_label
 from queuecore import Queue, Triage
 
 #: Matches one dry-run step may gather before it reports (its time budget ends it sooner).
@@ -53,7 +54,7 @@ class SearchSource:
     @property
     def label(self) -> str:
         return _("the %(state)s jobs matching “%(q)s”") % {
-            "state": self.state, "q": shorten(self.query.text, 80)}
+            "state": state_label(self.state), "q": shorten(self.query.text, 80)}
 
     @property
     def partial(self) -> bool:

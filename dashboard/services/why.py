@@ -243,6 +243,10 @@ def why_job(connection: str, name: str, job_id: str) -> Why:
         return Why(error=describe(exc))
 
 
+def _has_delayed(queue: Queue) -> bool:
+    return bool(int(queue.get_job_counts("delayed").get("delayed", 0)))
+
+
 def why_queue(connection: str, name: str) -> Why:
     """What holds the whole queue, and when its backlog may be done at the current pace."""
     queue = connections.get_queue(connection, name)
@@ -250,6 +254,9 @@ def why_queue(connection: str, name: str) -> Why:
     try:
         facts = _queue_facts(queue, now)
         reasons = list(facts.reasons)
+        if not (facts.waiting or facts.active) and not _has_delayed(queue):
+            # No worker holds up nothing: an empty queue has no question to answer.
+            reasons = [r for r in reasons if r.code != "no-workers"]
         stalls = _lost_locks(name, queue)
         if stalls:
             reasons.append(stalls)

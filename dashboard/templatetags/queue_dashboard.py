@@ -50,6 +50,11 @@ ACTION_LABELS = {
     "clean": pgettext_lazy("queue action", "clean"),
     "drain": pgettext_lazy("queue action", "drain"),
     "obliterate": pgettext_lazy("queue action", "obliterate"),
+    # bulk actions (dashboard/bulk)
+    "retry": pgettext_lazy("queue action", "retry"),
+    "remove": pgettext_lazy("queue action", "remove"),
+    "promote": pgettext_lazy("queue action", "promote"),
+    "priority": pgettext_lazy("queue action", "change priority"),
 }
 
 

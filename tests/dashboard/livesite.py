@@ -119,6 +119,10 @@ class LiveSite:
             raise RuntimeError(f"{args[:3]} failed: {done.stderr[-3000:]}")
         return done.stdout
 
+    def django(self, script: str) -> str:
+        """Run ``script`` against the site's database (after ``django.setup()``); its output."""
+        return self._run([sys.executable, "-c", "import django\ndjango.setup()\n" + script])
+
     def make_sessions(self, prefix: str, count: int = 1, *, superuser: bool = True) -> list[str]:
         """Session cookies of ``count`` new users ``<prefix><n>`` (password ``pw``)."""
         script = _MAKE_USER_SESSIONS.format(prefix=prefix, count=count, superuser=superuser)

@@ -62,7 +62,7 @@ TEMPLATE_BITS = re.compile(
     re.S,
 )
 #: Words that are the same in every language here (a product and its settings' names).
-SAME_EVERYWHERE = {"Redis", "maxmemory", "maxmemory-policy"}
+SAME_EVERYWHERE = {"Redis", "maxmemory", "maxmemory-policy", "p50", "p95", "p99"}
 
 
 def _visible_literals(source: str) -> list[str]:
@@ -75,6 +75,8 @@ def _visible_literals(source: str) -> list[str]:
             if re.search(r"[A-Za-z]", value):
                 found.append(f'{attr}="{value}"')
     text = re.sub(r"<code>.*?</code>", " ", text, flags=re.S)  # code is not translated
+    # A key cap names the key printed on it (j, k); keys with a word on them are translated.
+    text = re.sub(r"<kbd>[^<]{1,3}</kbd>", " ", text)
     for chunk in re.split(r"<[^>]*>", text):
         chunk = " ".join(re.sub(r"&\w+;|[\u00b7\u203a\u2039|\u2013]", " ", chunk).split())
         if chunk and re.search(r"[A-Za-z]", chunk) and chunk not in SAME_EVERYWHERE:
@@ -95,6 +97,7 @@ def test_the_checker_sees_a_literal() -> None:
     assert _visible_literals('<p>{% translate "ok" %} Hello</p>') == ["Hello"]
     assert _visible_literals('<a title="Open it">{{ x }}</a>') == ['title="Open it"']
     assert _visible_literals("<p>{% blocktranslate %}Hi {{ x }}{% endblocktranslate %}</p>") == []
+    assert _visible_literals("<dt><kbd>j</kbd> <kbd>Enter</kbd></dt>") == ["Enter"]
 
 
 def test_the_catalogue_covers_every_string_and_is_compiled(tmp_path: Path) -> None:

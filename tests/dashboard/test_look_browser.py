@@ -61,11 +61,44 @@ def pages(ids: dict[str, str]) -> dict[str, str]:
         "unknown-queue": _u("queue", "default", "emials"),
         "unknown-connection": _u("workers", "nowhere"),
         "admin-overview": "/ops/admin/queue_dashboard/queuedashboard/",
+        # The parts added later: failures, bulk, add job, search, history, alerts.
+        "failures": _u("failures", "default", EMAILS),
+        "bulk-dry-run": _u("bulk-confirm", "default", EMAILS, "retry")
+        + "?source=state&state=failed",
+        "add-job": _u("add-job", "default", EMAILS),
+        "search": _u("queue", "default", EMAILS) + "?state=completed&q=welcome",
+        "search-error": _u("queue", "default", EMAILS) + "?state=failed&q=data.%5B",
+        "import": _u("import", "default", EMAILS),
+        "transfer": _u("transfer", "default", EMAILS),
+        "history": _u("history", "default"),
+        "queue-history": _u("queue-history", "default", EMAILS),
+        "alerts": _u("alerts"),
+        "alert": _u("alert", ids["alert"]),
+        "alert-rule-form": _u("alert-rule-edit", ids["rule"]),
+        "alert-webhook-form": _u("alert-webhook-new"),
     }
     for state in ("waiting", "active", "prioritized", "delayed", "waiting-children",
                   "completed", "failed"):
         found[f"queue-{state}"] = _u("queue", "default", EMAILS) + f"?state={state}"
     return found
+
+
+#: Alert rules with hostile names, a webhook, a firing alert and one that cannot be evaluated.
+ALERTS = """
+from django.utils import timezone
+from dashboard.alerts.models import AlertRule, AlertState, Webhook
+hook = Webhook.objects.create(name="ops-" + "w" * 90, url="https://example.invalid/" + "p" * 300)
+rule = AlertRule.objects.create(name="Backlog <b>x</b> " + "ž" * 60, connection="default",
+                                queue_pattern="*", kind="depth", threshold=1,
+                                email_to="a@example.com, " + "b" * 200 + "@example.com")
+rule.webhooks.add(hook)
+state = AlertState.objects.create(rule=rule, connection="default", queue={long!r},
+                                  status="firing", value=123456, fired_at=timezone.now(),
+                                  generation=1)
+AlertState.objects.create(rule=rule, connection="default", queue={rtl!r}, status="firing",
+                          value=3, fired_at=timezone.now(), error="x" * 2000, generation=1)
+print(rule.pk, state.pk)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +108,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, S
     try:
         seeded = seed(server.url)
         live = LiveSite(tmp_path_factory.mktemp("look"), server.url)
+        made = live.django(ALERTS.format(long=LONG_NAME, rtl=RTL_NAME)).split()
+        seeded.ids["rule"], seeded.ids["alert"] = made[-2], made[-1]
         yield live.start_daphne().url, live.session, seeded
     finally:
         if live is not None:
@@ -141,6 +176,21 @@ def test_every_page_passes_axe_and_never_scrolls_sideways(
             if scroll > client:
                 failures.append(f"{name} {scheme} {width}px: scrollWidth {scroll} > {client}")
             failures += [f"{name} {scheme}: {p}" for p in axe_problems(page)]
+    # A bulk operation's page: the dry run's confirm button starts one (it retries the
+    # failed jobs, so it comes last).
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": WIDE, "height": 900})
+    page.goto(base + pages(seeded.ids)["bulk-dry-run"])
+    page.locator(".qd-bulk-run-form button[type=submit]").first.click()
+    page.wait_for_url("**/ops/**")
+    for scheme, width in (("light", WIDE), ("dark", NARROW)):
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size({"width": width, "height": 900})
+        page.reload()
+        scroll, client = side_scroll(page)
+        if scroll > client:
+            failures.append(f"bulk-op {scheme} {width}px: scrollWidth {scroll} > {client}")
+        failures += [f"bulk-op {scheme}: {p}" for p in axe_problems(page)]
     assert not failures, "\n".join(failures)
 
 
@@ -197,6 +247,8 @@ def test_screenshots_of_the_main_pages(
         "overview": _u("overview"),
         "queue": _u("queue", "default", EMAILS) + "?state=failed",
         "job": _u("job", "default", EMAILS, seeded.ids["failed_short"]),
+        "failures": _u("failures", "default", EMAILS),
+        "search": _u("queue", "default", EMAILS) + "?state=completed&q=welcome",
     }
     made = []
     for name, path in shots.items():
@@ -212,6 +264,8 @@ def test_screenshots_of_the_main_pages(
         page.wait_for_function(
             "() => document.getElementById('qd-live-status')?.dataset.state !== 'connecting'"
         )
+        if filename.startswith("search"):  # its results come in scan steps
+            page.wait_for_selector("#qd-search-rows tr")
         data = page.screenshot(path=str(target / filename))
         shot_width, shot_height, distinct = _png_stats(data)
         assert (shot_width, shot_height) == (width, height), filename

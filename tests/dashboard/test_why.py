@@ -198,3 +198,10 @@ def test_redis_away_is_said_not_raised(settings: Any) -> None:
     for result in (why.why_job("main", "emails", job.id), why.why_queue("main", "emails")):
         assert result.reasons == ()
         assert result.error.startswith("Redis")
+
+
+def test_an_empty_queue_without_workers_has_nothing_to_explain(dash_redis: str,
+                                                                 queue: Queue) -> None:
+    assert "no-workers" not in codes(why.why_queue("default", "emails"))
+    queue.add("later", {}, delay=60_000)  # due later: a worker will be needed then
+    assert "no-workers" in codes(why.why_queue("default", "emails"))

@@ -37,19 +37,29 @@
   // live pages of this user, too many messages) after a minute or so, a page that had stopped
   // reading its updates after a few seconds. [status text, least ms, most ms]
   var RETRY_LATER = {
-    4409: ["live updates off: too many live pages open · closing a tab brings this back", 45000, 90000],
-    4429: ["live updates off: too many messages from this page · retrying in a minute", 45000, 90000],
-    4408: ["offline: reconnecting…", 1000, 5000]
+    4409: ["live updates off: too many live pages open · closing a tab brings this back", 45000, 90000, "4409"],
+    4429: ["live updates off: too many messages from this page · retrying in a minute", 45000, 90000, "4429"],
+    4408: ["offline: reconnecting…", 1000, 5000, "reconnecting"]
   };
 
-  function liveStatus(state, text) {
+  // The words come translated from the page (_live.html's data-t-* attributes); the English
+  // here is only the fallback for a page that lacks one.
+  function words(key, fallback) {
+    var status = document.getElementById("qd-live-status");
+    var text = status && status.getAttribute("data-t-" + key);
+    return text || fallback;
+  }
+
+  function liveStatus(state, text, key) {
     var status = document.getElementById("qd-live-status");
     if (!status) return;
     var pause = document.getElementById("qd-live-pause");
     if (state === "live" && pause && pause.checked) {
       state = "paused";
       text = "paused";
+      key = "paused";
     }
+    if (key) text = words(key, text);
     status.dataset.state = state;
     status.textContent = text;
   }
@@ -89,24 +99,24 @@
     var status = document.getElementById("qd-live-status");
     if (!status) return;
     status.dataset.state = "unavailable";
-    status.textContent = "offline: live updates need the ASGI server · ";
+    status.textContent = words("asgi", "offline: live updates need the ASGI server") + " · ";
     if (help) {
       var link = document.createElement("a");
       link.href = help;
-      link.textContent = "how";
+      link.textContent = words("how", "how");
       status.appendChild(link);
     }
   }
 
-  document.addEventListener("htmx:wsConnecting", function () { liveStatus("connecting", "connecting…"); });
+  document.addEventListener("htmx:wsConnecting", function () { liveStatus("connecting", "connecting…", "connecting"); });
   document.addEventListener("htmx:wsOpen", function () {
     everOpened = true;
     failures = 0;
-    liveStatus("live", "live");
+    liveStatus("live", "live", "live");
     sendView();
   });
   function retryLater(event, spec) {
-    liveStatus(spec[1] > 10000 ? "limited" : "reconnecting", spec[0]);
+    liveStatus(spec[1] > 10000 ? "limited" : "reconnecting", spec[0], spec[3]);
     var socket = event.detail.socketWrapper;
     var live = document.querySelector(".qd-live[ws-connect]");
     setTimeout(function () {
@@ -127,11 +137,13 @@
       return;
     }
     liveStatus(retry ? "reconnecting" : "offline",
-               retry ? "offline: reconnecting…" : (CLOSED[code] || "offline"));
+               retry ? "offline: reconnecting…" : (CLOSED[code] || "offline"),
+               retry ? "reconnecting" : (CLOSED[code] ? String(code) : "offline"));
   });
   document.addEventListener("change", function (event) {
     if (event.target && event.target.id === "qd-live-pause") {
-      liveStatus(event.target.checked ? "paused" : "live", event.target.checked ? "paused" : "live");
+      var word = event.target.checked ? "paused" : "live";
+      liveStatus(word, word, word);
     }
   });
   document.addEventListener("htmx:afterSwap", function (event) {

@@ -11,14 +11,16 @@
   function fill(template, value) { return template.replace("%s", value); }
 
   // -- times -------------------------------------------------------------------------------
+  // Dates, units and "5 min ago" in the page's language, as the rest of its words.
+  var LANG = document.documentElement.lang || undefined;
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
-  var exact = new Intl.DateTimeFormat(undefined, {
+  var exact = new Intl.DateTimeFormat(LANG, {
     year: "numeric", month: "short", day: "numeric",
     hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"
   });
   var rtf = window.Intl && Intl.RelativeTimeFormat
-    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" }) : null;
+    ? new Intl.RelativeTimeFormat(LANG, { numeric: "auto", style: "short" }) : null;
   var STEPS = [  // [unit, ms in it, shown while the span is under this many ms]
     ["second", 1000, 45000], ["minute", 60000, 2700000], ["hour", 3600000, 79200000],
     ["day", 86400000, 2246400000], ["month", 2629800000, 28927800000],
@@ -40,7 +42,7 @@
   function unit(n, name) {
     if (!units[name]) {
       try {
-        units[name] = new Intl.NumberFormat(undefined, { style: "unit", unit: name, unitDisplay: "short" });
+        units[name] = new Intl.NumberFormat(LANG, { style: "unit", unit: name, unitDisplay: "short" });
       } catch (e) {
         units[name] = { format: function (v) { return v + " " + name; } };
       }
@@ -247,6 +249,15 @@
     restoreFocus();
   }
   document.addEventListener("DOMContentLoaded", function () { refresh(document); });
+  // The flow tree: a node's button folds its children.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".qd-flow-toggle");
+    if (!button) return;
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    var list = button.closest(".qd-flow-node").querySelector(":scope > ul");
+    if (list) list.hidden = !open;
+  });
   document.addEventListener("htmx:afterSettle", function (event) { refresh(event.target); });
   document.addEventListener("htmx:oobAfterSwap", function () { refresh(document); });
   document.addEventListener("htmx:wsAfterMessage", function () { refresh(document); });

@@ -1,8 +1,9 @@
 """Ops for working on many jobs of one queue by id, and on a namespace of side keys.
 
 The side keys live under ``<prefix>:<queue>:<namespace>:`` (a dashboard's indexes, operation
-states, trash): no BullMQ structure points at them, so BullMQ peers never read them, and an
-obliterate (which deletes every key of the queue) takes them along.
+states, trash): no BullMQ structure points at them, so BullMQ peers never read them. No
+obliterate takes them along: Node's and queuecore's delete the jobs and a fixed list of the
+queue's own keys, not ``<prefix>:<queue>:*``; side keys stay until deleted or expired.
 """
 
 from __future__ import annotations

@@ -55,6 +55,8 @@ def test_side_keys_are_namespaced_and_checked(q: Queue, r: redis.Redis) -> None:
     assert [i for i, _ in t.scored_ids("failed")] == [failed[1]]
     assert t.job_fields([failed[1], "nope"], ["failedReason", "zz"]) == [
         {"failedReason": "boom"}, None]
+    # A job without any of the fields asked still exists: {} (not None as for a gone one).
+    assert t.job_fields([failed[1], "nope"], ["zz"]) == [{}, None]
 
 
 def test_trash_and_restore_every_state(q: Queue, r: redis.Redis) -> None:

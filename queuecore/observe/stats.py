@@ -77,7 +77,7 @@ def _first_score(reply: Any) -> int | None:
 def _metric_calls(keys: QueueKeys) -> list[RawCall]:
     calls = []
     for kind in ("completed", "failed"):
-        metrics = keys.key(f"metrics:{kind}")
+        metrics = keys.metrics(kind)
         calls.append(raw("HMGET", metrics, "count", "prevTS", "prevCount"))
         calls.append(raw("LRANGE", metrics + ":data", 0, METRIC_POINTS - 1))
         calls.append(raw("ZREVRANGE", keys.key(kind), 0, 0, "WITHSCORES"))

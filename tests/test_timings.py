@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 
 from queuecore import AsyncQueue, Queue, Worker, queue_stats, read_timings
 from queuecore.commands.timings import (
+    HOUR_MS,
+    MINUTE_MS,
+    TTL_SECONDS,
     Histograms,
+    add_timings,
     bucket_of,
     bucket_value,
     percentile,
@@ -84,6 +88,8 @@ async def test_a_worker_records_histograms_and_obliterate_removes_them(redis_url
     members = r.zrange("bull:timed:qc:timings", 0, -1)
     assert sorted(m.split(":")[0] for m in members) == ["h", "m"]
     minute = int(next(m for m in members if m.startswith("m:")).split(":")[1])
+    # the index expires with the hour hashes (a peer's obliterate does not delete it)
+    assert 0 < r.ttl("bull:timed:qc:timings") <= TTL_SECONDS["h"]
     assert 0 < r.ttl(f"bull:timed:qc:timings:m:{minute}") <= 7200
     sync = Queue("timed", redis_url)
     (hist,) = read_timings(sync, "m", [minute])
@@ -95,6 +101,23 @@ async def test_a_worker_records_histograms_and_obliterate_removes_them(redis_url
     assert r.keys("bull:timed:*") == []
     sync.close()
     await q.close()
+
+
+def test_index_entries_go_with_their_hashes_expiry(redis_url, r):
+    now = 1000 * HOUR_MS + 30 * MINUTE_MS
+    old_minute = now - 3 * HOUR_MS  # past the minute hashes' 2 h, within the hours' 8 days
+    gone = now - 9 * 24 * HOUR_MS
+    index = "bull:idx:qc:timings"
+    r.zadd(index, {f"m:{old_minute}": old_minute, f"h:{old_minute}": old_minute,
+                   f"m:{now - HOUR_MS}": now - HOUR_MS, f"h:{gone}": gone})
+    h = Histograms()
+    h.add("completed", "wait", 3, 2)
+    minute = now - now % MINUTE_MS
+    with Queue("idx", redis_url) as q:
+        assert q.run_op(add_timings(q.keys, {minute: h}, now)) == 2
+    assert sorted(r.zrange(index, 0, -1)) == sorted(
+        [f"h:{old_minute}", f"m:{now - HOUR_MS}", f"m:{minute}", f"h:{now - now % HOUR_MS}"])
+    assert TTL_SECONDS["m"] < r.ttl(index) <= TTL_SECONDS["h"]
 
 
 def test_queue_stats_reads_many_queues_in_one_go(redis_url, r):

@@ -55,6 +55,8 @@ def test_side_keys_are_namespaced_and_checked(q: Queue, r: redis.Redis) -> None:
     assert [i for i, _ in t.scored_ids("failed")] == [failed[1]]
     assert t.job_fields([failed[1], "nope"], ["failedReason", "zz"]) == [
         {"failedReason": "boom"}, None]
+    # A job without any of the fields asked still exists: {} (not None as for a gone one).
+    assert t.job_fields([failed[1], "nope"], ["zz"]) == [{}, None]
 
 
 def test_trash_and_restore_every_state(q: Queue, r: redis.Redis) -> None:
@@ -94,6 +96,27 @@ def test_trash_and_restore_every_state(q: Queue, r: redis.Redis) -> None:
     assert q.get_job_logs(failed[1]) == (["line one", "line two"], 2)
     assert r.ttl(K + failed[1] + ":logs") == -1
     assert not r.keys(K + "qd:trash:*")
+
+
+def test_trash_order_after_a_partial_restore(q: Queue, r: redis.Redis) -> None:
+    # Ranks must not be reused once a restore shrank the trash: ids chosen so that a
+    # tie on the rank (broken by id) would put "3" before "2".
+    t = Triage(q)
+    ids = [q.add("w", {"i": i}).id for i in range(5)]
+    assert ids == ["1", "2", "3", "4", "5"]
+    wait_before = r.lrange(K + "wait", 0, -1)
+    for i in ("5", "4", "3"):
+        assert t.trash_each([i], "op", 3600) == [1]
+    # Restore only "5" (the others are held by impostors, so skipped and kept).
+    for i in ("4", "3"):
+        r.hset(K + i, "name", "impostor")
+    assert t.restore_trash("op") == (1, 2)
+    r.delete(K + "4", K + "3")
+    for i in ("2", "1"):
+        assert t.trash_each([i], "op", 3600) == [1]
+    assert t.trash_ids("op") == (["1", "2", "3", "4"], 4)
+    assert t.restore_trash("op") == (4, 0)
+    assert r.lrange(K + "wait", 0, -1) == wait_before
 
 
 async def test_async_triage_trashes_and_restores(redis_url: str, r: redis.Redis) -> None:

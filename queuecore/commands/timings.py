@@ -6,11 +6,14 @@ counts once a minute, in one script call, to hashes under queuecore-only keys::
 
     <prefix>:<queue>:qc:timings:m:<minute start ms>   kept 2 hours (the 1 h charts)
     <prefix>:<queue>:qc:timings:h:<hour start ms>     kept 8 days (the 24 h and 7 d charts)
-    <prefix>:<queue>:qc:timings                       sorted set of those keys (score: start)
+    <prefix>:<queue>:qc:timings                       sorted set of those keys (score: start),
+                                                      expiring with the newest hour hash
 
 A hash's fields are ``<kind>:<measure>:<bucket>`` (kind ``c`` completed or ``f`` failed,
-measure ``w`` wait or ``p`` processing) holding counts. BullMQ never reads these keys; its
-obliterate deletes ``<prefix>:<queue>:*`` (so these too), queuecore's through the index.
+measure ``w`` wait or ``p`` processing) holding counts. BullMQ never reads these keys, and its
+obliterate does not delete them (it deletes the jobs and a fixed list of the queue's own
+keys, no pattern); they expire on their own. queuecore's obliterate deletes them through the
+index.
 
 Bucket ``b`` holds times in ``(2**((b-1)/4), 2**(b/4)]`` ms (bucket 0: up to 1 ms), so a
 percentile read back is within about 9% of the exact one (the bucket's geometric middle).
@@ -140,12 +143,9 @@ def add_timings(keys: QueueKeys, minutes: Mapping[int, Histograms], now: int) ->
     minute and hour hashes, with their expiry and index entries."""
     hours: dict[int, Histograms] = {}
     for start, hists in minutes.items():
-        hour = hours.setdefault(slot_start(start, "h"), Histograms())
-        for (kind, measure), hist in hists.hists.items():
-            for bucket, n in hist.items():
-                hour.add(kind, measure, bucket, n)
+        hours.setdefault(slot_start(start, "h"), Histograms()).merge(hists)
     target_keys = [index_key(keys)]
-    args: list[str | int] = [now - TTL_SECONDS["h"] * 1000]
+    args: list[str | int] = [now - TTL_SECONDS["h"] * 1000, now - TTL_SECONDS["m"] * 1000]
     for resolution, slots in (("m", minutes), ("h", hours)):
         for start, hists in sorted(slots.items()):
             pairs = hists.fields()

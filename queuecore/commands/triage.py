@@ -1,8 +1,9 @@
 """Ops for working on many jobs of one queue by id, and on a namespace of side keys.
 
 The side keys live under ``<prefix>:<queue>:<namespace>:`` (a dashboard's indexes, operation
-states, trash): no BullMQ structure points at them, so BullMQ peers never read them, and an
-obliterate (which deletes every key of the queue) takes them along.
+states, trash): no BullMQ structure points at them, so BullMQ peers never read them. No
+obliterate takes them along: Node's and queuecore's delete the jobs and a fixed list of the
+queue's own keys, not ``<prefix>:<queue>:*``; side keys stay until deleted or expired.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..base.keys import ZSET_STATES, QueueKeys
 from .job_edits import change_priority
 from .op import Arg, Call, Op, raw, script
 from .ops import job_ids, promote, remove, reprocess
+from .paging import get_job_fields
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 #: Commands ``side`` runs, each on one side key (its first argument).
@@ -75,16 +77,13 @@ def job_fields(keys: QueueKeys, ids: Sequence[str],
                fields: Sequence[str]) -> Op[list[dict[str, str] | None]]:
     """Some fields of each job's hash (None for a job that does not exist): one HMGET per
     job, with ``timestamp`` (every job has it) asked too, to tell a missing job."""
-    names = ("timestamp", *fields)
+    op = get_job_fields(keys, ids, ("timestamp", *fields))
 
     def decode(replies: list[Any]) -> list[dict[str, str] | None]:
-        out: list[dict[str, str] | None] = []
-        for values in replies:
-            found = {f: v for f, v in zip(names, values, strict=True) if v is not None}
-            out.append({f: found[f] for f in fields if f in found} if found else None)
-        return out
+        return [None if found is None else {f: found[f] for f in fields if f in found}
+                for found in op.decode(replies)]
 
-    return Op(tuple(raw("HMGET", keys.job(job_id), *names) for job_id in ids), decode)
+    return Op(op.calls, decode)
 
 
 def ids_not_in_state(keys: QueueKeys, namespace: str, part: str, state: str) -> Op[list[str]]:

@@ -77,7 +77,7 @@ def _first_score(reply: Any) -> int | None:
 def _metric_calls(keys: QueueKeys) -> list[RawCall]:
     calls = []
     for kind in ("completed", "failed"):
-        metrics = keys.key(f"metrics:{kind}")
+        metrics = keys.metrics(kind)
         calls.append(raw("HMGET", metrics, "count", "prevTS", "prevCount"))
         calls.append(raw("LRANGE", metrics + ":data", 0, METRIC_POINTS - 1))
         calls.append(raw("ZREVRANGE", keys.key(kind), 0, 0, "WITHSCORES"))
@@ -117,7 +117,11 @@ def queue_stats(queue: Queue, names: Sequence[str], *, metrics: bool = False
                 ) -> list[QueueStats]:
     """Stats of these queues (same connection and prefix as ``queue``) in one round trip: a
     read-only script call per 200 queues and one CLIENT LIST; with ``metrics``, also each
-    queue's metrics of the last hour and newest finish times (6 commands per queue)."""
+    queue's metrics of the last hour and newest finish times (6 commands per queue).
+
+    Not for Redis Cluster: the script builds every queue's keys from its arguments and
+    declares none (the queues may live on different nodes), so use it on a single Redis
+    only; on a Cluster read each queue with its own ``Queue`` (the dashboard does so)."""
     prefix = queue.keys.prefix
     keys = [QueueKeys.of(n, prefix) for n in names]
     calls: list[Call] = [raw("CLIENT", "LIST")]

@@ -1,7 +1,8 @@
 --[[
   Read-only: the counts of many queues at once, for dashboards listing thousands of queues
   (observe/stats.py). Queue names come from the caller (checked there); keys are built from
-  the prefix as BullMQ lays them out.
+  the prefix as BullMQ lays them out. It declares no keys, so it is not Cluster-safe: the
+  callers use it on a single Redis only.
 
   ARGV[1] prefix   ARGV[2..n] queue names
 

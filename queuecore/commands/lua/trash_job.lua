@@ -76,7 +76,13 @@ for _, suffix in ipairs({"", ":logs", ":dependencies", ":processed", ":failed",
 end
 rcall("HSET", trashKey .. ":where", unpack(where))
 rcall("EXPIRE", trashKey .. ":where", ttl)
-local order = rcall("ZCARD", KEYS[3])
+-- Rank after the highest one taken (not ZCARD): a partial restore shrinks the index, and
+-- a count would hand out ranks still in use, breaking "last removed first".
+local order = 0
+local last = rcall("ZRANGE", KEYS[3], -1, -1, "WITHSCORES")
+if last[2] then
+  order = tonumber(last[2]) + 1
+end
 rcall("ZADD", KEYS[3], order, jobId)
 rcall("EXPIRE", KEYS[3], ttl)
 qc_emit(KEYS[2], qc_max_events(KEYS[1]), "removed", "jobId", jobId, "prev", prev)

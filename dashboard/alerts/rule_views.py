@@ -10,6 +10,7 @@ from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from dashboard import audit, permissions
@@ -55,12 +56,14 @@ def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: s
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def rule_new(request: HttpRequest) -> HttpResponse:
     return _edit(request, AlertRuleForm, None, "rule", "queue_dashboard/alerts/rule_form.html")
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(AlertRule, pk=pk)
@@ -70,6 +73,7 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def webhook_new(request: HttpRequest) -> HttpResponse:
     return _edit(request, WebhookForm, None, "webhook",
@@ -77,6 +81,7 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, WebhookForm, get_object_or_404(Webhook, pk=pk), "webhook",
@@ -95,6 +100,7 @@ def _delete(request: HttpRequest, obj: AlertRule | Webhook, what: str) -> HttpRe
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(AlertRule, pk=pk)
@@ -104,6 +110,7 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return _delete(request, get_object_or_404(Webhook, pk=pk), "webhook")

@@ -209,3 +209,17 @@ def test_the_admin_mount_serves_the_alert_pages_with_its_own_links(
     assert f'href="{admin}alerts/"' in banner and "1 alert firing" in banner
     response = admin_user_client.post(f"{admin}alerts/{state.pk}/acknowledge/")
     assert response["Location"] == f"{admin}alerts/"
+
+
+def test_rule_and_webhook_forms_check_csrf_without_the_middleware(
+    settings: Any, dash_redis: str, csrf_client: Client
+) -> None:
+    # The app may be mounted in a project without CsrfViewMiddleware: the views protect
+    # themselves, as acknowledge and silence do.
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "CsrfViewMiddleware" not in m]
+    rule = a_rule()
+    hook = Webhook.objects.create(name="ops", url="https://hooks.example.com/x")
+    for path in ("rules/new/", f"rules/{rule.pk}/", f"rules/{rule.pk}/delete/",
+                 "webhooks/new/", f"webhooks/{hook.pk}/", f"webhooks/{hook.pk}/delete/"):
+        assert csrf_client.post(ALERTS + path, RULE_FORM).status_code == 403, path
+    assert AlertRule.objects.get() == rule and Webhook.objects.get() == hook

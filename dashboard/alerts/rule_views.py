@@ -33,6 +33,20 @@ def _require(request: HttpRequest, label: str) -> None:
         raise PermissionDenied(f"not allowed: {label}")
 
 
+def _visible_rule(request: HttpRequest, pk: int, label: str) -> AlertRule:
+    """The rule, when the user may see it and manage alerts of its queues as they stand now
+    (creation checks the new queues; editing or deleting must check the existing ones)."""
+    rule = get_object_or_404(AlertRule, pk=pk)
+    if not listing.rule_visible(request.user, rule):
+        raise Http404("no such rule")
+    _require(request, label)
+    if not permissions.can(request.user, "alerts", rule.connection, rule.queue_pattern):
+        if request.method == "POST":
+            audit.record(request.user, label, outcome="denied", detail=request.path[:500])
+        raise PermissionDenied(f"not allowed: {label}")
+    return rule
+
+
 def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: str,
           template: str) -> HttpResponse:
     _require(request, f"alerts.{what}.{'create' if instance is None else 'edit'}")
@@ -66,9 +80,7 @@ def rule_new(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @dashboard_view(scoped=False)
 def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(AlertRule, pk=pk)
-    if not listing.rule_visible(request.user, rule):
-        raise Http404("no such rule")
+    rule = _visible_rule(request, pk, "alerts.rule.edit")
     return _edit(request, AlertRuleForm, rule, "rule", "queue_dashboard/alerts/rule_form.html")
 
 
@@ -103,9 +115,7 @@ def _delete(request: HttpRequest, obj: AlertRule | Webhook, what: str) -> HttpRe
 @csrf_protect
 @dashboard_view(scoped=False)
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(AlertRule, pk=pk)
-    if not listing.rule_visible(request.user, rule):
-        raise Http404("no such rule")
+    rule = _visible_rule(request, pk, "alerts.rule.delete")
     return _delete(request, rule, "rule")
 
 

@@ -223,3 +223,23 @@ def test_rule_and_webhook_forms_check_csrf_without_the_middleware(
                  "webhooks/new/", f"webhooks/{hook.pk}/", f"webhooks/{hook.pk}/delete/"):
         assert csrf_client.post(ALERTS + path, RULE_FORM).status_code == 403, path
     assert AlertRule.objects.get() == rule and Webhook.objects.get() == hook
+
+
+def test_editing_or_deleting_a_rule_needs_alerts_on_its_current_queues(
+    settings: Any, dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD,
+                                "QUEUE_RULES": {"default:locked": {"alerts": ["lock-team"]}}}
+    rule = a_rule(queue_pattern="locked")
+    outsider = client_for(make_user("view", "alerts"))
+    assert outsider.get(f"{ALERTS}rules/{rule.pk}/").status_code == 403
+    # Moving the rule onto a queue the user may manage must not be a way to take it over.
+    assert outsider.post(f"{ALERTS}rules/{rule.pk}/", RULE_FORM).status_code == 403
+    assert outsider.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 403
+    rule.refresh_from_db()
+    assert rule.queue_pattern == "locked"
+    assert list(AuditLog.objects.order_by("id").values_list("action", "outcome")) == [
+        ("alerts.rule.edit", "denied"), ("alerts.rule.delete", "denied")]
+    team = client_for(make_user("view", "alerts", groups=("lock-team",)))
+    assert team.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 303
+    assert not AlertRule.objects.exists()

@@ -138,7 +138,8 @@ def test_acknowledge_and_silence_are_recorded(manager: Client) -> None:
     state.refresh_from_db()
     assert state.silenced_until is not None
     assert state.silenced_until - timezone.now() < timedelta(minutes=91)
-    for bad in ({"minutes": "0"}, {"minutes": "99999999"}, {"minutes": "x"}, {"seconds": "7"}):
+    for bad in ({"minutes": "0"}, {"minutes": "99999999"}, {"minutes": "x"}, {"seconds": "7"},
+                {"minutes": "²"}, {"minutes": "١٢"}):
         response = manager.post(f"{ALERTS}{state.pk}/silence/", bad, follow=True)
         assert "Silence for 1 to 43200 minutes" in response.content.decode()
     manager.post(f"{ALERTS}{state.pk}/silence/", {"lift": "1"})

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.test import Client
 
 from dashboard.models import AuditLog
 from queuecore import Queue
 from tests.dashboard.conftest import MOUNT
+from tests.queue_helpers import run_to
 
 Q = f"{MOUNT}default/q/tri/"
 
@@ -60,3 +62,17 @@ def test_hostile_ids_are_escaped_in_the_dry_run(
     body = page.content.decode()
     assert page.status_code == 200 and hostile not in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+@pytest.mark.django_db
+def test_a_deeply_nested_stacktrace_does_not_break_the_failures_page(
+    dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    with Queue("tri", dash_redis) as q:
+        job_id = run_to(q, "failed", reason="nested")
+    # Job data is untrusted: a stacktrace json.loads cannot parse without RecursionError.
+    with redis.Redis.from_url(dash_redis) as r:
+        r.hset(f"bull:tri:{job_id}", "stacktrace", "[" * 100_000)
+    page = _client(make_user, "view").get(f"{Q}failures/")
+    assert page.status_code == 200
+    assert "nested" in page.content.decode()

@@ -363,3 +363,22 @@ def test_a_claim_holds_from_the_clock_not_from_the_batch_start(
     assert deliver_due() == 0  # still held: no second send
     assert receiver.received == []
     queue.close()
+
+
+def test_an_evaluation_keeps_a_silence_and_ack_made_while_it_measured(
+    alert_settings: str, receiver: Receiver
+) -> None:
+    make_rule(receiver, queue_pattern="mail", for_seconds=0)
+    fired = timezone.now()
+    state = AlertState.objects.create(rule=AlertRule.objects.get(), connection="default",
+                                      queue="mail", status="firing", generation=1,
+                                      fired_at=fired, value=5)
+    stale = AlertState.objects.select_related("rule").get(pk=state.pk)
+    until = fired + timedelta(hours=1)
+    AlertState.objects.filter(pk=state.pk).update(
+        silenced_until=until, acknowledged_at=fired, acknowledged_by="ops")
+    step(stale, 6.0, fired + timedelta(seconds=30))  # still firing: no transition
+    fresh = AlertState.objects.get()
+    assert (fresh.status, fresh.value, fresh.evaluations) == ("firing", 6.0, 1)
+    assert (fresh.silenced_until, fresh.acknowledged_by) == (until, "ops")
+    assert fresh.acknowledged_at == fired

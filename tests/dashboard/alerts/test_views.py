@@ -244,3 +244,18 @@ def test_editing_or_deleting_a_rule_needs_alerts_on_its_current_queues(
     team = client_for(make_user("view", "alerts", groups=("lock-team",)))
     assert team.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 303
     assert not AlertRule.objects.exists()
+
+
+def test_past_the_limit_pending_alerts_drop_off_never_firing_ones(manager: Client) -> None:
+    from dashboard.alerts import listing
+
+    user = User.objects.get()
+    rule = a_rule()
+    for i in range(5):
+        AlertState.objects.create(rule=rule, connection="default", queue=f"p{i}",
+                                  status="pending", breach_since=timezone.now())
+    AlertState.objects.create(rule=rule, connection="default", queue="down", error="down")
+    fire = firing(rule, queue="zz-last")
+    rows = listing.active(user, limit=2)
+    assert [(r.status, r.state.pk) for r in rows] == [
+        ("firing", fire.pk), ("unknown", AlertState.objects.get(queue="down").pk)]

@@ -10,6 +10,8 @@ import redis
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dashboard.bulk import groups as fg
+from dashboard.bulk import operations as ops
 from dashboard.models import AuditLog
 from queuecore import Queue
 from tests.dashboard.conftest import MOUNT
@@ -76,3 +78,19 @@ def test_a_deeply_nested_stacktrace_does_not_break_the_failures_page(
     page = _client(make_user, "view").get(f"{Q}failures/")
     assert page.status_code == 200
     assert "nested" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_undo_is_refused_calmly_unless_the_operation_is_undoable(
+    seeded: list[str], make_user: Callable[..., User]
+) -> None:
+    t = fg.triage("default", "tri")
+    op_id = "b" * 32
+    ops.record_sync(t, op_id=op_id, action="remove", label="remove", username="x", done=2,
+                    total=2)
+    t.side(("HSET", f"op:{op_id}", "undone", "2"))  # undone already
+    remover = _client(make_user, "view", "remove")
+    response = remover.post(f"{Q}ops/{op_id}/undo/", follow=True)
+    assert response.status_code == 200
+    assert "cannot be undone (any more)" in response.content.decode()
+    assert not AuditLog.objects.filter(action="undo remove").exists()

@@ -65,6 +65,8 @@ class AddJobForm(forms.Form):
             return None
         try:
             value = json.loads(text, parse_constant=_no_constant)
+        except RecursionError as exc:  # "[[[[..." deeper than the parser goes: bad input too
+            raise forms.ValidationError(_("Not valid JSON: nested too deeply.")) from exc
         except ValueError as exc:
             if not isinstance(exc, json.JSONDecodeError):
                 raise forms.ValidationError(_("Not valid JSON: %(error)s.") % {

@@ -87,8 +87,11 @@ def _due(now: datetime) -> Q:
 
 
 def _claim(pk: int, now: datetime, hold: float) -> bool:
+    # The hold runs from the clock now, not from the batch's start: after slow sends earlier
+    # in the batch, ``now`` + hold may already be past, and another process would claim again.
+    start = max(now, timezone.now())
     claimed = AlertDelivery.objects.filter(_due(now), pk=pk).update(
-        status=AlertDelivery.Status.SENDING, claimed_until=now + timedelta(seconds=hold))
+        status=AlertDelivery.Status.SENDING, claimed_until=start + timedelta(seconds=hold))
     return claimed == 1
 
 

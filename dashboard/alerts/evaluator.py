@@ -62,6 +62,13 @@ def _transition(state: AlertState, kind: str, now: datetime) -> None:
     )
 
 
+# What the evaluator writes: a silence or acknowledgement made by a user while it measured
+# must not be overwritten by the evaluator's stale copy (a transition clears the ack itself).
+_MEASURED = ("value", "error", "evaluated_at", "evaluations", "status", "breach_since",
+             "clear_since")
+_TRANSITION = (*_MEASURED, "generation", "fired_at", "acknowledged_at", "acknowledged_by")
+
+
 def step(state: AlertState, value: float, now: datetime) -> None:
     """Advance one alert with a fresh measurement (inside the caller's transaction)."""
     rule = state.rule
@@ -76,7 +83,7 @@ def step(state: AlertState, value: float, now: datetime) -> None:
                 state.status = AlertState.Status.OK
                 state.breach_since = state.clear_since = None
                 state.acknowledged_at, state.acknowledged_by = None, ""
-                state.save()
+                state.save(update_fields=_TRANSITION)
                 _transition(state, AlertEvent.Kind.RESOLVED, now)
                 return
         else:
@@ -89,14 +96,14 @@ def step(state: AlertState, value: float, now: datetime) -> None:
             state.fired_at = now
             state.clear_since = None
             state.acknowledged_at, state.acknowledged_by = None, ""
-            state.save()
+            state.save(update_fields=_TRANSITION)
             _transition(state, AlertEvent.Kind.FIRED, now)
             return
         state.status = AlertState.Status.PENDING
     else:
         state.status = AlertState.Status.OK
         state.breach_since = None
-    state.save()
+    state.save(update_fields=_MEASURED)
 
 
 def _apply(state_id: int, now: datetime, value: float | None, error: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from dashboard import conf, permissions
@@ -53,9 +53,16 @@ def _visible(user: permissions.DashboardUser, state: AlertState) -> bool:
 
 def active(user: permissions.DashboardUser, limit: int = 200) -> list[AlertRow]:
     """Firing, pending and unknown alerts of enabled rules that ``user`` may see."""
+    # Ordered as the page shows them BEFORE the cut, so past ``limit`` it is pending ones
+    # that drop off the page and the banner, never firing ones.
+    rank = Case(When(~Q(error=""), then=Value(_ORDER["unknown"])),
+                When(status="firing", then=Value(_ORDER["firing"])),
+                When(status="pending", then=Value(_ORDER["pending"])),
+                default=Value(_ORDER["ok"]))
     states = (AlertState.objects.select_related("rule")
               .filter(rule__enabled=True)
-              .filter(Q(status__in=("firing", "pending")) | ~Q(error=""))[:limit])
+              .filter(Q(status__in=("firing", "pending")) | ~Q(error=""))
+              .order_by(rank, "rule__name", "queue", "pk")[:limit])
     now = timezone.now()
     rows = [row(s, now) for s in states if _visible(user, s)]
     rows.sort(key=lambda r: (_ORDER[r.status], r.rule.name, r.state.queue))

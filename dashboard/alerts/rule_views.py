@@ -10,6 +10,7 @@ from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from dashboard import audit, permissions
@@ -30,6 +31,20 @@ def _require(request: HttpRequest, label: str) -> None:
         if request.method == "POST":
             audit.record(request.user, label, outcome="denied", detail=request.path[:500])
         raise PermissionDenied(f"not allowed: {label}")
+
+
+def _visible_rule(request: HttpRequest, pk: int, label: str) -> AlertRule:
+    """The rule, when the user may see it and manage alerts of its queues as they stand now
+    (creation checks the new queues; editing or deleting must check the existing ones)."""
+    rule = get_object_or_404(AlertRule, pk=pk)
+    if not listing.rule_visible(request.user, rule):
+        raise Http404("no such rule")
+    _require(request, label)
+    if not permissions.can(request.user, "alerts", rule.connection, rule.queue_pattern):
+        if request.method == "POST":
+            audit.record(request.user, label, outcome="denied", detail=request.path[:500])
+        raise PermissionDenied(f"not allowed: {label}")
+    return rule
 
 
 def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: str,
@@ -55,21 +70,22 @@ def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: s
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def rule_new(request: HttpRequest) -> HttpResponse:
     return _edit(request, AlertRuleForm, None, "rule", "queue_dashboard/alerts/rule_form.html")
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(AlertRule, pk=pk)
-    if not listing.rule_visible(request.user, rule):
-        raise Http404("no such rule")
+    rule = _visible_rule(request, pk, "alerts.rule.edit")
     return _edit(request, AlertRuleForm, rule, "rule", "queue_dashboard/alerts/rule_form.html")
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def webhook_new(request: HttpRequest) -> HttpResponse:
     return _edit(request, WebhookForm, None, "webhook",
@@ -77,6 +93,7 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, WebhookForm, get_object_or_404(Webhook, pk=pk), "webhook",
@@ -95,15 +112,15 @@ def _delete(request: HttpRequest, obj: AlertRule | Webhook, what: str) -> HttpRe
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = get_object_or_404(AlertRule, pk=pk)
-    if not listing.rule_visible(request.user, rule):
-        raise Http404("no such rule")
+    rule = _visible_rule(request, pk, "alerts.rule.delete")
     return _delete(request, rule, "rule")
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 @dashboard_view(scoped=False)
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return _delete(request, get_object_or_404(Webhook, pk=pk), "webhook")

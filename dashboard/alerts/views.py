@@ -126,7 +126,10 @@ def _silence_seconds(request: HttpRequest) -> int | None:
     if raw:
         return int(raw) if raw in {str(s) for s, _label in SILENCES} else None
     minutes = request.POST.get("minutes", "")
-    if not minutes.isdigit() or not 1 <= int(minutes) <= MAX_SILENCE_MINUTES:
+    # isdigit() alone accepts "²", which int() refuses.
+    if not (minutes.isascii() and minutes.isdigit()):
+        return None
+    if not 1 <= int(minutes) <= MAX_SILENCE_MINUTES:
         return None
     return int(minutes) * 60
 

@@ -27,6 +27,7 @@ from typing import Any
 from dashboard import connections
 from dashboard.bulk.normalise import Failure, classify, search_term
 from dashboard.formatting import ms_to_datetime
+from dashboard.search.matcher import _stack
 from queuecore import Triage
 
 BATCH = 500
@@ -59,12 +60,8 @@ def triage(connection: str, queue: str) -> Triage:
     return Triage(connections.get_queue(connection, queue))
 
 
-def _stack(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw) if raw else []
-    except ValueError:
-        return [raw or ""]
-    return [str(s) for s in value] if isinstance(value, list) else [str(value)]
+# The stacktrace is read by the search's _stack, so the groups and a ``group:`` search classify
+# a job alike (and a deeply nested stacktrace does not raise RecursionError).
 
 
 def _int(raw: Any) -> int:

@@ -223,6 +223,10 @@ def op_action(request: HtmxHttpRequest, connection: str, queue: str, op_id: str,
         messages.info(request, _("Stopping the operation after its current chunk."),
                       fail_silently=True)
         return Redirect(target, status=303)
+    if not state.undoable:  # undone already, its trash expired, or not a removal
+        messages.info(request, _("This operation cannot be undone (any more)."),
+                      fail_silently=True)
+        return Redirect(target, status=303)
     restored, skipped = ops.undo(t, op_id, request.user, connection)
     text = ngettext("%(n)d job restored.", "%(n)d jobs restored.", restored) % {"n": restored}
     if skipped:

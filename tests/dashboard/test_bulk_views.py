@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dashboard.bulk import groups as fg
+from dashboard.bulk import operations as ops
 from dashboard.models import AuditLog
 from queuecore import Queue
 from tests.dashboard.conftest import MOUNT
+from tests.queue_helpers import run_to
 
 Q = f"{MOUNT}default/q/tri/"
 
@@ -60,3 +64,33 @@ def test_hostile_ids_are_escaped_in_the_dry_run(
     body = page.content.decode()
     assert page.status_code == 200 and hostile not in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+@pytest.mark.django_db
+def test_a_deeply_nested_stacktrace_does_not_break_the_failures_page(
+    dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    with Queue("tri", dash_redis) as q:
+        job_id = run_to(q, "failed", reason="nested")
+    # Job data is untrusted: a stacktrace json.loads cannot parse without RecursionError.
+    with redis.Redis.from_url(dash_redis) as r:
+        r.hset(f"bull:tri:{job_id}", "stacktrace", "[" * 100_000)
+    page = _client(make_user, "view").get(f"{Q}failures/")
+    assert page.status_code == 200
+    assert "nested" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_undo_is_refused_calmly_unless_the_operation_is_undoable(
+    seeded: list[str], make_user: Callable[..., User]
+) -> None:
+    t = fg.triage("default", "tri")
+    op_id = "b" * 32
+    ops.record_sync(t, op_id=op_id, action="remove", label="remove", username="x", done=2,
+                    total=2)
+    t.side(("HSET", f"op:{op_id}", "undone", "2"))  # undone already
+    remover = _client(make_user, "view", "remove")
+    response = remover.post(f"{Q}ops/{op_id}/undo/", follow=True)
+    assert response.status_code == 200
+    assert "cannot be undone (any more)" in response.content.decode()
+    assert not AuditLog.objects.filter(action="undo remove").exists()

@@ -59,6 +59,7 @@ def test_add_a_job_with_options(editor: Client, queue: Queue) -> None:
     ({"job_data": '{"to": '}, "Not valid JSON"),
     ({"job_data": "{'single': 1}"}, "Not valid JSON"),
     ({"job_data": "NaN"}, "Not valid JSON"),
+    ({"job_data": "[" * 100_000}, "Not valid JSON: nested too deeply"),
     ({"name": ""}, "This field is required"),
     ({"priority": "-1"}, "greater than or equal to 0"),
     ({"priority": "9999999"}, "less than or equal to 2097151"),

@@ -14,7 +14,7 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dashboard.alerts.delivery import deliver_due
+from dashboard.alerts.delivery import _claim, deliver_due
 from dashboard.alerts.evaluator import evaluate_all, step
 from dashboard.alerts.models import (
     AlertDelivery,
@@ -344,3 +344,41 @@ def test_the_leader_prunes_old_history(alert_settings: str, receiver: Receiver) 
     assert list(AlertEvent.objects.values_list("pk", flat=True)) == [recent.pk]
     assert AlertDelivery.objects.count() == 2  # the resolve's; the fire's went with it
     assert DeliveryAttempt.objects.count() == 2
+
+
+def test_a_claim_holds_from_the_clock_not_from_the_batch_start(
+    alert_settings: str, receiver: Receiver
+) -> None:
+    make_rule(receiver, for_seconds=0, email_to="")
+    queue = Queue("mail-claim", connection=alert_settings)
+    seed(queue, 9)
+    evaluate_all()
+    delivery = AlertDelivery.objects.get()
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(hours=1))
+    # A batch that started 30 minutes ago (slow sends before this one) claims it for 60 s.
+    assert _claim(delivery.pk, timezone.now() - timedelta(minutes=30), 60)
+    delivery.refresh_from_db()
+    assert delivery.claimed_until is not None and delivery.claimed_until > timezone.now()
+    assert deliver_due() == 0  # still held: no second send
+    assert receiver.received == []
+    queue.close()
+
+
+def test_an_evaluation_keeps_a_silence_and_ack_made_while_it_measured(
+    alert_settings: str, receiver: Receiver
+) -> None:
+    make_rule(receiver, queue_pattern="mail", for_seconds=0)
+    fired = timezone.now()
+    state = AlertState.objects.create(rule=AlertRule.objects.get(), connection="default",
+                                      queue="mail", status="firing", generation=1,
+                                      fired_at=fired, value=5)
+    stale = AlertState.objects.select_related("rule").get(pk=state.pk)
+    until = fired + timedelta(hours=1)
+    AlertState.objects.filter(pk=state.pk).update(
+        silenced_until=until, acknowledged_at=fired, acknowledged_by="ops")
+    step(stale, 6.0, fired + timedelta(seconds=30))  # still firing: no transition
+    fresh = AlertState.objects.get()
+    assert (fresh.status, fresh.value, fresh.evaluations) == ("firing", 6.0, 1)
+    assert (fresh.silenced_until, fresh.acknowledged_by) == (until, "ops")
+    assert fresh.acknowledged_at == fired

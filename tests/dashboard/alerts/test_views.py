@@ -138,7 +138,8 @@ def test_acknowledge_and_silence_are_recorded(manager: Client) -> None:
     state.refresh_from_db()
     assert state.silenced_until is not None
     assert state.silenced_until - timezone.now() < timedelta(minutes=91)
-    for bad in ({"minutes": "0"}, {"minutes": "99999999"}, {"minutes": "x"}, {"seconds": "7"}):
+    for bad in ({"minutes": "0"}, {"minutes": "99999999"}, {"minutes": "x"}, {"seconds": "7"},
+                {"minutes": "²"}, {"minutes": "١٢"}):
         response = manager.post(f"{ALERTS}{state.pk}/silence/", bad, follow=True)
         assert "Silence for 1 to 43200 minutes" in response.content.decode()
     manager.post(f"{ALERTS}{state.pk}/silence/", {"lift": "1"})
@@ -209,3 +210,52 @@ def test_the_admin_mount_serves_the_alert_pages_with_its_own_links(
     assert f'href="{admin}alerts/"' in banner and "1 alert firing" in banner
     response = admin_user_client.post(f"{admin}alerts/{state.pk}/acknowledge/")
     assert response["Location"] == f"{admin}alerts/"
+
+
+def test_rule_and_webhook_forms_check_csrf_without_the_middleware(
+    settings: Any, dash_redis: str, csrf_client: Client
+) -> None:
+    # The app may be mounted in a project without CsrfViewMiddleware: the views protect
+    # themselves, as acknowledge and silence do.
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "CsrfViewMiddleware" not in m]
+    rule = a_rule()
+    hook = Webhook.objects.create(name="ops", url="https://hooks.example.com/x")
+    for path in ("rules/new/", f"rules/{rule.pk}/", f"rules/{rule.pk}/delete/",
+                 "webhooks/new/", f"webhooks/{hook.pk}/", f"webhooks/{hook.pk}/delete/"):
+        assert csrf_client.post(ALERTS + path, RULE_FORM).status_code == 403, path
+    assert AlertRule.objects.get() == rule and Webhook.objects.get() == hook
+
+
+def test_editing_or_deleting_a_rule_needs_alerts_on_its_current_queues(
+    settings: Any, dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD,
+                                "QUEUE_RULES": {"default:locked": {"alerts": ["lock-team"]}}}
+    rule = a_rule(queue_pattern="locked")
+    outsider = client_for(make_user("view", "alerts"))
+    assert outsider.get(f"{ALERTS}rules/{rule.pk}/").status_code == 403
+    # Moving the rule onto a queue the user may manage must not be a way to take it over.
+    assert outsider.post(f"{ALERTS}rules/{rule.pk}/", RULE_FORM).status_code == 403
+    assert outsider.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 403
+    rule.refresh_from_db()
+    assert rule.queue_pattern == "locked"
+    assert list(AuditLog.objects.order_by("id").values_list("action", "outcome")) == [
+        ("alerts.rule.edit", "denied"), ("alerts.rule.delete", "denied")]
+    team = client_for(make_user("view", "alerts", groups=("lock-team",)))
+    assert team.post(f"{ALERTS}rules/{rule.pk}/delete/").status_code == 303
+    assert not AlertRule.objects.exists()
+
+
+def test_past_the_limit_pending_alerts_drop_off_never_firing_ones(manager: Client) -> None:
+    from dashboard.alerts import listing
+
+    user = User.objects.get()
+    rule = a_rule()
+    for i in range(5):
+        AlertState.objects.create(rule=rule, connection="default", queue=f"p{i}",
+                                  status="pending", breach_since=timezone.now())
+    AlertState.objects.create(rule=rule, connection="default", queue="down", error="down")
+    fire = firing(rule, queue="zz-last")
+    rows = listing.active(user, limit=2)
+    assert [(r.status, r.state.pk) for r in rows] == [
+        ("firing", fire.pk), ("unknown", AlertState.objects.get(queue="down").pk)]

@@ -54,14 +54,18 @@ def test_a_page_over_the_socket_cap_says_so_and_does_not_retry_in_a_loop(
             status = second.locator("#qd-live-status")
             expect(status).to_have_attribute("data-state", "limited")
             expect(status).to_contain_text("too many live pages open")
+            # On a busy machine a first handshake may fail and be retried (1006) before the
+            # refusal (4409): count from the refusal on.
+            refused_at = len(sockets)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             second.screenshot(path=str(ARTIFACTS / "live-over-cap.png"), full_page=True)
 
             # The first page stays live: a new job shows there. Meanwhile the second page
-            # has not opened another socket (it retries after a minute or so, once).
+            # has not opened another socket since it was refused (it retries after a minute
+            # or so, once).
             queue.add("two", {})
             expect(first.locator("#tab-count-waiting")).to_have_text("2")
-            assert len(sockets) == 1
+            assert len(sockets) == refused_at
             expect(status).to_have_attribute("data-state", "limited")
             context.close()
             browser.close()

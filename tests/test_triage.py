@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from queuecore import AsyncQueue, AsyncTriage, InvalidOptionsError, Queue, Triage
-from tests.queue_helpers import fetch, finish
+from queuecore import AsyncQueue, AsyncTriage, InvalidOptionsError, Queue, QueueEvents, Triage
+from tests.queue_helpers import events, fetch, finish
 
 K = "bull:q:"
 
@@ -137,3 +137,40 @@ def test_ids_of_a_state_without_hashes(q: Queue) -> None:
     assert t.ids("waiting", 0, 1, asc=True) == ids[:2]
     with pytest.raises(InvalidOptionsError):
         t.ids("waiting", 3, 1)
+
+
+def test_quiet_trash_then_one_cleaned_event(q: Queue, r: redis.Redis,
+                                            redis_url: str) -> None:
+    """A clean into the trash says what BullMQ's clean says: one ``cleaned`` with the count
+    and no ``removed`` per job; a plain trash_each (a remove) says ``removed`` per job."""
+    ids = [q.add("w", None).id for _ in range(4)]
+    r.delete(K + "events")
+    t = Triage(q)
+    assert t.trash_each(ids[:1], "rm", 60) == [1]
+    assert events(r) == [{"event": "removed", "jobId": ids[0], "prev": "wait"}]
+    r.delete(K + "events")
+    heard = QueueEvents("q", redis_url, last_event_id="0-0", block_ms=10)
+    assert t.trash_each(ids[1:], "cl", 60, quiet=True) == [1, 1, 1]
+    t.emit_cleaned(3)
+    assert events(r) == [{"event": "cleaned", "count": "3"}]
+    assert [(e.event, e.fields) for e in heard.read()] == [("cleaned", {"count": "3"})]
+    heard.close()
+    t.emit_cleaned(0)  # BullMQ's clean tells a clean that found nothing too
+    assert events(r)[-1] == {"event": "cleaned", "count": "0"}
+    with pytest.raises(InvalidOptionsError):
+        t.emit_cleaned(-1)
+    # Quiet or not, the trash restores alike.
+    assert t.restore_trash("cl") == (3, 0)
+    assert q.get_job_counts("waiting") == {"waiting": 3}
+
+
+def test_trash_releases_the_deduplication_key_it_owns(q: Queue, r: redis.Redis) -> None:
+    """The shared release (includes/common.lua): a job's dedup key goes with it, unless a
+    newer job owns it by then."""
+    t = Triage(q)
+    first = q.add("d", None, deduplication={"id": "k1"}).id
+    other = q.add("d", None, deduplication={"id": "k2"}).id
+    r.set(K + "de:k2", "someone-else")
+    assert t.trash_each([first, other], "dd", 60) == [1, 1]
+    assert not r.exists(K + "de:k1")
+    assert r.get(K + "de:k2") == "someone-else"

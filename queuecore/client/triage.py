@@ -79,12 +79,23 @@ class Triage:
         return self._each(triage.change_priority_each(self.queue.keys, ids, priority),
                           ids)
 
-    def trash_each(self, ids: Sequence[str], trash_id: str, ttl_s: int) -> list[int]:
+    def trash_each(self, ids: Sequence[str], trash_id: str, ttl_s: int,
+                   quiet: bool = False) -> list[int]:
         """Remove each job into trash ``trash_id``, kept ``ttl_s`` seconds for
-        ``restore_trash``: per job 1 done, or -1 no job, -12 locked by a worker."""
+        ``restore_trash``: per job 1 done, or -1 no job, -12 locked by a worker. Each
+        removal emits ``removed`` (as ``Job.remove``), unless ``quiet``: a clean into the
+        trash emits one ``cleaned`` at its end instead (``emit_cleaned``), as BullMQ's."""
         positive_int("ttl_s", ttl_s)
         return self._each(triage.trash_each(self.queue.keys, self.namespace, trash_id,
-                                            ids, ttl_s), ids)
+                                            ids, ttl_s, quiet), ids)
+
+    def emit_cleaned(self, count: int) -> None:
+        """Emit the ``cleaned`` event (``count`` jobs) that BullMQ's ``Queue.clean`` writes,
+        for a clean done with ``trash_each(..., quiet=True)``: QueueEvents listeners on
+        ``cleaned`` (queuecore's, Node's) hear it as a clean."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidOptionsError("count must be an int >= 0")
+        self.queue.run_op(triage.trash_cleaned(self.queue.keys, count))
 
     def trash_ids(self, trash_id: str, count: int = 1000) -> tuple[list[str], int]:
         """Up to ``count`` ids in a trash, last removed first, and how many it holds."""

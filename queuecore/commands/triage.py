@@ -129,11 +129,21 @@ def check_trash_id(trash_id: str) -> str:
 
 
 def trash_each(keys: QueueKeys, namespace: str, trash_id: str, ids: Sequence[str],
-               ttl_s: int) -> Op[list[int]]:
+               ttl_s: int, quiet: bool = False) -> Op[list[int]]:
+    """Each job into the trash; ``quiet``: without a ``removed`` event per job (a clean
+    emits one ``cleaned`` for all of them: ``trash_cleaned``)."""
     prefix = trash_prefix(keys, namespace, trash_id)
     index = prefix + "index"
+    extra = ["quiet"] if quiet else []
     return _codes([Op((script("trash_job", [keys.meta, keys.events, index],
-                              [keys.base, i, prefix, int(ttl_s)]),), list) for i in ids])
+                              [keys.base, i, prefix, int(ttl_s), *extra]),), list)
+                   for i in ids])
+
+
+def trash_cleaned(keys: QueueKeys, count: int) -> Op[int]:
+    """BullMQ's ``cleaned`` event (with ``count``) on the queue's events stream."""
+    return Op((script("trash_cleaned", [keys.meta, keys.events], [int(count)]),),
+              lambda replies: int(replies[0]))
 
 
 def trash_ids(keys: QueueKeys, namespace: str, trash_id: str,

@@ -27,8 +27,7 @@ if rcall("EXISTS", trashKey) == 0 then
   rcall("DEL", trashKey .. ":where")
   return -1
 end
-for _, suffix in ipairs({"", ":logs", ":dependencies", ":processed", ":failed",
-                         ":unsuccessful"}) do
+for _, suffix in ipairs(QC_JOB_KEY_SUFFIXES) do
   if rcall("EXISTS", trashKey .. suffix) == 1 then
     rcall("RENAME", trashKey .. suffix, jobKey .. suffix)
     rcall("PERSIST", jobKey .. suffix)

@@ -3,11 +3,13 @@
   hanging off it are renamed under the trash's prefix (so nothing is copied and a BullMQ peer,
   which reads only the queue's structures, never sees them), they expire after ARGV[4]
   seconds, and where the job stood is noted beside them. Then it leaves its state as
-  remove_job does (deduplication key released, stall mark cleared, `removed` event).
-  Refused while a worker holds its lock.
+  remove_job does (deduplication key released, stall mark cleared, `removed` event: not
+  with ARGV[5] "quiet", for a clean, which emits BullMQ's one `cleaned` event for all its
+  jobs instead, see trash_cleaned). Refused while a worker holds its lock.
 
   KEYS[1] meta   KEYS[2] events   KEYS[3] the trash's index (zset: job id -> order)
   ARGV[1] base   ARGV[2] job id   ARGV[3] the trash's key prefix   ARGV[4] ttl (s)
+  ARGV[5] "quiet" for no `removed` event (optional)
 
   The note (hash at prefix .. id .. ":where"): state, score (zset states), older and newer
   (the neighbours in wait or paused, for putting it back in its place), list (wait/paused).
@@ -60,15 +62,8 @@ if state then
 end
 rcall("SREM", base .. "stalled", jobId)
 -- The deduplication key goes as on removal (a new job with that id may be added meanwhile).
-local dedupId = rcall("HGET", jobKey, "deid")
-if dedupId then
-  local dedupKey = base .. "de:" .. dedupId
-  if rcall("GET", dedupKey) == jobId then
-    rcall("DEL", dedupKey)
-  end
-end
-for _, suffix in ipairs({"", ":logs", ":dependencies", ":processed", ":failed",
-                         ":unsuccessful"}) do
+qc_release_dedup(base, jobId)
+for _, suffix in ipairs(QC_JOB_KEY_SUFFIXES) do
   if rcall("EXISTS", jobKey .. suffix) == 1 then
     rcall("RENAME", jobKey .. suffix, trashKey .. suffix)
     rcall("EXPIRE", trashKey .. suffix, ttl)
@@ -85,5 +80,7 @@ if last[2] then
 end
 rcall("ZADD", KEYS[3], order, jobId)
 rcall("EXPIRE", KEYS[3], ttl)
-qc_emit(KEYS[2], qc_max_events(KEYS[1]), "removed", "jobId", jobId, "prev", prev)
+if ARGV[5] ~= "quiet" then
+  qc_emit(KEYS[2], qc_max_events(KEYS[1]), "removed", "jobId", jobId, "prev", prev)
+end
 return 1

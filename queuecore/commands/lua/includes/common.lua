@@ -110,12 +110,17 @@ local function qc_job_priority(jobKey)
   return tonumber(rcall("HGET", jobKey, "priority")) or 0
 end
 
--- Delete a job's hash and every key hanging off it, and its deduplication key when it owns it.
--- `dedupId`: the job's deid when the caller has read it already (false: none), nil to read it.
-local function qc_delete_job_keys(base, jobId, dedupId)
-  local jobKey = base .. jobId
+-- The keys hanging off a job's hash (base .. id .. suffix), the hash itself first; its lock
+-- (":lock") is not one of them: remove and clean delete it, the trash refuses a locked job.
+local QC_JOB_KEY_SUFFIXES = {"", ":logs", ":dependencies", ":processed", ":failed",
+                             ":unsuccessful"}
+
+-- Release a job's deduplication key when the job still owns it (a newer job may have taken
+-- the id meanwhile). `dedupId`: the job's deid when the caller has read it (false: none),
+-- nil to read it.
+local function qc_release_dedup(base, jobId, dedupId)
   if dedupId == nil then
-    dedupId = rcall("HGET", jobKey, "deid")
+    dedupId = rcall("HGET", base .. jobId, "deid")
   end
   if dedupId then
     local dedupKey = base .. "de:" .. dedupId
@@ -123,8 +128,18 @@ local function qc_delete_job_keys(base, jobId, dedupId)
       rcall("DEL", dedupKey)
     end
   end
-  rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":lock", jobKey .. ":dependencies",
-        jobKey .. ":processed", jobKey .. ":failed", jobKey .. ":unsuccessful")
+end
+
+-- Delete a job's hash and every key hanging off it, and its deduplication key when it owns it.
+-- `dedupId`: as for qc_release_dedup.
+local function qc_delete_job_keys(base, jobId, dedupId)
+  local jobKey = base .. jobId
+  qc_release_dedup(base, jobId, dedupId)
+  local keys = {jobKey .. ":lock"}
+  for i, suffix in ipairs(QC_JOB_KEY_SUFFIXES) do
+    keys[i + 1] = jobKey .. suffix
+  end
+  rcall("DEL", unpack(keys))
 end
 
 -- Where a job is now: the public state name, or nil. States are checked cheapest first.

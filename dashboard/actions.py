@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext, ngettext
 
-from dashboard import conf, connections, controls
+from dashboard import conf, connections
+from dashboard.bulk import groups as fg
 from dashboard.bulk import trash
 from dashboard.services.common import STATES
 from queuecore import Job, JobNotFoundError
@@ -23,6 +24,8 @@ class Outcome:
     message: str
     count: int | None = None
     job_ids: list[str] = field(default_factory=list)
+    #: A clean that read only part of its state: the position the next one goes on from.
+    resume: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +80,18 @@ def preview(
     state: str = "",
     delayed: bool = False,
     grace_ms: int = 0,
+    start: int = 0,
 ) -> Preview:
     if action == "retry-all":
         return Preview(action, _count(connection, queue, "failed"))
     if action == "promote-all":
         return Preview(action, _count(connection, queue, "delayed"))
     if action == "clean":
-        # The same grace and limit as the clean it confirms (controls.clean_count).
+        # The very reading the clean does (trash.older), with its grace, limit and start.
         limit = conf.get_settings().clean_limit
         total = _count(connection, queue, state)
-        count, exact = controls.clean_count(connection, queue, state, grace_ms, limit)
+        found = trash.older(fg.triage(connection, queue), state, grace_ms, limit, start)
+        count = len(found.ids)
         note = ngettext(
             "Up to %(count)d of the %(total)d %(state)s job: those older than the age below, "
             "at most %(limit)d per run.",
@@ -94,7 +99,10 @@ def preview(
             "at most %(limit)d per run.",
             total,
         ) % {"count": count, "total": total, "state": state, "limit": limit}
-        if not exact:
+        if start:
+            note += " " + gettext("Going on from position %(at)d, where the last clean "
+                                  "stopped reading.") % {"at": start}
+        if found.capped:
             note += " " + gettext("More may match: only the oldest were read.")
         return Preview(action, count, note)
     if action == "drain":
@@ -119,12 +127,16 @@ def promote_all(connection: str, queue: str) -> Outcome:
     return Outcome(f"{count} delayed jobs promoted.", count)
 
 
-def clean(connection: str, queue: str, state: str, grace_ms: int) -> Outcome:
+def clean(connection: str, queue: str, state: str, grace_ms: int, start: int = 0) -> Outcome:
     if state not in CLEANABLE_STATES:
         raise ValueError(f"cannot clean state {state!r}")
     limit = conf.get_settings().clean_limit
-    removed = trash.clean(connection, queue, state, grace_ms, limit)  # undone from the queue page
-    return Outcome(f"{len(removed)} {state} jobs removed.", len(removed), list(removed))
+    # Undone from the queue page; a big waiting/delayed/prioritized state is cleaned in steps.
+    done = trash.clean(connection, queue, state, grace_ms, limit, start=start)
+    message = f"{len(done.removed)} {state} jobs removed."
+    if done.resume is not None:
+        message += f" Read up to position {done.resume}: the next clean goes on from there."
+    return Outcome(message, len(done.removed), list(done.removed), resume=done.resume)
 
 
 def pause(connection: str, queue: str) -> Outcome:

@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dashboard import connections
-from dashboard.services.common import now_ms
 from dashboard.views.context import namespace
 from queuecore import QueueCoreError
 
@@ -98,35 +97,3 @@ def back_url(request: HttpRequest, fallback: str, connection: str, queue: str,
 #: The clean form's units of age, as ``_grace_ms`` reads them.
 CLEAN_UNITS = (("s", gettext_lazy("seconds")), ("m", gettext_lazy("minutes")),
                ("h", gettext_lazy("hours")), ("d", gettext_lazy("days")))
-#: Entries of a waiting/delayed/prioritized list the clean preview reads at most per
-#: ``limit`` (clean itself scans them all; a preview stays bounded and says "at least").
-SCAN_FACTOR = 5
-SCAN_PAGE = 500
-
-
-def clean_count(connection: str, queue: str, state: str, grace_ms: int,
-                limit: int) -> tuple[int, bool]:
-    """How many jobs ``Queue.clean(grace_ms, limit, state)`` would remove now, by the same
-    rule as its script (completed and failed by finish time, the others by creation time;
-    a locked job is never removed), and whether the figure is exact (False: the scan
-    stopped early and there may be more, still at most ``limit``)."""
-    target = connections.get_queue(connection, queue)
-    cutoff = now_ms() - grace_ms
-    finished = state in ("completed", "failed")
-    count, start, scanned = 0, 0, 0
-    budget = limit if finished else limit * SCAN_FACTOR
-    while count < limit and scanned < budget:
-        jobs = target.get_jobs(state, start, start + SCAN_PAGE - 1, asc=True)
-        if not jobs:
-            return count, True
-        for job in jobs:
-            when = job.finished_on if finished else job.timestamp
-            if (when or 0) <= cutoff:
-                count += 1
-                if count >= limit:
-                    return count, True
-            elif finished:
-                return count, True  # sorted by finish time: none later is older
-        start += len(jobs)
-        scanned += len(jobs)
-    return count, count >= limit

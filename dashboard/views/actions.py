@@ -4,6 +4,7 @@ audited; bulk and destructive ones first show a confirmation (a read-only GET)."
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -111,6 +112,11 @@ def perform(
     )
     messages.success(request, outcome.message, fail_silently=True)
     notify.queue_notice(connection, queue, f"{request.user.get_username()}: {outcome.message}")
+    if outcome.resume is not None:  # a clean in steps: its confirmation, from where it stopped
+        post = request.POST
+        success_url = url(request, "confirm", connection, queue, "clean", query=urlencode({
+            "state": post.get("state", ""), "age": post.get("age", ""),
+            "unit": post.get("unit", ""), "from": outcome.resume}))
     return _redirect(request, success_url)
 
 
@@ -188,7 +194,8 @@ def _run_queue_action(
         return lambda: actions.drain(connection, queue, delayed=post.get("delayed") == "on")
     if action == "clean":
         state = post.get("state", "completed")
-        return lambda: actions.clean(connection, queue, state, _grace_ms(request))
+        start = parse_int(post.get("from"), 0, lower=0)
+        return lambda: actions.clean(connection, queue, state, _grace_ms(request), start)
 
     def obliterate() -> actions.Outcome:
         if post.get("confirm_name") != queue:
@@ -245,6 +252,7 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         unit = "h"  # a bad unit in the URL is ignored, as the form would never send it
     age = parse_int(request.GET.get("age"), 1, lower=0)
     grace_ms = _grace_ms_of(age, unit)
+    start = parse_int(request.GET.get("from"), 0, lower=0)
     preview = actions.preview(
         action,
         connection,
@@ -252,6 +260,7 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         state=state,
         delayed=request.GET.get("delayed") == "on",
         grace_ms=grace_ms,
+        start=start,
     )
     template = (
         "queue_dashboard/fragments/confirm.html" if request.htmx else "queue_dashboard/confirm.html"
@@ -269,6 +278,7 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
         age=age,
         unit=unit,
         clean_units=controls.CLEAN_UNITS,
+        start=start,
     )
 
 

@@ -6,6 +6,12 @@ skipped, cancel, ...), so any dashboard process can show its progress and ask it
 of the confirmation form: a second submit of the same form finds the operation started and
 starts nothing (HSETNX). Removals go to the trash (``trash:<id>:``), kept
 ``QUEUE_DASHBOARD['TRASH_SECONDS']`` (default an hour) for Undo.
+
+The thread is a daemon: a restart of its process ends it wherever it is, and nothing would
+ever write its end. So it beats (``beat``, the time, written with each chunk's counts and
+while a search source collects); one whose beat is older than ``STALE_SECONDS`` is shown as
+interrupted, with how far it got, instead of running forever. Its record is left as it is:
+Cancel and Undo mean what they meant.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 500
 KEEP_SECONDS = 86_400  # how long an operation's record stays
+#: An operation not finished whose last beat is older than this is shown as interrupted.
+STALE_SECONDS = 60.0
 AUDIT_IDS = 100
 #: action -> the permission it needs
 ACTIONS: dict[str, str] = {"retry": "retry", "remove": "remove", "promote": "promote",
@@ -66,10 +74,27 @@ class OpState:
     message: str
     trash: bool
     undone: str
+    beat: float = 0.0  # the last time its thread said it was alive (0: never)
 
     @property
     def finished_running(self) -> bool:
         return self.status in ("done", "cancelled", "error")
+
+    @property
+    def interrupted(self) -> bool:
+        """Not finished, and its thread has not beaten for ``STALE_SECONDS``: its process
+        stopped (a restart, a crash) while it ran."""
+        last = max(self.beat, self.started)
+        return not self.finished_running and time.time() - last > STALE_SECONDS
+
+    @property
+    def last_beat_at(self) -> datetime:
+        return datetime.fromtimestamp(max(self.beat, self.started), tz=UTC)
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: ``interrupted`` instead of a running that nobody runs."""
+        return "interrupted" if self.interrupted else self.status
 
     @property
     def percent(self) -> int:
@@ -107,7 +132,8 @@ def _state(op_id: str, raw: dict[str, str]) -> OpState:
                    status=raw.get("status", ""), total=num("total"), done=num("done"),
                    skipped=num("skipped"), user=raw.get("user", ""), started=when("started"),
                    finished=when("finished"), message=raw.get("message", ""),
-                   trash=raw.get("trash") == "1", undone=raw.get("undone", ""))
+                   trash=raw.get("trash") == "1", undone=raw.get("undone", ""),
+                   beat=when("beat"))
 
 
 def get(t: Triage, op_id: str) -> OpState | None:
@@ -134,7 +160,7 @@ def start(t: Triage, *, op_id: str, action: str, source: IdSource, user: Any,
     now = time.time()
     t.side(("HSET", key, "action", action, "label", source.label, "total", source.count(),
             "done", 0, "skipped", 0, "user", user.get_username(), "started", repr(now),
-            "trash", "1" if action == "remove" else "0"),
+            "beat", repr(now), "trash", "1" if action == "remove" else "0"),
            ("EXPIRE", key, KEEP_SECONDS), ("ZADD", "ops", repr(now), op_id))
     # Its own connection: a settings change or the LRU of dashboard.connections closes the
     # shared queues, and an operation may run for minutes.
@@ -197,12 +223,13 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
     try:
         chunks = list(_chunks(source))
         total = sum(len(c) for c in chunks)
-        t.side(("HSET", key, "status", "running", "total", total))
+        t.side(("HSET", key, "status", "running", "total", total, "beat", repr(time.time())))
         rest, rested = yield_ratio(), 0.0
         for n, chunk in enumerate(chunks):
             if n:
                 time.sleep(rested * rest)  # leave the workers their share
-            if t.side(("HGET", key, "cancel"))[0]:
+            # Beat before each chunk too: a long rest after a slow chunk is not a death.
+            if t.side(("HGET", key, "cancel"), ("HSET", key, "beat", repr(time.time())))[0]:
                 status = "cancelled"
                 break
             began = time.monotonic()
@@ -212,7 +239,8 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
             skipped += len(chunk) - len(ok)
             done_ids += ok[: AUDIT_IDS - len(done_ids)]
             t.side(("HINCRBY", key, "done", len(ok)),
-                   ("HINCRBY", key, "skipped", len(chunk) - len(ok)))
+                   ("HINCRBY", key, "skipped", len(chunk) - len(ok)),
+                   ("HSET", key, "beat", repr(time.time())))
             if group and action in ("retry", "remove"):
                 fg.forget(t, group, ok)
             rested = time.monotonic() - began

@@ -112,7 +112,8 @@ class SearchSource:
             cursor = next_cursor
             if time.monotonic() - reported >= REPORT_S:
                 reported = time.monotonic()
-                if side.side(("HSET", key, "total", len(found)), ("HGET", key, "cancel"))[1]:
+                if side.side(("HSET", key, "total", len(found), "beat", repr(time.time())),
+                             ("HGET", key, "cancel"))[1]:
                     self.cancelled = True  # the runner sees the flag before its first chunk
                     break
         return list(dict.fromkeys(found))

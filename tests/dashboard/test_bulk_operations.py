@@ -3,12 +3,14 @@ second start with the same token, the audit row, and clean into the trash with U
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth.models import User
+from django.test import Client
 
 from dashboard import actions
 from dashboard.bulk import groups as fg
@@ -16,6 +18,7 @@ from dashboard.bulk import operations as ops
 from dashboard.bulk.sources import IdsSource, StateSource
 from dashboard.models import AuditLog
 from queuecore import Queue, Triage
+from tests.dashboard.conftest import MOUNT
 from tests.queue_helpers import fetch, finish
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,3 +113,36 @@ def test_clean_goes_to_the_trash(q: Queue, dash_redis: str, settings: Any) -> No
     assert op.done == 4 and op.label == "clean of failed jobs"
     assert ops.undo(t, op.id, None) == (4, 0)
     assert q.get_job_counts("failed") == {"failed": 4}
+
+
+def test_a_running_operation_not_heard_from_shows_interrupted(
+    q: Queue, make_user: Callable[..., User], admin_user_client: Client
+) -> None:
+    """An operation's thread beats with each chunk; one whose process stopped (its record
+    says running, its beat is old) shows as interrupted with how far it got."""
+    ids = _fail(q, 3)
+    t = Triage(q)
+    token = "d" * 32
+    ops.start(t, op_id=token, action="retry", source=IdsSource(ids), user=make_user())
+    ops.wait(token, 60)
+    ran = ops.get(t, token)
+    assert ran is not None and ran.beat >= ran.started > 0
+    assert (ran.shown_status, ran.interrupted) == ("done", False)
+    # What a process restarted after its first chunk leaves: a record nobody updates.
+    dead, alive = "e" * 32, "f" * 32
+    then = time.time() - ops.STALE_SECONDS - 60
+    for op_id, beat in ((dead, then), (alive, time.time())):
+        t.side(("HSET", f"op:{op_id}", "action", "remove", "label", "<b>x</b>",
+                "status", "running", "total", 1200, "done", 500, "skipped", 2, "user", "ann",
+                "started", repr(then), "beat", repr(beat), "trash", "1"))
+    state = ops.get(t, dead)
+    assert state is not None and state.interrupted and state.shown_status == "interrupted"
+    assert not state.undoable and not state.finished_running  # Undo and Cancel as before
+    body = admin_user_client.get(f"{MOUNT}default/q/ops/ops/{dead}/").content.decode()
+    assert 'data-status="interrupted"' in body and "Interrupted" in body
+    assert "500 done, 2 skipped, of 1200" in body and "Running" not in body
+    assert "&lt;b&gt;x&lt;/b&gt;" in body
+    body = admin_user_client.get(f"{MOUNT}default/q/ops/ops/{alive}/").content.decode()
+    assert 'data-status="running"' in body and "Running" in body
+    admin_user_client.post(f"{MOUNT}default/q/ops/ops/{dead}/cancel/")
+    assert t.side(("HGET", f"op:{dead}", "cancel"))[0] == "1"

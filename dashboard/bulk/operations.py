@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +42,21 @@ AUDIT_IDS = 100
 #: action -> the permission it needs
 ACTIONS: dict[str, str] = {"retry": "retry", "remove": "remove", "promote": "promote",
                            "priority": "edit"}
+#: action -> the states whose jobs it is offered for (None: any but active), in the order
+#: the selection bar and a search's bar offer them.
+FOR_STATES: dict[str, tuple[str, ...] | None] = {
+    "retry": ("failed", "completed"), "promote": ("delayed",),
+    "priority": ("waiting", "prioritized", "delayed"), "remove": None}
 _running: dict[str, threading.Thread] = {}
+
+
+def actions_for(state: str, allowed: Iterable[str]) -> list[str]:
+    """The bulk actions offered on jobs of ``state`` to someone ``allowed`` these
+    permissions: the one table the job list's selection bar and a search's bar read."""
+    granted = set(allowed)
+    return [action for action, states in FOR_STATES.items()
+            if ACTIONS[action] in granted
+            and (state in states if states is not None else state != "active")]
 
 
 def yield_ratio() -> float:

@@ -1,4 +1,5 @@
-"""``{% load queue_dashboard_bulk %}``: the queue page's recent removals with their Undo."""
+"""``{% load queue_dashboard_bulk %}``: the queue page's recent removals with their Undo, and
+the bulk actions a state's jobs are offered (the selection bar's and a search's)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def undoable_operations(connection: str, queue: str) -> list[Any]:
     except QueueCoreError:
         return []  # the page says Redis is away elsewhere
     return [op for op in recent if op.undoable][:5]
+
+
+@register.simple_tag
+def bulk_actions_for(state: str, allowed: Any) -> list[str]:
+    """The bulk actions offered on jobs of ``state`` to someone ``allowed`` these actions
+    (``operations.actions_for``: one table for every bar that offers them)."""
+    return ops.actions_for(state, allowed or ())

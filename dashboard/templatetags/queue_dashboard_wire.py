@@ -1,5 +1,6 @@
 """``{% load queue_dashboard_wire %}``: what a ``group:`` search is looking for (the failure
-group's type, message and frame from the failures index), shown above its results."""
+group's type, message and frame from the failures index), shown above its results. (The
+bulk actions a search offers come from ``queue_dashboard_bulk``'s ``bulk_actions_for``.)"""
 
 from __future__ import annotations
 
@@ -33,18 +34,3 @@ def searched_group(connection: str, queue: str, search: SearchRequest) -> dict[s
         return {"key": key, "known": False}
     return {"key": key, "known": True, "type": str(meta.get("type", "")),
             "message": str(meta.get("message", "")), "frame": str(meta.get("frame", ""))}
-
-
-#: The bulk actions a state's jobs can take (as the job list's selection bar offers them).
-_FOR_STATE = {"retry": ("failed", "completed"), "promote": ("delayed",),
-              "priority": ("waiting", "prioritized", "delayed")}
-
-
-@register.simple_tag
-def bulk_actions_for(state: str, allowed: Any) -> list[str]:
-    """The bulk actions offered on a search of ``state`` to someone ``allowed`` these
-    actions (retry, promote, priority: ``edit``, remove: anything but active jobs)."""
-    needs = {"retry": "retry", "promote": "promote", "priority": "edit", "remove": "remove"}
-    return [action for action in ("retry", "promote", "priority", "remove")
-            if needs[action] in allowed
-            and (state in _FOR_STATE[action] if action in _FOR_STATE else state != "active")]

@@ -3,6 +3,7 @@ and sample, bad input answered with 404 (never a 500), and the audit of a refusa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -94,3 +95,34 @@ def test_undo_is_refused_calmly_unless_the_operation_is_undoable(
     assert response.status_code == 200
     assert "cannot be undone (any more)" in response.content.decode()
     assert not AuditLog.objects.filter(action="undo remove").exists()
+
+
+@pytest.mark.django_db
+def test_bars_offer_one_table_and_confirm_pages_have_an_h1(
+    dash_redis: str, make_user: Callable[..., User]
+) -> None:
+    """The job list's selection bar and a search's bar read one table (``actions_for``); a
+    confirmation page opened on its own (not as the dialog) has its ``<h1>``."""
+    with Queue("tri", dash_redis) as q:
+        run_to(q, "failed")
+        run_to(q, "completed")
+        q.add("d", None, delay=60_000)
+        q.add("w", None)
+        q.add("p", None, priority=2)
+    everyone = _client(make_user, "view", "retry", "remove", "promote", "edit", "clean")
+    viewer = _client(make_user, "view")
+    for state in ("failed", "completed", "delayed", "waiting", "prioritized", "active"):
+        for c, allowed in ((everyone, ["retry", "remove", "promote", "edit"]), (viewer, [])):
+            page = c.get(Q, {"state": state}).content.decode()
+            bar = re.findall(r'qd-bulk-needs-selection" formaction="[^"]*/bulk/(\w+)/', page)
+            wire = re.findall(r'class="qd-button qd-wire-all[^"]*" href="[^"]*/bulk/(\w+)/',
+                              c.get(Q, {"state": state, "q": "x"}).content.decode())
+            assert bar == wire == ops.actions_for(state, allowed), (state, allowed)
+    assert ops.actions_for("delayed", ["promote", "edit", "remove"]) == [
+        "promote", "priority", "remove"]
+    for path in ("bulk/remove/?source=state&state=waiting", "confirm/clean/?state=waiting"):
+        body = everyone.get(Q + path).content.decode()
+        assert body.count("<h1") == 1 and "Confirm an action on tri" in body
+        fragment = everyone.get(Q + path, HTTP_HX_REQUEST="true",
+                                HTTP_HX_TARGET="dialog").content.decode()
+        assert "<h1" not in fragment  # the dialog keeps its h2

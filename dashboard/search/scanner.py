@@ -7,7 +7,8 @@ stop anywhere and resume from it (a URL carries it), with the caveat that jobs a
 removed meanwhile shift positions (a job may then be seen twice or missed).
 
 The service API for other parts of the dashboard (bulk actions on "all N matching"):
-``iter_matching_ids`` / ``aiter_matching_ids`` yield (job id, cursor after it)."""
+``iter_matching_ids`` / ``aiter_matching_ids`` yield (job id, cursor after it); within one
+request, ``collect_ids`` gathers them with a cap on the entries read too."""
 
 from __future__ import annotations
 
@@ -87,6 +88,27 @@ def scan_step(queue: Queue, state: str, query: Query, cursor: int = 0, *, limit:
         if (len(step.matches) >= limit or now >= deadline
                 or (step.matches and now >= deadline - budget_s * 2 / 3)):
             return step
+
+
+def collect_ids(queue: Queue, state: str, query: Query, cursor: int = 0, *, limit: int,
+                max_scan: int) -> tuple[list[str], int]:
+    """The matches from ``cursor`` until ``limit`` of them, the end of the state, or
+    ``max_scan`` entries read (whichever comes first: a request that collects stays bounded
+    however few jobs match), and the cursor to go on from (0: the end was reached)."""
+    limit, batch = max(limit, 1), max(min(BATCH, max_scan), 1)
+    matches, needed = compile_query(query), fields_needed(query)
+    found: list[str] = []
+    start = cursor = max(cursor, 0)
+    while True:
+        ids, next_cursor = queue.scan_job_ids(state, cursor, batch)
+        rows = queue.get_job_fields(ids, needed)
+        window, after = _window(cursor, ids, rows, next_cursor, matches, limit - len(found))
+        found += [m.id for _, m in window]
+        if after == 0:
+            return found, 0
+        cursor = after
+        if len(found) >= limit or cursor - start >= max_scan:
+            return found, cursor
 
 
 def iter_matching_ids(queue: Queue, state: str, query: Query, cursor: int = 0, *,

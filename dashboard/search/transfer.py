@@ -15,6 +15,9 @@ from queuecore import Queue, QueueCoreError
 CHUNK = 500
 #: Jobs one request copies or moves at most (a search with more is resumed from its cursor).
 MAX_TRANSFER = 10_000
+#: Entries of the state one request reads at most to find them (a search few jobs match is
+#: resumed from its cursor too, rather than walking a whole big state in one request).
+MAX_SCAN = 50_000
 
 
 @dataclass(slots=True)

@@ -22,8 +22,8 @@ from dashboard.csp import with_csp
 from dashboard.names import check_queue_name
 from dashboard.search.importer import MAX_IMPORT_BYTES, ImportPlan, apply_import, plan_import
 from dashboard.search.page import read_search
-from dashboard.search.scanner import iter_matching_ids
-from dashboard.search.transfer import MAX_TRANSFER, TransferResult, transfer
+from dashboard.search.scanner import collect_ids
+from dashboard.search.transfer import MAX_SCAN, MAX_TRANSFER, TransferResult, transfer
 from dashboard.services.common import describe
 from dashboard.views.base import check_access, dashboard_view, render_page, url
 from dashboard.views.context import HtmxHttpRequest
@@ -123,8 +123,9 @@ def transfer_page(request: HtmxHttpRequest, connection: str, queue: str) -> Http
 
 
 def _ids_of(request: HtmxHttpRequest, connection: str, queue: str) -> tuple[list[str], int]:
-    """The jobs to transfer: ``ids`` given, or the matches of the search (up to the cap),
-    with the cursor after the last one taken (0: the search was done)."""
+    """The jobs to transfer: ``ids`` given, or the matches of the search (up to the caps on
+    matches and on entries read), with the cursor after the part read (0: the search was
+    done)."""
     raw = request.POST.get("ids", "").strip()
     if raw:
         return [i for i in _ID_SPLIT.split(raw) if i][:MAX_TRANSFER], 0
@@ -132,15 +133,8 @@ def _ids_of(request: HtmxHttpRequest, connection: str, queue: str) -> tuple[list
     if search.query is None:
         raise ValueError(search.error.message if search.error else
                          _("Give job ids or a search."))
-    ids: list[str] = []
-    cursor = 0
-    source = connections.get_queue(connection, queue)
-    for job_id, after in iter_matching_ids(source, search.state, search.query, search.cursor):
-        if len(ids) == MAX_TRANSFER:
-            return ids, cursor
-        ids.append(job_id)
-        cursor = after
-    return ids, 0
+    return collect_ids(connections.get_queue(connection, queue), search.state, search.query,
+                       search.cursor, limit=MAX_TRANSFER, max_scan=MAX_SCAN)
 
 
 def _summary(result: TransferResult, move: bool, target: str) -> str:
@@ -206,10 +200,14 @@ def transfer_run(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
                  job_ids=result.copied, count=len(result.copied),
                  detail=f"to {target}; {message}")
     if cursor:
-        message += " " + _("Stopped at %(n)s jobs: submit again to go on with the rest.") % {
-            "n": f"{MAX_TRANSFER:,}"}
+        if len(ids) >= MAX_TRANSFER:
+            message += " " + _("Stopped at %(n)s jobs: submit again to go on with the rest."
+                               ) % {"n": f"{MAX_TRANSFER:,}"}
+        else:
+            message += " " + _("Stopped after reading %(n)s jobs of the state: submit again "
+                               "to go on from there.") % {"n": f"{cursor - search.cursor:,}"}
         messages.success(request, message, fail_silently=True)
-        # Moved jobs left the state, so the rest now starts where this request started.
-        return back(cursor=search.cursor if move else cursor)
+        # Moved jobs left the part read, so the rest moved up by as many.
+        return back(cursor=max(cursor - result.removed, 0) if move else cursor)
     messages.success(request, message, fail_silently=True)
     return Redirect(url(request, "queue", connection, target), status=303)

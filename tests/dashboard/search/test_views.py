@@ -220,3 +220,39 @@ def test_import_refuses_a_file_over_the_cap_and_a_missing_file(
         "x.ndjson", b"\xff\xfe{}"), "mode": "dry-run"}, headers=hx).content.decode()
     assert "not UTF-8" in not_utf8
     assert queue.get_job_counts("waiting")["waiting"] == 0
+
+
+@pytest.mark.parametrize("mode", ["copy", "move"])
+def test_copy_and_move_by_search_read_a_capped_part_per_request(
+    make_user: Callable[..., User], queue: Queue, dash_redis: str, mode: str,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search few jobs match is not walked whole in one request: each reads at most
+    MAX_SCAN entries and sends the form back with the cursor to go on from (for a move,
+    moved up by the jobs it took out of the part read)."""
+    from dashboard.views import search_io
+
+    monkeypatch.setattr(search_io, "MAX_SCAN", 4)
+    seed(queue)
+    target = Queue("archive", connection=dash_redis)
+    mover = client_for(make_user, "view", "edit", "remove")
+    form = {"q": "data.customer.vip:true", "state": "waiting", "target": "archive",
+            "mode": mode, "cursor": "0"}
+    requests = 0
+    while True:
+        requests += 1
+        assert requests < 10
+        response = mover.post(Q + "transfer/run/", form)
+        assert response.status_code == 303
+        if "/transfer/" not in response["Location"]:
+            assert response["Location"] == f"{MOUNT}default/q/archive/"
+            break
+        form["cursor"] = response["Location"].split("cursor=")[1].split("&")[0]
+    assert 3 <= requests <= 4  # a 4th when the last part read ended on a full window
+    assert sorted(j.name for j in target.get_waiting()) == ["invoice-11", "invoice-3",
+                                                            "invoice-7"]
+    left = 9 if mode == "move" else 12
+    assert queue.get_job_counts("waiting")["waiting"] == left
+    logs = AuditLog.objects.filter(action=f"{mode} jobs", outcome="ok")
+    assert sorted(a.count for a in logs if a.count) == [1, 1, 1]
+    target.close()

@@ -99,9 +99,9 @@ def preview(
             "at most %(limit)d per run.",
             total,
         ) % {"count": count, "total": total, "state": state, "limit": limit}
-        if start:
+        if found.start:  # (finished states are read by age alone: no position)
             note += " " + gettext("Going on from position %(at)d, where the last clean "
-                                  "stopped reading.") % {"at": start}
+                                  "stopped reading.") % {"at": found.start}
         if found.capped:
             note += " " + gettext("More may match: only the oldest were read.")
         return Preview(action, count, note)

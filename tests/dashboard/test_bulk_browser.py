@@ -2,10 +2,13 @@
 private redis-server: the failures page shows the seeded groups with their counts, retrying
 one group moves exactly its jobs, a bulk remove then Undo restores the jobs with their logs
 and order, and a form sent twice starts one operation. Screenshots go to
-test-artifacts/dashboard/bulk-*.png (light and dark, 390 and 1440 px wide, hostile data)."""
+test-artifacts/dashboard/bulk-*.png (light and dark, 390 and 1440 px wide, hostile data):
+the failures page, the selection bar, the confirmation pages (with their <h1>), and an
+operation whose process stopped shown as interrupted."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -201,7 +204,33 @@ def test_screenshots(site: tuple[LiveSite, str], url: str, browser: Any, width: 
         p.screenshot(path=str(ARTIFACTS / f"bulk-queue-{theme}-{width}.png"), full_page=True)
         p.goto(f"{base}{MOUNT}default/q/billing/bulk/remove/?source=state&state=failed")
         expect(p.locator(".qd-bulk-confirm")).to_be_visible()
+        expect(p.locator("h1")).to_have_text("Confirm an action on billing")
         assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         p.screenshot(path=str(ARTIFACTS / f"bulk-confirm-{theme}-{width}.png"), full_page=True)
+        p.goto(f"{base}{MOUNT}default/q/billing/confirm/clean/?state=waiting&age=0&unit=s"
+               "&from=20000")
+        expect(p.locator("h1")).to_have_text("Confirm an action on billing")
+        expect(p.locator(".qd-confirm-count")).to_contain_text("Going on from position 20000")
+        assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        p.screenshot(path=str(ARTIFACTS / f"bulk-clean-confirm-{theme}-{width}.png"),
+                     full_page=True)
+        # An operation whose process stopped mid-way (its record says running, its beat
+        # is two minutes old), with a hostile label and user.
+        op_id = "9" * 32
+        r = redis.Redis.from_url(url)
+        then = repr(time.time() - 120)
+        r.hset(f"bull:billing:qd:op:{op_id}", mapping={
+            "action": "remove", "label": HOSTILE[:300], "status": "running", "total": 90_000,
+            "done": 41_500, "skipped": 12, "user": HOSTILE[:80], "started": then,
+            "beat": then, "trash": "1"})
+        r.close()
+        p.goto(f"{base}{MOUNT}default/q/billing/ops/{op_id}/")
+        expect(p.locator(".qd-bulk-op")).to_have_attribute("data-status", "interrupted")
+        expect(p.locator(".qd-bulk-status")).to_contain_text("Interrupted")
+        expect(p.locator(".qd-bulk-counts")).to_have_text("41500 done, 12 skipped, of 90000")
+        expect(p.locator("script:text('alert')")).to_have_count(0)
+        assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        p.screenshot(path=str(ARTIFACTS / f"bulk-interrupted-{theme}-{width}.png"),
+                     full_page=True)
     finally:
         context.close()

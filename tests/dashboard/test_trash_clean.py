@@ -104,6 +104,8 @@ def test_preview_counts_what_the_clean_removes_in_capped_steps(
         body = page.content.decode()
         found = trash.older(Triage(q), "waiting", 3_600_000, 1000, start)
         assert f"<strong>{len(found.ids)}</strong>" in body
+        assert (f"Going on from position {start}," in body) == bool(start)
+        assert ("More may match" in body) == found.capped
         response = admin_user_client.post(f"{Q}actions/clean/", {**params, "from": start})
         assert response.status_code == 303
         cleaned = r.xrevrange("bull:cq:events", count=1)[0][1]

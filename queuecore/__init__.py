@@ -61,6 +61,7 @@ from .flows.fanout import FanOut, FanOutNode, fan_out, release_fan_out
 from .flows.plan import FlowJob, JobNode, chain
 from .flows.producer import FlowProducer
 from .observe.adiscovery import alist_queues
+from .observe.batch_reads import HistoryReads, history_reads, job_states, lock_ttls
 from .observe.discovery import list_queues
 from .observe.events import QueueEvent, QueueEvents
 from .observe.health import HealthReport, acheck_health, check_health
@@ -89,6 +90,7 @@ __all__ = [
     "FlowJob",
     "FlowProducer",
     "HealthReport",
+    "HistoryReads",
     "InvalidOptionsError",
     "Job",
     "JobBelongsToSchedulerError",
@@ -142,7 +144,10 @@ __all__ = [
     "compute_backoff",
     "fan_out",
     "finished_per_slot",
+    "history_reads",
+    "job_states",
     "list_queues",
+    "lock_ttls",
     "queue_stats",
     "read_timings",
     "release_fan_out",

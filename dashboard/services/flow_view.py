@@ -4,14 +4,20 @@ tree, across queues, bounded in depth and width.
 Read through queuecore's flow API (``FlowProducer.get_flow``) and job getters; the state of
 each shown node is asked (a few dozen round trips at most: ``MAX_NODES``), the rest of a
 node's children is counted only when a level was cut.
+
+One ``FlowProducer`` per dashboard connection serves every page (a producer opens a
+connection pool per queue it reads, so one per render would connect anew each time); it is
+closed with the connection's queues (settings reset), and replaced once it has read the
+flows of ``MAX_FLOW_QUEUES`` queues, so that its pools stay bounded.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dashboard import connections
+from dashboard import conf, connections
 from dashboard.formatting import clip, parse_job_key, parse_queue_key, progress_percent, shorten
 from dashboard.services.common import NAME_CHARS
 from queuecore import FlowProducer, Job, JobNode
@@ -24,6 +30,9 @@ MAX_CHILDREN = 6
 MAX_NODES = 40
 #: Parents followed up towards the root at most.
 MAX_UP = 10
+#: Queues whose flows one shared producer reads before it is replaced (it keeps a
+#: connection pool per queue).
+MAX_FLOW_QUEUES = 64
 
 
 @dataclass(slots=True)
@@ -90,9 +99,7 @@ def flow_view(connection: str, job: Job) -> FlowView | None:
     """The flow of ``job``, or None when it has neither parent nor children."""
     conn = connections.connection_settings(connection)
     parents, cut_above = _ancestors(connection, conn.prefix, job)
-    with FlowProducer(conn.url, prefix=conn.prefix) as flows:
-        tree = flows.get_flow(job_id=job.id, queue_name=job.queue.name, depth=DEPTH,
-                              max_children=MAX_CHILDREN)
+    tree = _shared(connection).get_flow(job.id, job.queue.name)
     if tree is None or (not parents and not tree.children
                         and not connections.get_queue(connection, job.queue.name)
                         .get_flow_parents([job.id])):
@@ -107,6 +114,60 @@ def flow_view(connection: str, job: Job) -> FlowView | None:
         node.children.append(root)
         root = node
     return FlowView(root=root, cut_above=cut_above)
+
+
+class _SharedFlows:
+    """A connection's ``FlowProducer``, one reader at a time (the producer opens its queues
+    lazily, unguarded: two threads could each open one and leak the other)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url, self.prefix = url, prefix
+        self.lock = threading.Lock()
+        self.producer: FlowProducer | None = None
+        self.queues: set[str] = set()
+
+    def get_flow(self, job_id: str, queue: str) -> JobNode | None:
+        with self.lock:
+            if self.producer is None or (queue not in self.queues
+                                         and len(self.queues) >= MAX_FLOW_QUEUES):
+                self._close()
+                self.producer = FlowProducer(self.url, prefix=self.prefix)
+            self.queues.add(queue)
+            return self.producer.get_flow(job_id=job_id, queue_name=queue, depth=DEPTH,
+                                          max_children=MAX_CHILDREN)
+
+    def close(self) -> None:
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
+        producer, self.producer = self.producer, None
+        self.queues.clear()
+        if producer is not None:
+            producer.close()
+
+
+_shared_lock = threading.Lock()
+_shared_flows: dict[str, _SharedFlows] = {}
+
+
+def _shared(connection: str) -> _SharedFlows:
+    conn = connections.connection_settings(connection)
+    with _shared_lock:
+        found = _shared_flows.get(connection)
+        if found is None:  # (settings that change reset these: ``close_flows``)
+            found = _shared_flows[connection] = _SharedFlows(conn.url, conn.prefix)
+        return found
+
+
+@conf.on_reset
+def close_flows() -> None:
+    """Close the producers with the connections' queues (``connections.close_all``)."""
+    with _shared_lock:
+        shared = list(_shared_flows.values())
+        _shared_flows.clear()
+    for one in shared:
+        one.close()
 
 
 def _subtree(tree: JobNode, level: int, budget: list[int], leaves: list[FlowNode], *,

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from dashboard import charts, connections
 from dashboard.services.common import READ_ERRORS, describe, now_ms
 from dashboard.throughput import has_data, per_minute
-from queuecore import Queue, TimingHistograms, finished_per_slot, read_timings
+from queuecore import Queue, TimingHistograms, finished_per_slot, history_reads
 
 #: Newest finished jobs read when no timings were recorded (completed, failed).
 SAMPLE = (200, 50)
-#: A connection's history sums at most this many queues (one read each).
+#: A connection's history sums at most this many queues (read together).
 MAX_QUEUES = 100
 MEASURES = ("wait", "processing")
 COUNTS_METRICS = "metrics"
@@ -92,18 +92,47 @@ def _cells(series: dict[str, list[float | None]], index: int) -> tuple[str, ...]
                  for p in charts.PERCENTILES)
 
 
-def _counts(queue: Queue, starts: list[int], width: int, now: int
-            ) -> tuple[list[int], list[int], str]:
+@dataclass(frozen=True, slots=True)
+class _QueueReads:
+    completed: list[int]
+    failed: list[int]
+    source: str
+    timings: list[TimingHistograms]
+
+
+def _groups(connection: str, names: list[str]) -> list[tuple[Queue, list[str]]]:
+    """The queues read together: all of them through the first one's connection, or on a
+    Cluster (where they may live on different nodes) each through its own."""
+    if not names:
+        return []
+    first = connections.get_queue(connection, names[0])
+    if first.route is None:
+        return [(first, names)]
+    return [(connections.get_queue(connection, n), [n]) for n in names]
+
+
+def _read(queue: Queue, names: list[str], resolution: str, starts: list[int], width: int,
+          now: int) -> list[_QueueReads]:
+    """Each queue's counts per slot (BullMQ's metrics, else its retained finished jobs) and
+    timing histograms: one round trip for the metrics and timings of all of them, and one
+    for the retained jobs of those without metrics."""
     minutes = now // charts.MINUTE_MS - starts[0] // charts.MINUTE_MS + 1
-    done = queue.get_metrics("completed", 0, minutes - 2)
-    failed = queue.get_metrics("failed", 0, minutes - 2)
-    if has_data(done) or has_data(failed):
-        per = width // charts.MINUTE_MS
-        return (charts.regroup(per_minute(done, now, minutes), per)[:len(starts)],
-                charts.regroup(per_minute(failed, now, minutes), per)[:len(starts)],
-                COUNTS_METRICS)
-    got = finished_per_slot(queue, [queue.name], starts[0], width, len(starts))[queue.name]
-    return got["completed"], got["failed"], COUNTS_RETAINED
+    reads = history_reads(queue, names, minutes - 1, resolution, starts)
+    per = width // charts.MINUTE_MS
+    bare = [r.name for r in reads if not (has_data(r.completed) or has_data(r.failed))]
+    retained = finished_per_slot(queue, bare, starts[0], width, len(starts)) if bare else {}
+    out = []
+    for r in reads:
+        if r.name in retained:
+            got = retained[r.name]
+            out.append(_QueueReads(got["completed"], got["failed"], COUNTS_RETAINED,
+                                   r.timings))
+            continue
+        out.append(_QueueReads(
+            charts.regroup(per_minute(r.completed, now, minutes), per)[:len(starts)],
+            charts.regroup(per_minute(r.failed, now, minutes), per)[:len(starts)],
+            COUNTS_METRICS, r.timings))
+    return out
 
 
 def _combined(h: TimingHistograms, measure: str) -> TimingHistograms:
@@ -181,14 +210,15 @@ def _history(connection: str, names: list[str], range_key: str, *,
     hists = [TimingHistograms() for _ in starts]
     sources = set()
     try:
-        for name in names:
-            queue = connections.get_queue(connection, name)
-            done, failed, source = _counts(queue, starts, width, now)
-            sources.add(source)
-            history.completed = [a + b for a, b in zip(history.completed, done, strict=True)]
-            history.failed = [a + b for a, b in zip(history.failed, failed, strict=True)]
-            for total, part in zip(hists, read_timings(queue, resolution, starts), strict=True):
-                total.merge(part)
+        for queue, group in _groups(connection, names):
+            for got in _read(queue, group, resolution, starts, width, now):
+                sources.add(got.source)
+                history.completed = [a + b for a, b in
+                                     zip(history.completed, got.completed, strict=True)]
+                history.failed = [a + b for a, b in
+                                  zip(history.failed, got.failed, strict=True)]
+                for total, part in zip(hists, got.timings, strict=True):
+                    total.merge(part)
         history.counts_source = (COUNTS_MIXED if len(sources) > 1
                                  else sources.pop() if sources else COUNTS_METRICS)
         if any(h.count("completed") or h.count("failed") for h in hists):

@@ -2,7 +2,9 @@
 
 Reads through queuecore's public API only (the queue's pause flag, its workers from CLIENT
 LIST, the global concurrency and the rate limiter's time left from meta and PTTL, the job's
-place in line and its lock's time left), a bounded number of round trips per page. Each
+place in line and its lock's time left), a bounded number of round trips per page: the
+states of a job's pending children (one round trip per child queue, not per child) and the
+locks of the active jobs sampled (one round trip) are read together. Each
 ``Reason`` says what holds the job, in words, and which fix the page links to: ``resume``
 (the queue's resume button), ``promote`` (the job's), ``workers`` (the workers page).
 """
@@ -12,13 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from dashboard import connections
-from dashboard.formatting import clip, format_duration, ms_to_datetime, parse_job_key
+from dashboard.durations import compact_duration
+from dashboard.formatting import clip, ms_to_datetime, parse_job_key
 from dashboard.services.common import NAME_CHARS, READ_ERRORS, describe, now_ms
-from queuecore import Job, Queue
+from queuecore import Job, Queue, job_states, lock_ttls
 
 #: States a job waits in (the panel says why); ``active`` is explained by its lock.
 QUEUED_STATES = frozenset({"waiting", "prioritized", "delayed", "waiting-children", "paused"})
@@ -30,7 +34,7 @@ PACE_SAMPLE = 100
 #: Only finishes within this window count towards the pace.
 PACE_WINDOW_MS = 3_600_000
 
-#: Oldest active jobs whose locks the queue panel checks (one round trip each).
+#: Oldest active jobs whose locks the queue panel checks (one round trip for all).
 LOCK_SAMPLE = 20
 
 BLOCKS = "blocks"  # the job cannot start until this changes
@@ -132,7 +136,7 @@ def _queue_facts(queue: Queue, now: int) -> _QueueFacts:
             at, by = facts.last_seen
             text = _("No worker is connected to this queue. A worker last finished a job "
                      "%(ago)s ago%(by)s.") % {
-                "ago": format_duration(now - at),
+                "ago": compact_duration(max(0, now - at)),
                 "by": _(" (%(name)s)") % {"name": by} if by else ""}
         else:
             text = _("No worker is connected to this queue, and none has finished a job of "
@@ -146,7 +150,7 @@ def _queue_facts(queue: Queue, now: int) -> _QueueFacts:
     if facts.limit_ttl > 0:
         out.append(Reason("rate-limit", BLOCKS, _(
             "A rate limit is in force for %(left)s more: workers start no job until it "
-            "ends.") % {"left": format_duration(facts.limit_ttl)},
+            "ends.") % {"left": compact_duration(facts.limit_ttl)},
             at=ms_to_datetime(now + facts.limit_ttl)))
     return facts
 
@@ -155,7 +159,7 @@ def _estimate(ahead: int, pace: float | None, *, backlog: bool = False) -> str:
     """When ``ahead`` jobs will have been taken at the recent pace, in words."""
     if not pace:
         return _("No job finished in the last hour: no estimate.")
-    values = {"pace": f"{pace:.1f}", "eta": format_duration(ahead / pace * 60_000)}
+    values = {"pace": number_format(pace, 1), "eta": compact_duration(ahead / pace * 60_000)}
     if backlog:
         return _("At the last hour's pace (%(pace)s jobs a minute) they are done in about "
                  "%(eta)s.") % values
@@ -167,15 +171,17 @@ def _children(connection: str, queue: Queue, job: Job) -> Reason | None:
     pending = job.get_dependencies().unprocessed
     if not pending:
         return None
-    shown: list[Child] = []
-    for key in pending[:MAX_CHILDREN]:
-        parsed = parse_job_key(key, queue.prefix)
-        if parsed is None:
-            shown.append(Child("", "", "", known=False, key=key))
-            continue
-        child_queue, child_id = parsed
-        state = connections.get_queue(connection, child_queue).get_job_state(child_id)
-        shown.append(Child(child_queue, child_id, state, key=key))
+    parsed = [(key, parse_job_key(key, queue.prefix)) for key in pending[:MAX_CHILDREN]]
+    by_queue: dict[str, list[str]] = {}
+    for _key, found in parsed:
+        if found is not None:
+            by_queue.setdefault(found[0], []).append(found[1])
+    # One round trip per child queue (children mostly share one), not one per child.
+    states = {(name, job_id): state for name, ids in by_queue.items()
+              for job_id, state in job_states(connections.get_queue(connection, name),
+                                              ids).items()}
+    shown = [Child("", "", "", known=False, key=key) if found is None else
+             Child(found[0], found[1], states[found], key=key) for key, found in parsed]
     text = ngettext("%(n)d child job is still pending; the job waits until it is done.",
                     "%(n)d child jobs are still pending; the job waits until they are done.",
                     len(pending)) % {"n": len(pending)}
@@ -198,12 +204,12 @@ def _job_reasons(connection: str, queue: Queue, job: Job, state: str, now: int,
             by = clip(job.processed_by, NAME_CHARS) or _("a worker")
             out.append(Reason("lock-held", INFO, _(
                 "It is running: %(by)s holds its lock, %(left)s left before it must be "
-                "renewed.") % {"by": by, "left": format_duration(ttl) if ttl > 0 else "∞"}))
+                "renewed.") % {"by": by, "left": compact_duration(ttl) if ttl > 0 else "∞"}))
         return out
     if state == "delayed":
         due = (job.processed_on or job.timestamp) + job.delay  # as the delayed tab shows it
         left = due - now
-        text = (_("It is delayed: due in %(left)s.") % {"left": format_duration(left)}
+        text = (_("It is delayed: due in %(left)s.") % {"left": compact_duration(left)}
                 if left > 0 else
                 _("It is due: a worker moves it to wait at its next delayed check."))
         out.append(Reason("delay", BLOCKS, text, fix="promote", at=ms_to_datetime(due)))
@@ -273,7 +279,8 @@ def why_queue(connection: str, name: str) -> Why:
 def _lost_locks(name: str, queue: Queue) -> Reason | None:
     """Active jobs (the oldest ``LOCK_SAMPLE``) whose lock is gone: stalls on the way."""
     active = queue.get_jobs("active", 0, LOCK_SAMPLE - 1, asc=True)
-    lost = [j.id for j in active if queue.get_job_lock_ttl(j.id) == -2]
+    ttls = lock_ttls(queue, [j.id for j in active])
+    lost = [j.id for j in active if ttls[j.id] == -2]
     if not lost:
         return None
     text = ngettext(

@@ -214,7 +214,7 @@ def test_schedulers_page_lists_them_soonest_first(
     assert 'name="id" value="nightly"' in managed
 
 
-def test_job_page_lists_children_by_kind(
+def test_job_page_shows_children_in_the_flow_tree_with_counts(
     viewer_client: Client, dash_redis: str, queue: Any
 ) -> None:
     from queuecore import FlowProducer
@@ -236,14 +236,19 @@ def test_job_page_lists_children_by_kind(
     finish(queue, done, value=1)
     pending = next(c.job.id for c in node.children if c.job.id != done)
     body = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{node.job.id}/").content.decode()
-    start = body.index("<h2>Children</h2>")
-    children = body[start : body.index("</section>", start)]
-    link = '<a href="{MOUNT}default/q/emails/jobs/{id}/">emails / {id}</a>'
-    assert children.index("<h3>unprocessed</h3>") < children.index(
-        link.format(MOUNT=MOUNT, id=pending)
-    ) < children.index("<h3>processed</h3>") < children.index(link.format(MOUNT=MOUNT, id=done))
-    leaf = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{done}/").content.decode()
-    assert "No children." in leaf
+    # A flow job: the tree shows its children (no Children section repeating them), with
+    # the counts by kind the Children section gave.
+    assert "<h2>Children</h2>" not in body
+    start = body.index('<section class="qd-flow"')
+    flow = body[start : body.index("</section>", start)]
+    counts = flow[flow.index('id="flow-children"') :]
+    counts = counts[: counts.index("</p>")]
+    assert counts.index("1 pending") < counts.index("1 completed")
+    for child in (pending, done):
+        assert f'href="{MOUNT}default/q/emails/jobs/{child}/"' in flow
+    plain = queue.add("plain", {})
+    alone = viewer_client.get(f"{MOUNT}default/q/emails/jobs/{plain.id}/").content.decode()
+    assert "<h2>Children</h2>" in alone and "No children." in alone
 
 
 def test_unreachable_redis_is_shown_not_crashed(viewer_client: Client, settings: Any) -> None:

@@ -170,6 +170,9 @@ class AlertEvent(models.Model):
                                     name="qd_alert_transition_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.state}"
+
 
 class AlertDelivery(models.Model):
     class Status(models.TextChoices):
@@ -194,6 +197,9 @@ class AlertDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("event", "channel"), name="qd_alert_delivery_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.pk}"
 
 
 class DeliveryAttempt(models.Model):

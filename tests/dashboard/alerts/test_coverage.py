@@ -155,7 +155,10 @@ def test_an_owner_who_loses_access_or_is_deleted_leaves_a_rule_covering_nothing(
     assert (rule.owner, rule.coverage) == (None, AlertRule.Coverage.NO_OWNER)
     page = manager.get(ALERTS).content.decode()
     assert "Covers no queue: its owner was deleted" in page and "no owner" in page
-    # Saving the rule makes the editor its owner: it covers the queues again.
+    # Saving the rule makes the editor its owner (the form says so): it covers the queues
+    # again.
+    assert "whoever saves it becomes its owner" in manager.get(
+        f"{ALERTS}rules/{rule.pk}/").content.decode()
     assert manager.post(f"{ALERTS}rules/{rule.pk}/", {**RULE_FORM, "name": "taken over"}
                         ).status_code == 303
     evaluate_all()

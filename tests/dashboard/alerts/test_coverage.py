@@ -232,3 +232,18 @@ def test_the_migration_gives_existing_rules_their_last_editor_from_the_audit_log
     edited.refresh_from_db()
     orphan.refresh_from_db()
     assert (edited.owner, orphan.owner) == (second, None)
+
+
+def test_an_alert_page_hides_a_rule_pattern_that_now_names_a_hidden_queue(
+    two_queues: str, make_user: Callable[..., User]
+) -> None:
+    owner = make_user(superuser=True)
+    rule = AlertRule.objects.create(name="r", connection="default", queue_pattern="mail",
+                                    kind="depth", threshold=1, owner=owner)
+    state = AlertState.objects.create(rule=rule, connection="default", queue="mail")
+    viewer = client_for(make_user("view"))
+    assert "<code" in viewer.get(f"{ALERTS}{state.pk}/").content.decode()
+    rule.queue_pattern = SECRET_QUEUE  # edited since by someone in the payroll group
+    rule.save()
+    page = viewer.get(f"{ALERTS}{state.pk}/")
+    assert page.status_code == 200 and SECRET_QUEUE not in page.content.decode()

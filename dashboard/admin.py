@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLPattern, URLResolver, include, path
 
 from dashboard import permissions
+from dashboard.alerts import admin as _alerts_admin  # noqa: F401 (registers the alert models)
 from dashboard.models import AuditLog, QueueDashboard
 from dashboard.views.context import ADMIN_SITE_ATTR
 

@@ -19,7 +19,7 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.utils import timezone
 
-from dashboard.alerts import messages
+from dashboard.alerts import coverage, messages
 from dashboard.alerts import settings as alert_settings
 from dashboard.alerts.models import AlertDelivery, DeliveryAttempt, Webhook
 
@@ -39,6 +39,11 @@ class DeliveryError(Exception):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class Withheld(DeliveryError):
+    """Not sent, and never will be: the rule's owner may not view the alert's queue (any more),
+    and the message would carry its name and figures."""
 
 
 def post_webhook(webhook: Webhook, body: bytes, delivery_id: int, timeout: float) -> int:
@@ -68,6 +73,9 @@ def post_webhook(webhook: Webhook, body: bytes, delivery_id: int, timeout: float
 def _send(delivery: AlertDelivery, timeout: float) -> int | None:
     event = delivery.event
     rule = event.state.rule
+    # Checked again at sending time: the owner may have lost access since the event.
+    if not coverage.owner_may_view(rule, event.state.connection, event.state.queue):
+        raise Withheld("withheld: the rule's owner may not view this queue")
     if delivery.channel == "email":
         sender = alert_settings.get().from_email or None
         send_mail(messages.subject(event), messages.email_text(event), sender,
@@ -101,8 +109,11 @@ def attempt(delivery: AlertDelivery) -> bool:
     started = time.monotonic()
     status_code: int | None = None
     error = ""
+    final = False
     try:
         status_code = _send(delivery, settings.webhook_timeout)
+    except Withheld as exc:
+        error, final = str(exc), True
     except DeliveryError as exc:
         error, status_code = str(exc), exc.status_code
     except Exception as exc:  # an email backend may raise anything
@@ -117,7 +128,7 @@ def attempt(delivery: AlertDelivery) -> bool:
         delivery.last_error = ""
     else:
         delivery.last_error = error[:2000]
-        if delivery.attempts >= settings.attempts:
+        if final or delivery.attempts >= settings.attempts:
             delivery.status = AlertDelivery.Status.FAILED
             log.warning("alert delivery %s failed for good: %s", delivery.pk, error)
         else:
@@ -141,7 +152,7 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
         if not _claim(pk, now, hold):
             continue  # another process took it
         delivery = AlertDelivery.objects.select_related(
-            "event__state__rule", "webhook").get(pk=pk)
+            "event__state__rule__owner", "webhook").get(pk=pk)
         attempt(delivery)
         done += 1
     return done

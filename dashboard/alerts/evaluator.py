@@ -16,6 +16,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from dashboard import conf, connections
+from dashboard.alerts import coverage
 from dashboard.alerts.measure import measure
 from dashboard.alerts.models import AlertDelivery, AlertEvent, AlertRule, AlertState
 from dashboard.services.common import READ_ERRORS, describe
@@ -127,28 +128,74 @@ def _apply(state_id: int, now: datetime, value: float | None, error: str) -> Non
 
 
 def _mark_rule_unknown(rule: AlertRule, error: str, now: datetime) -> None:
-    ids = list(rule.states.values_list("pk", flat=True))
-    if not ids:
+    # Only alerts the owner may view say so: the others were closed and stay closed.
+    ids = [pk for pk, connection, queue in rule.states.values_list("pk", "connection", "queue")
+           if coverage.owner_may_view(rule, connection, queue)]
+    if not ids and coverage.owner_may_view(rule, rule.connection, rule.queue_pattern):
         ids = [_state(rule, rule.connection, rule.queue_pattern).pk]
     for pk in ids:
         _apply(pk, now, None, error)
 
 
+#: The detail of the event that closes a firing alert its rule no longer covers.
+CLOSED_DETAIL = "closed without notice: the rule's owner may not view this queue"
+_CLOSED = ("status", "breach_since", "clear_since", "error", "acknowledged_at",
+           "acknowledged_by")
+
+
+def _close(state_id: int) -> None:
+    """Reset an alert on a queue the rule's owner may not view, without measuring it or
+    notifying anyone (a message would carry the queue's name and figures); a firing one gets
+    a "resolved" event that says why, with no deliveries."""
+    try:
+        with transaction.atomic():
+            state = AlertState.objects.select_for_update().get(pk=state_id)
+            was_firing = state.status == AlertState.Status.FIRING
+            state.status = AlertState.Status.OK
+            state.breach_since = state.clear_since = None
+            state.error = ""
+            state.acknowledged_at, state.acknowledged_by = None, ""
+            state.save(update_fields=_CLOSED)
+            if was_firing:
+                AlertEvent.objects.create(
+                    state=state, kind=AlertEvent.Kind.RESOLVED, generation=state.generation,
+                    transition=AlertEvent.Kind.RESOLVED, detail=CLOSED_DETAIL)
+    except IntegrityError:
+        log.info("alert %s: another evaluator closed it", state_id)
+    except AlertState.DoesNotExist:
+        pass
+
+
+def _close_hidden(rule: AlertRule) -> None:
+    live = rule.states.exclude(status=AlertState.Status.OK, error="")
+    for pk, connection, queue in live.values_list("pk", "connection", "queue"):
+        if not coverage.owner_may_view(rule, connection, queue):
+            _close(pk)
+
+
 def evaluate_rule(rule: AlertRule, now: datetime | None = None) -> None:
     now = now or timezone.now()
+    _close_hidden(rule)
+    if rule.owner_id is None:  # nothing to measure: no Redis read needed to know it
+        coverage.record(rule, coverage.problem(rule, [], []))
+        return
     conn = conf.get_settings().connection(rule.connection)
     if conn is None:
         _mark_rule_unknown(rule, f"unknown connection {rule.connection!r}", now)
         return
     try:
-        names = _targets(rule, conn)
+        matched = _targets(rule, conn)
     except READ_ERRORS as exc:
         _mark_rule_unknown(rule, describe(exc), now)
         return
+    # A pattern expands to the queues its owner may view now, never to the others.
+    names = coverage.visible(rule, conn.name, matched)
+    coverage.record(rule, coverage.problem(rule, matched, names))
     # Queues the rule no longer covers (pattern edited, queue gone): a firing alert is still
     # measured, so it resolves (an obliterated queue measures 0); the others are reset.
     firing = set(rule.states.filter(connection=conn.name, status=AlertState.Status.FIRING)
                  .values_list("queue", flat=True))
+    firing = {q for q in firing if coverage.owner_may_view(rule, conn.name, q)}
     names = list(dict.fromkeys([*names, *sorted(firing - set(names))]))
     rule.states.exclude(connection=conn.name, queue__in=names).exclude(
         status=AlertState.Status.FIRING).update(
@@ -167,7 +214,8 @@ def evaluate_rule(rule: AlertRule, now: datetime | None = None) -> None:
 def evaluate_all(now: datetime | None = None) -> int:
     """Evaluate every enabled rule once; returns how many were evaluated."""
     count = 0
-    for rule in AlertRule.objects.filter(enabled=True).prefetch_related("webhooks"):
+    for rule in (AlertRule.objects.filter(enabled=True).select_related("owner")
+                 .prefetch_related("webhooks")):
         try:
             evaluate_rule(rule, now)
         except DatabaseError:

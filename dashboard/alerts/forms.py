@@ -40,6 +40,9 @@ class AlertRuleForm(forms.ModelForm):  # type: ignore[type-arg]
             (c.name, c.title) for c in conf.get_settings().connections]
         cast(forms.ChoiceField, self.fields["state"]).choices = [
             ("", _("waiting + prioritized")), *((s, state_label(s)) for s in STATES)]
+        self.fields["queue_pattern"].help_text = _(
+            "A queue name, or an fnmatch pattern (mail-*). The rule covers only the queues "
+            "its owner may view, and whoever saves it becomes its owner.")
         self.fields["threshold"].widget.attrs.update(min="0", step="any")
         self.fields["resolve_threshold"].widget.attrs.update(min="0", step="any")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
+from typing import TypeVar
 
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
@@ -12,6 +15,7 @@ from dashboard import conf, permissions
 from dashboard.alerts.evaluator import silenced
 from dashboard.alerts.models import AlertEvent, AlertRule, AlertState
 
+_T = TypeVar("_T")
 _PATTERN_CHARS = frozenset("*?[")
 #: Status order on the pages: what needs a person first.
 _ORDER = {"firing": 0, "unknown": 1, "pending": 2, "ok": 3}
@@ -47,6 +51,10 @@ def row(state: AlertState, now: datetime | None = None) -> AlertRow:
                     linkable=linkable)
 
 
+def _first(limit: int, items: Iterable[_T]) -> list[_T]:
+    return list(islice(items, limit))
+
+
 def _visible(user: permissions.DashboardUser, state: AlertState) -> bool:
     return permissions.can(user, "view", state.connection, state.queue)
 
@@ -62,9 +70,12 @@ def active(user: permissions.DashboardUser, limit: int = 200) -> list[AlertRow]:
     states = (AlertState.objects.select_related("rule")
               .filter(rule__enabled=True)
               .filter(Q(status__in=("firing", "pending")) | ~Q(error=""))
-              .order_by(rank, "rule__name", "queue", "pk")[:limit])
+              .order_by(rank, "rule__name", "queue", "pk"))
     now = timezone.now()
-    rows = [row(s, now) for s in states if _visible(user, s)]
+    # Cut after the permission filter: alerts the user may not see never take the places
+    # (and the banner's count) of those they may.
+    rows = _first(limit, (row(s, now) for s in states.iterator(chunk_size=500)
+                          if _visible(user, s)))
     rows.sort(key=lambda r: (_ORDER[r.status], r.rule.name, r.state.queue))
     return rows
 
@@ -74,7 +85,8 @@ def rule_visible(user: permissions.DashboardUser, rule: AlertRule) -> bool:
 
 
 def rules(user: permissions.DashboardUser) -> list[AlertRule]:
-    return [r for r in AlertRule.objects.prefetch_related("webhooks") if rule_visible(user, r)]
+    every = AlertRule.objects.select_related("owner").prefetch_related("webhooks")
+    return [r for r in every if rule_visible(user, r)]
 
 
 def history(user: permissions.DashboardUser, limit: int = 50,
@@ -82,7 +94,8 @@ def history(user: permissions.DashboardUser, limit: int = 50,
     events = AlertEvent.objects.select_related("state__rule")
     if state is not None:
         events = events.filter(state=state)
-    return [e for e in events[: limit * 2] if _visible(user, e.state)][:limit]
+    return _first(limit, (e for e in events.iterator(chunk_size=2 * limit)
+                          if _visible(user, e.state)))
 
 
 @dataclass(frozen=True, slots=True)

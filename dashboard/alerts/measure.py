@@ -35,15 +35,35 @@ def _finished_in_window(queue: Queue, state: str, since: int) -> int:
     return sum(1 for j in jobs if (j.finished_on or 0) >= since)
 
 
+def _recorded(queue: Queue, kind: str, first: int, last: int) -> int | None:
+    """Jobs of ``kind`` finished in the minutes ``first`` to ``last`` (minutes since the
+    epoch) by BullMQ's per-minute metrics; None when no worker records them.
+
+    The metrics hash's ``prevTS`` is the minute still open (``count - prevCount`` jobs so
+    far); ``data[i]`` is the minute ``i + 1`` before it. A series moves on only when a job of
+    its own kind finishes, so it is placed by its ``prevTS``, never by the clock: a failure an
+    hour ago is not counted as one in the last minute."""
+    head = queue.get_metrics(kind, 0, 0)  # the hash; the newest point comes along
+    if not head.count:
+        return None
+    opened = head.prev_ts // MINUTE_MS
+    total = head.count - head.prev_count if first <= opened <= last else 0
+    start, end = max(0, opened - 1 - last), opened - 1 - first
+    if end >= start:
+        total += sum(queue.get_metrics(kind, start, end).data)
+    return total
+
+
 def failure_rate(rule: AlertRule, queue: Queue, now: int) -> float:
     """Failed share (%) of the jobs finished in the window: BullMQ's per-minute metrics when
-    workers record them (whole minutes before the current one), else the finish times of the
-    newest ``THROUGHPUT_SAMPLE`` completed and failed jobs."""
+    workers record them (the whole minutes before the current one), else the finish times of
+    the newest ``THROUGHPUT_SAMPLE`` completed and failed jobs."""
     minutes = max(1, -(-rule.window_seconds * 1000 // MINUTE_MS))
-    completed_m = queue.get_metrics("completed", 0, minutes - 1)
-    failed_m = queue.get_metrics("failed", 0, minutes - 1)
-    if completed_m.count or failed_m.count:
-        completed, failed = sum(completed_m.data), sum(failed_m.data)
+    current = now // MINUTE_MS
+    completed_m = _recorded(queue, "completed", current - minutes, current - 1)
+    failed_m = _recorded(queue, "failed", current - minutes, current - 1)
+    if completed_m is not None or failed_m is not None:
+        completed, failed = completed_m or 0, failed_m or 0
     else:
         since = now - rule.window_seconds * 1000
         completed = _finished_in_window(queue, "completed", since)

@@ -8,6 +8,7 @@ transaction rolls back, so every alert is delivered once whatever runs.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -44,7 +45,19 @@ class Webhook(models.Model):
 
 
 class AlertRule(models.Model):
+    class Coverage(models.TextChoices):
+        """Why a rule covers no queue (blank: it covers what its owner may view)."""
+
+        NO_OWNER = "no_owner", _(
+            "Covers no queue: its owner was deleted. Saving the rule makes you its owner.")
+        NO_ACCESS = "no_access", _(
+            "Covers no queue: its owner may not view the queues it names.")
+
     name = models.CharField(_("name"), max_length=200)
+    #: Whose view permissions bound the queues the rule covers: the last person who saved it.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("owner"))
     connection = models.CharField(_("connection"), max_length=100)
     queue_pattern = models.CharField(
         _("queue or pattern"), max_length=256,
@@ -71,6 +84,9 @@ class AlertRule(models.Model):
     webhooks = models.ManyToManyField(Webhook, blank=True, related_name="rules",
                                       verbose_name=_("webhooks"),
                                       help_text=_("Webhooks are added on the alerts page."))
+    #: Set by the evaluator when the rule covers no queue because of its owner.
+    coverage = models.CharField(_("coverage"), max_length=10, blank=True, editable=False,
+                                choices=Coverage.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,6 +170,9 @@ class AlertEvent(models.Model):
                                     name="qd_alert_transition_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.state}"
+
 
 class AlertDelivery(models.Model):
     class Status(models.TextChoices):
@@ -178,6 +197,9 @@ class AlertDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("event", "channel"), name="qd_alert_delivery_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.pk}"
 
 
 class DeliveryAttempt(models.Model):

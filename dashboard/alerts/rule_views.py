@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -58,6 +58,11 @@ def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: s
             form.add_error("queue_pattern", _("You may not manage alerts of these queues."))
         else:
             created = instance is None
+            if isinstance(form.instance, AlertRule):
+                # Whoever saves the rule owns it: the queues it covers are bounded by what
+                # that person may view (checked again on every evaluation).
+                form.instance.owner = cast(Any, request.user)
+                form.instance.coverage = ""
             saved = form.save()
             detail = (_rule_detail(saved) if isinstance(saved, AlertRule)
                       else f"webhook {saved.pk} {saved.name!r} {saved.url}")

@@ -60,6 +60,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_page(
         request, "queue_dashboard/alerts/alert.html", alert=listing.row(state),
         events=listing.history(request.user, 100, state), deliveries=deliveries,
+        # The rule's pattern may since name a queue this user may not view: shown only when
+        # the rule itself is visible to them (as on the rules list).
+        rule_visible=listing.rule_visible(request.user, state.rule),
         can_manage=permissions.can(request.user, "alerts", state.connection, state.queue),
         silences=SILENCES)
 

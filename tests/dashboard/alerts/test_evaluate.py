@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -58,9 +59,17 @@ def make_rule(receiver: Receiver, **fields: Any) -> AlertRule:
         kind="depth", threshold=3, resolve_threshold=1, for_seconds=10,
         resolve_for_seconds=10, email_to="ops@example.com, oncall@example.com")
     values.update(fields)
+    values.setdefault("owner", owner())
     rule = AlertRule.objects.create(**values)
     rule.webhooks.add(webhook)
     return rule
+
+
+def owner() -> User:
+    """A superuser: it may view every queue, so the rule covers all its pattern matches."""
+    user, _ = User.objects.get_or_create(
+        username="alert-owner", defaults={"is_staff": True, "is_superuser": True})
+    return user
 
 
 def seed(queue: Queue, n: int) -> None:

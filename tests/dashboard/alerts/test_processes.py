@@ -25,9 +25,11 @@ _MAKE_RULE = """
 import django
 django.setup()
 from dashboard.alerts.models import AlertRule, Webhook
+from django.contrib.auth.models import User
+owner = User.objects.create_user("owner", is_staff=True, is_superuser=True)
 hook = Webhook.objects.create(name="ops", url={url!r}, secret="k", format="slack")
 rule = AlertRule.objects.create(name="backlog", connection="default", queue_pattern="jobs",
-    kind="depth", threshold=2, for_seconds=0, resolve_for_seconds=0)
+    kind="depth", threshold=2, for_seconds=0, resolve_for_seconds=0, owner=owner)
 rule.webhooks.add(hook)
 """
 

@@ -38,14 +38,20 @@ def _reader_of(conn: Any) -> tuple[Any, Any]:
     return hiredis.Reader(**kwargs), short
 
 
-class PipelineSession(asyncio.Protocol):
+class PipelineSession(asyncio.BufferedProtocol):
     """The calls in flight on one connection, in the order they were written.
 
     The transport's original protocol (asyncio's StreamReaderProtocol) still gets
     ``connection_lost``, ``eof_received`` and the flow-control calls, so that redis-py's
     ``disconnect`` (which waits for the stream to close) works as before. Writes are not
     awaited: the transport buffers what the socket does not take at once, and that is
-    bounded by the callers (a worker's concurrency, the tasks awaiting an AsyncQueue)."""
+    bounded by the callers (a worker's concurrency, the tasks awaiting an AsyncQueue).
+
+    A buffered protocol: the socket is read into one buffer kept for the session (asyncio's
+    plain protocols get a new bytes object of 256 KiB per read, shrunk to size after), and
+    hiredis copies from it what it has not parsed yet."""
+
+    _BUFFER = 65536
 
     def __init__(self, conn: Any, reply_timeout: float | None = None) -> None:
         self.conn = conn
@@ -56,6 +62,9 @@ class PipelineSession(asyncio.Protocol):
         self._watch: asyncio.TimerHandle | None = None
         self._parser, self._short = _reader_of(conn)
         self._push = getattr(hiredis, "PushNotification", None)
+        # A view: asyncio's TLS transport fills the buffer in slices, and a slice of a
+        # bytearray would be a copy.
+        self._buffer = memoryview(bytearray(self._BUFFER))
         stream = conn._reader
         transport = self._transport = conn._writer.transport
         self._stream_protocol = transport.get_protocol()
@@ -67,7 +76,7 @@ class PipelineSession(asyncio.Protocol):
         if lost:
             self._fail(redis.ConnectionError(_CLOSED_BY_SERVER))
         elif pending or self._parser.has_data():
-            self.data_received(pending)
+            self._received(pending, len(pending))
 
     def send(self, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
         if self.broken:  # failed while the connection was being made: nothing is sent
@@ -103,9 +112,15 @@ class PipelineSession(asyncio.Protocol):
             self._watch = asyncio.get_running_loop().call_later(self._reply_timeout,
                                                                 self._check)
 
-    # asyncio.Protocol
+    # asyncio.BufferedProtocol
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._received(self._buffer, nbytes)
+
+    def _received(self, data: bytes | memoryview, nbytes: int) -> None:
         if self.broken:  # replies after a failure would be out of step: never read
             return
         parser = self._parser
@@ -113,7 +128,7 @@ class PipelineSession(asyncio.Protocol):
         inflight = self.inflight
         timed = self._reply_timeout is not None
         try:
-            parser.feed(data)
+            parser.feed(data, 0, nbytes)
             while (reply := parser.gets()) is not short:
                 if isinstance(reply, redis.ConnectionError) or (
                         reply.__class__ is list and reply and

@@ -75,7 +75,10 @@ class PipelineSession(asyncio.BufferedProtocol):
         transport.set_protocol(self)
         if lost:
             self._fail(redis.ConnectionError(_CLOSED_BY_SERVER))
-        elif pending or self._parser.has_data():
+            return
+        if stream._paused:  # the stream had stopped reading (its buffer was full)
+            transport.resume_reading()
+        if pending or self._parser.has_data():
             self._received(pending, len(pending))
 
     def send(self, data: bytes, futures: list[asyncio.Future[Any]]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import redis
@@ -26,15 +25,14 @@ def _count_writes(q: AsyncQueue) -> list[int]:
     assert isinstance(auto, AutoPipeline)
     session = auto._session
     assert session is not None
-    conn = session.conn
     writes: list[int] = []
-    real = conn.send_packed_command
+    real = session._write
 
-    async def counting(command: Any, check_health: bool = True) -> None:
-        writes.append(bytes(command).count(b"EVALSHA"))
-        await real(command, check_health)
+    def counting(data: bytes) -> None:
+        writes.append(bytes(data).count(b"EVALSHA"))
+        real(data)
 
-    conn.send_packed_command = counting
+    setattr(session, "_write", counting)  # noqa: B010 - the instance's, not the class's
     return writes
 
 
@@ -159,11 +157,16 @@ async def test_a_connection_dropped_while_idle_is_replaced_before_the_next_call(
     assert aq._runner._auto._session is not session  # type: ignore[union-attr]
 
 
-async def test_one_reader_serves_the_session_across_idle_periods(aq: AsyncQueue) -> None:
+async def test_the_session_reads_replies_as_the_connections_protocol_across_idle_periods(
+        aq: AsyncQueue) -> None:
     session = aq._runner._auto._session  # type: ignore[union-attr]
     assert session is not None
-    reader = session._reader
+    transport = session.conn._writer.transport
+    tasks = len(asyncio.all_tasks())
     for i in range(5):
         await aq.add("n", {"i": i})
         await asyncio.sleep(0.01)
-    assert session._reader is reader and reader is not None and not reader.done()
+        # no reader task, no task per call: the replies come through the protocol
+        assert len(asyncio.all_tasks()) == tasks
+    assert transport.get_protocol() is session and not session.broken
+    assert aq._runner._auto._session is session  # type: ignore[union-attr]

@@ -57,20 +57,20 @@ class ScriptPacker:
     _LIMIT = 256  # heads kept; past that the cache starts again (keys of many queues)
 
     def __init__(self) -> None:
-        self._heads: dict[tuple[str, tuple[str, ...], int], bytes] = {}
+        # head and the length of the argument part's own "*N\r\n" (cut off when joined)
+        self._heads: dict[tuple[str, tuple[str, ...], int], tuple[bytes, int]] = {}
 
     def pack(self, call: ScriptCall) -> bytes:
         args = call.args
         head_key = (call.script.sha, call.keys, len(args))
-        head = self._heads.get(head_key)
-        if head is None:
+        cached = self._heads.get(head_key)
+        if cached is None:
             if len(self._heads) >= self._LIMIT:
                 self._heads.clear()
             fixed: bytes = _pack(("EVALSHA", call.script.sha, len(call.keys), *call.keys))
             count = 3 + len(call.keys) + len(args)
             head = b"*%d\r\n" % count + fixed[fixed.index(b"\r\n") + 2:]
-            self._heads[head_key] = head
+            cached = self._heads[head_key] = (head, len(b"*%d\r\n" % len(args)))
         if not args:
-            return head
-        packed: bytes = _pack(args)
-        return head + packed[packed.index(b"\r\n") + 2:]
+            return cached[0]
+        return cached[0] + _pack(args)[cached[1]:]

@@ -256,7 +256,20 @@ class AsyncRunner:
         if route is not None and (self._stale or route.owner != self._owner):
             await self._move(await self._locate(self._owner) if self._stale else route.owner)
         try:
-            return await self._first(op)
+            auto = self._auto
+            calls = op.calls
+            if auto is not None and len(calls) == 1 and calls[0].__class__ is ScriptCall and \
+                    not op.transaction:
+                # The hot path of every worker (fetch, finish) and AsyncQueue call: a lone
+                # script call straight onto the auto-pipelined connection, no coroutine
+                # between. NOSCRIPT takes the general path, which loads the script and sends
+                # the call again (it never ran).
+                try:
+                    reply = await auto.call(self._packer.pack(calls[0]))
+                except NoScriptError:
+                    return await self._run(op)
+                return op.decode([reply])
+            return await self._run(op)
         except redis.ReadOnlyError as exc:
             await self.reset()
             raise wrap(exc) from exc
@@ -272,21 +285,6 @@ class AsyncRunner:
         except redis.RedisError as exc:
             self._stale = is_connection_error(exc)
             raise wrap(exc) from exc
-
-    async def _first(self, op: Op[T]) -> T:
-        auto = self._auto
-        if auto is not None and len(op.calls) == 1 and not op.transaction:
-            # The hot path of every worker (fetch, finish): a lone script call straight
-            # onto the auto-pipelined connection. NOSCRIPT takes the general path below,
-            # which loads the script and sends the call again (it never ran).
-            call = op.calls[0]
-            if call.__class__ is ScriptCall:
-                try:
-                    reply = await auto.call(self._packer.pack(call))
-                except NoScriptError:
-                    return await self._run(op)
-                return op.decode([reply])
-        return await self._run(op)
 
     async def _locate(self, failed: Address | None) -> Address:
         """The route's answer; calls failing together share one search (shielded: one

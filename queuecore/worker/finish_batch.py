@@ -120,18 +120,18 @@ class FinishBatcher:
         fetcher = self._fetcher
         tokens = [fetcher.next_token() for _ in batch] if fetcher.fetch_next() else []
         finishes = [f for f, _ in batch]
+        now = now_ms()
 
-        def op(fetch_tokens: list[str]) -> Any:
+        def op(retry: bool) -> Any:
             return worker_ops.move_to_finished_many(
-                self._keys, finishes, now_ms(), metrics_points=self._metrics_points,
-                fetch_tokens=fetch_tokens, lock_ms=self._lock_ms,
-                limiter_max=self._limiter_max, limiter_ms=self._limiter_ms,
-                worker_name=self._worker_name)
+                self._keys, finishes, now, metrics_points=self._metrics_points,
+                fetch_tokens=tokens, lock_ms=self._lock_ms, limiter_max=self._limiter_max,
+                limiter_ms=self._limiter_ms, worker_name=self._worker_name, retry=retry)
 
-        # A retry (the reply was lost: the first try may have run) fetches nothing: the
-        # first try's fetches, if it ran, hold locks with these tokens, and a second set of
-        # fetches with the same tokens would hold as many more jobs nobody processes.
-        reply = await self._safe(op(tokens), None, again=(lambda: op([])) if tokens else None)
+        # A retry (the reply was lost: the first try may have run) gets back the jobs the
+        # first try fetched, if it ran: they are locked with these tokens, which the worker
+        # holds, so they are processed now instead of waiting out their locks.
+        reply = await self._safe(op(False), None, again=(lambda: op(True)) if tokens else None)
         if reply is self._failed:
             for _, future in batch:
                 if not future.done():

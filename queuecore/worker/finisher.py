@@ -142,15 +142,16 @@ class Finisher:
     async def _finish_single(self, finish: Finish, next_token: str | None) -> Any:
         """One job's finish call (``move_to_finished``), fetching the next job with
         ``next_token`` unless None: the reply (0 when nothing was fetched), or FAILED.
-        A retry after a lost reply fetches nothing: the first try may have run and locked a
-        job with ``next_token`` already (that one stays locked until the lock expires)."""
+        A retry after a lost reply says so: if the first try ran, the script hands back the
+        job it fetched (locked with ``next_token``) instead of refusing the finish."""
         job_id, token, completed, value, stack, keep, max_attempts = finish
         calls = self._calls
-        op = calls.op(job_id, token, now_ms(), completed, value, stack, keep, max_attempts,
+        now = now_ms()
+        op = calls.op(job_id, token, now, completed, value, stack, keep, max_attempts,
                       next_token)
         reply = await self.safe(op, job_id, again=None if next_token is None else (
-            lambda: calls.op(job_id, token, now_ms(), completed, value, stack, keep,
-                             max_attempts, None)))
+            lambda: calls.op(job_id, token, now, completed, value, stack, keep, max_attempts,
+                             next_token, retry=True)))
         if reply.__class__ is int and reply < 0:
             report_refusal(self._emitter.emit, job_id, completed, reply)
             return FAILED

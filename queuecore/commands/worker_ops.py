@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from ..base.errors import InvalidOptionsError
 from ..base.keys import QueueKeys
 from .op import Call, Op, ScriptCall, check, checked, raw, script, single
 from .scripts import get_script
+
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=256)
@@ -75,20 +77,33 @@ class FinishCalls:
         self._samples = timing_samples
 
     def op(self, job_id: str, token: str, now: int, completed: bool, value: str, stack: str,
-           keep: tuple[int, int, int], max_attempts: int, next_token: str | None,
-           retry: bool = False) -> Op[Any]:
+           keep: tuple[int, int, int], max_attempts: int, next_token: str | None) -> Op[Any]:
         """``move_to_finished`` of one job, fetching the next job with ``next_token`` (None:
-        no fetch); its arguments as ``move_to_finished`` sends them. ``retry``: the same
-        call again after its reply was lost (the first try's fetch is handed back if it
+        no fetch); its arguments as ``move_to_finished`` sends them. Sent again after its
+        reply was lost as ``retried(op)`` (the first try's fetch is handed back if it
         ran)."""
         lock_ms, limiter_max, limiter_ms, worker_name = self._worker
         args = (self._base, job_id, now, token, "completed" if completed else "failed", value,
                 stack, keep[0], keep[1], keep[2], max_attempts, self._metrics_points,
                 "0" if next_token is None else "1", lock_ms, limiter_max, limiter_ms,
-                worker_name, next_token or "", self._samples, "1" if retry else "0")
+                worker_name, next_token or "", self._samples, "0")
         call = ScriptCall(self._script, self._completed_keys if completed
                           else self._failed_keys, args)
         return Op((call,), _reply)
+
+
+def retried(op: Op[T]) -> Op[T]:
+    """A ``FinishCalls.op`` or ``move_to_finished_many`` op sent again after its reply was
+    lost: the same call, flagged as a retry (see the scripts: the first try's fetches are
+    handed back when it ran)."""
+    call = op.calls[0]
+    assert isinstance(call, ScriptCall)
+    args = call.args
+    if call.script.name == "move_to_finished":
+        args = (*args[:19], "1")
+    else:
+        args = (*args[:10], "1", *args[11:])
+    return Op((ScriptCall(call.script, call.keys, args),), op.decode)
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,15 +135,15 @@ def _decode_many_unfetched(reply: Any) -> FinishManyReply:
 def move_to_finished_many(
     keys: QueueKeys, finishes: list[Finish], now: int, *, metrics_points: int,
     fetch_tokens: list[str], lock_ms: int, limiter_max: int, limiter_ms: int,
-    worker_name: str, timing_samples: int = 1000, retry: bool = False,
+    worker_name: str, timing_samples: int = 1000,
 ) -> Op[FinishManyReply]:
     """Finish several active jobs and fetch up to one next job per job finished (one token
     each in ``fetch_tokens``) in one call; per job the effects of ``move_to_finished``.
-    ``retry``: the same call again after its reply was lost; when the first try ran, the
+    Sent again after its reply was lost, as ``retried(op)``: when the first try ran, the
     jobs it fetched (locked with ``fetch_tokens``) are handed back instead of new ones."""
     args: list[str | int] = [keys.base, now, metrics_points, timing_samples, lock_ms,
                              limiter_max, limiter_ms, worker_name, len(finishes),
-                             len(fetch_tokens), "1" if retry else "0"]
+                             len(fetch_tokens), "0"]
     for job_id, token, completed, value, stack, keep, _ in finishes:
         args += [job_id, token, "completed" if completed else "failed", value, stack,
                  keep[0], keep[1], keep[2]]

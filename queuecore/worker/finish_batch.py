@@ -57,6 +57,7 @@ class FinishBatcher:
         self._empty = empty
         self._pending: list[tuple[Finish, asyncio.Future[Any]]] = []
         self._flush_soon = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._in_flight = 0
         self.chunk = CHUNK
         self.max_in_flight = MAX_IN_FLIGHT
@@ -64,11 +65,14 @@ class FinishBatcher:
     def finish(self, finish: Finish) -> asyncio.Future[Any]:
         """Queue a finish for this turn's call; resolves to the next job (a ``Fetched``),
         EMPTY (fetched, found none), None (no fetch) or FAILED."""
-        loop = asyncio.get_running_loop()
+        # The loop is asked once a turn, not once a job (each ask is a getpid() syscall).
+        loop = self._loop
+        if not self._flush_soon or loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+            if not self._flush_soon:
+                self._flush_soon = True
+                loop.call_soon(self._flush)
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._flush_soon:
-            self._flush_soon = True
-            loop.call_soon(self._flush)
         self._pending.append((finish, future))
         return future
 
@@ -92,7 +96,8 @@ class FinishBatcher:
             # After the replied jobs' slots have run (they were woken first) and queued
             # their next finishes.
             self._flush_soon = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(self._flush)
 
     async def _run(self, batch: list[tuple[Finish, asyncio.Future[Any]]]) -> None:
         try:
@@ -119,19 +124,14 @@ class FinishBatcher:
     async def _run_many(self, batch: list[tuple[Finish, asyncio.Future[Any]]]) -> None:
         fetcher = self._fetcher
         tokens = [fetcher.next_token() for _ in batch] if fetcher.fetch_next() else []
-        finishes = [f for f, _ in batch]
-        now = now_ms()
-
-        def op(retry: bool) -> Any:
-            return worker_ops.move_to_finished_many(
-                self._keys, finishes, now, metrics_points=self._metrics_points,
-                fetch_tokens=tokens, lock_ms=self._lock_ms, limiter_max=self._limiter_max,
-                limiter_ms=self._limiter_ms, worker_name=self._worker_name, retry=retry)
-
+        op = worker_ops.move_to_finished_many(
+            self._keys, [f for f, _ in batch], now_ms(), metrics_points=self._metrics_points,
+            fetch_tokens=tokens, lock_ms=self._lock_ms, limiter_max=self._limiter_max,
+            limiter_ms=self._limiter_ms, worker_name=self._worker_name)
         # A retry (the reply was lost: the first try may have run) gets back the jobs the
         # first try fetched, if it ran: they are locked with these tokens, which the worker
         # holds, so they are processed now instead of waiting out their locks.
-        reply = await self._safe(op(False), None, again=(lambda: op(True)) if tokens else None)
+        reply = await self._safe(op, None, again=worker_ops.retried if tokens else None)
         if reply is self._failed:
             for _, future in batch:
                 if not future.done():

@@ -145,13 +145,10 @@ class Finisher:
         A retry after a lost reply says so: if the first try ran, the script hands back the
         job it fetched (locked with ``next_token``) instead of refusing the finish."""
         job_id, token, completed, value, stack, keep, max_attempts = finish
-        calls = self._calls
-        now = now_ms()
-        op = calls.op(job_id, token, now, completed, value, stack, keep, max_attempts,
-                      next_token)
-        reply = await self.safe(op, job_id, again=None if next_token is None else (
-            lambda: calls.op(job_id, token, now, completed, value, stack, keep, max_attempts,
-                             next_token, retry=True)))
+        op = self._calls.op(job_id, token, now_ms(), completed, value, stack, keep,
+                            max_attempts, next_token)
+        reply = await self.safe(op, job_id,
+                                again=None if next_token is None else worker_ops.retried)
         if reply.__class__ is int and reply < 0:
             report_refusal(self._emitter.emit, job_id, completed, reply)
             return FAILED
@@ -204,9 +201,9 @@ class Finisher:
         self._state.slot_free.set()
 
     async def safe(self, op: Any, job_id: str | None = None, tries: int = 20,
-                   again: Callable[[], Any] | None = None) -> Any:
+                   again: Callable[[Any], Any] | None = None) -> Any:
         """Run a finishing op; a lost lock or Redis trouble is reported, never raised.
-        ``again`` makes the op to send on the retries, when not ``op`` itself."""
+        ``again(op)``: the op to send on the retries, when not ``op`` itself."""
         run_op = self._queue.run_op
         for attempt in range(tries):
             try:
@@ -230,5 +227,5 @@ class Finisher:
                     return FAILED
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
                 if again is not None:
-                    op, again = again(), None
+                    op, again = again(op), None
         return FAILED

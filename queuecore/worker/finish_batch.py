@@ -149,7 +149,7 @@ class FinishBatcher:
                         result = self._empty
                     else:
                         (job_id, fields), token = taken
-                        result = fetcher.decode([fields, job_id], token)
+                        result = fetcher.job(job_id, fields, token)
             else:
                 result = self._failed
                 report_refusal(self._emit, finish[0], finish[2], code)

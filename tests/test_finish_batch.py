@@ -196,3 +196,29 @@ async def test_a_single_finish_retried_after_its_reply_was_lost_hands_back_its_f
     assert r.zrange("bull:lost1:completed", 0, -1) == ["j0"]
     assert r.lrange("bull:lost1:active", 0, -1) == ["j1"]
     assert r.get("bull:lost1:j1:lock") == next_token
+
+
+async def test_batch_calls_in_flight_are_capped(redis_url: str, r: redis.Redis) -> None:
+    """``max_in_flight``: at most that many batch calls out; the finishes held back go in
+    the next call once one lands, and every job is finished."""
+    with Queue("cap", redis_url) as queue:
+        queue.add_bulk([{"name": "job", "data": {"i": i}} for i in range(60)])
+
+    async def noop(job: AsyncJob) -> None:
+        return None
+
+    worker = Worker("cap", noop, connection=redis_url, concurrency=10)
+    batcher = worker._finisher._batcher
+    batcher.chunk, batcher.max_in_flight = 2, 2
+    out: list[int] = []
+    run = batcher._run
+
+    async def watched(batch: Any) -> None:
+        out.append(batcher._in_flight)
+        await run(batch)
+
+    batcher._run = watched  # type: ignore[method-assign]
+    async with running(worker):
+        await wait_until(lambda: r.zcard("bull:cap:completed") == 60)
+    assert max(out) == 2
+    assert r.llen("bull:cap:active") == 0 and r.llen("bull:cap:wait") == 0

@@ -126,7 +126,7 @@ class Finisher:
         if self.batching:
             next_job = await self._batcher.finish(finish)
         else:
-            # The single call, inline (concurrency 1: every job takes this path).
+            # One call for this job (concurrency 1: every job takes this path).
             fetcher = self._fetcher
             next_token = fetcher.next_token() if fetcher.fetch_next() else None
             reply = await self._finish_single(finish, next_token)

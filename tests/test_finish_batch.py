@@ -1,16 +1,21 @@
 """Batched finishing (move_to_finished_many) leaves Redis as the one-call-per-job path does:
 the same workload (completions, failures for good, a retry, removeOnComplete/Fail, dedup
 ids, metrics, the four flow failure policies) through a worker at concurrency 8 with and
-without batching, then every key of both queues compared."""
+without batching, then every key of both queues compared; and a batch whose reply was lost."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import redis
 
 from queuecore import AsyncJob, FlowProducer, Queue, Worker
 from queuecore.commands import worker_ops
+from queuecore.commands.scripts import get_script
+from tests.tcp_proxy import TcpProxy
+from tests.test_direct_connection import proxy  # noqa: F401 - the fixture
 from tests.worker_utils import running, wait_until
 
 # Hash fields that hold a time or the worker's name: compared by presence only.
@@ -126,3 +131,94 @@ async def test_batched_and_single_finish_leave_the_same_keys(redis_url: str, r: 
     # A finish that fetched nothing (closing) hands the job slot None, never the reply's 0:
     # a slot task that died on it is logged by asyncio as an exception never retrieved.
     assert not [rec for rec in caplog.records if "never retrieved" in rec.getMessage()]
+
+
+async def test_a_batch_retried_after_its_reply_was_lost_hands_back_what_it_fetched(
+        proxy: TcpProxy, redis_url: str, r: redis.Redis) -> None:  # noqa: F811
+    """The reply of a batch call is lost after the script ran (the connection is cut): the
+    retry (same fetch tokens) gets the jobs the first try fetched and counts the finishes
+    that try made, instead of refusing them all and leaving the fetched jobs locked by
+    tokens the worker never saw until their locks expire."""
+    with Queue("lost", redis_url) as queue:
+        for i in range(6):
+            queue.add("job", {"i": i}, job_id=f"j{i}")
+    worker = Worker("lost", _process, connection=f"redis://127.0.0.1:{proxy.port}/0",
+                    concurrency=3)
+    keys = worker.queue.keys
+    fetcher, batcher = worker._fetcher, worker._finisher._batcher
+    held = []
+    for _ in range(3):  # j0..j2 active with locks, as the worker's fetches leave them
+        token = fetcher.next_token()
+        reply = await worker.queue.run_op(worker_ops.move_to_active(
+            keys, int(time.time() * 1000), token, 60_000, 0, 0, "w"))
+        held.append((str(reply[1]), token))
+    r.script_load(get_script("move_to_finished_many").source)  # no NOSCRIPT round first
+    try:
+        proxy.drop_next_reply.set()
+        results = await asyncio.gather(*(batcher.finish(
+            (job_id, token, True, '"ok"', "", (-1, 0, 0), 1)) for job_id, token in held))
+        assert proxy.dropped.is_set()
+    finally:
+        await worker.queue.close()
+    assert all(isinstance(result, tuple) for result in results), results  # not FAILED
+    assert sorted(r.zrange("bull:lost:completed", 0, -1)) == ["j0", "j1", "j2"]
+    fetched = sorted((job_id, token) for job_id, _, token in results)
+    assert [job_id for job_id, _ in fetched] == ["j3", "j4", "j5"]
+    for job_id, token in fetched:  # handed back with the locks they hold
+        assert r.get(f"bull:lost:{job_id}:lock") == token
+    assert sorted(r.lrange("bull:lost:active", 0, -1)) == ["j3", "j4", "j5"]
+    assert r.llen("bull:lost:wait") == 0
+    # once each: the retry fetched nothing more and finished nothing twice
+    events = [e["event"] for _, e in r.xrange("bull:lost:events")]
+    assert events.count("completed") == 3 and events.count("active") == 6
+
+
+async def test_a_single_finish_retried_after_its_reply_was_lost_hands_back_its_fetch(
+        proxy: TcpProxy, redis_url: str, r: redis.Redis) -> None:  # noqa: F811
+    """The same at concurrency 1 (one ``move_to_finished`` call finishing and fetching)."""
+    with Queue("lost1", redis_url) as queue:
+        for i in range(2):
+            queue.add("job", {"i": i}, job_id=f"j{i}")
+    worker = Worker("lost1", _process, connection=f"redis://127.0.0.1:{proxy.port}/0")
+    fetcher, finisher = worker._fetcher, worker._finisher
+    token, next_token = fetcher.next_token(), fetcher.next_token()
+    await worker.queue.run_op(worker_ops.move_to_active(
+        worker.queue.keys, int(time.time() * 1000), token, 60_000, 0, 0, "w"))
+    r.script_load(get_script("move_to_finished").source)
+    try:
+        proxy.drop_next_reply.set()
+        reply = await finisher._finish_single(("j0", token, True, '"ok"', "", (-1, 0, 0), 1),
+                                              next_token)
+        assert proxy.dropped.is_set()
+    finally:
+        await worker.queue.close()
+    assert fetcher.decode(reply, next_token)[::2] == ("j1", next_token)  # type: ignore[index]
+    assert r.zrange("bull:lost1:completed", 0, -1) == ["j0"]
+    assert r.lrange("bull:lost1:active", 0, -1) == ["j1"]
+    assert r.get("bull:lost1:j1:lock") == next_token
+
+
+async def test_batch_calls_in_flight_are_capped(redis_url: str, r: redis.Redis) -> None:
+    """``max_in_flight``: at most that many batch calls out; the finishes held back go in
+    the next call once one lands, and every job is finished."""
+    with Queue("cap", redis_url) as queue:
+        queue.add_bulk([{"name": "job", "data": {"i": i}} for i in range(60)])
+
+    async def noop(job: AsyncJob) -> None:
+        return None
+
+    worker = Worker("cap", noop, connection=redis_url, concurrency=10)
+    batcher = worker._finisher._batcher
+    batcher.chunk, batcher.max_in_flight = 2, 2
+    out: list[int] = []
+    run = batcher._run
+
+    async def watched(batch: Any) -> None:
+        out.append(batcher._in_flight)
+        await run(batch)
+
+    batcher._run = watched  # type: ignore[method-assign]
+    async with running(worker):
+        await wait_until(lambda: r.zcard("bull:cap:completed") == 60)
+    assert max(out) == 2
+    assert r.llen("bull:cap:active") == 0 and r.llen("bull:cap:wait") == 0

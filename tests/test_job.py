@@ -344,3 +344,27 @@ def test_int_field_parsing(text: str, expected: int):
     """Numeric hash fields: the int() fast path gives what int(float()) gives."""
     fields = JobRecord.fields_from_hash("1", {"timestamp": text})
     assert fields["timestamp"] == expected
+
+
+@pytest.mark.parametrize("h", [
+    {},
+    {"name": "a", "data": '{"i":1}', "opts": '{"attempts":3}', "timestamp": "17", "ats": "1"},
+    {"name": "full", "data": "[1,2]", "opts": "[]", "timestamp": "1.5e3", "delay": "20",
+     "priority": "3", "progress": '{"p":1}', "returnvalue": '"done"', "failedReason": "bad",
+     "stacktrace": '["a","b"]', "atm": "2", "ats": "3", "stc": "1", "processedOn": "40",
+     "finishedOn": "50", "pb": "w", "parentKey": "bull:p:1",
+     "parent": '{"id":"1","queueKey":"bull:p"}', "rjk": "s", "deid": "d", "defa": "why",
+     "dlq": '{"queue":"q"}'},
+    {"stacktrace": '"one"', "parent": "7", "dlq": "[1]", "data": "not json", "opts": "x"},
+])
+def test_from_hash_makes_what_the_keyword_constructor_makes(h: dict[str, str]) -> None:
+    """Both faces build a job field by field (no keyword arguments): the same job as the
+    dataclass constructor given ``fields_from_hash``, every field set, token included."""
+    fields = JobRecord.fields_from_hash("7", h)
+    assert set(fields) == {f for f in JobRecord.__dataclass_fields__} - {"token"}
+    queue = Queue.__new__(Queue)
+    built = Job.from_hash(queue, "7", h, "tok")
+    expected = Job(queue, **fields, token="tok")
+    assert built == expected
+    assert (built.queue, built.moved, built.on_progress) == (queue, False, None)
+    assert Job.from_hash(queue, "7", h).token is None

@@ -59,8 +59,17 @@ class Job(JobRecord):
         self.on_progress: ProgressListener | None = None
 
     @classmethod
-    def from_hash(cls, queue: JobQueue, job_id: str, h: dict[str, str]) -> Job:
-        return cls(queue, **JobRecord.fields_from_hash(job_id, h))
+    def from_hash(cls, queue: JobQueue, job_id: str, h: dict[str, str],
+                  token: str | None = None) -> Job:
+        """The job stored as ``h``; made field by field, not through ``__init__``'s keyword
+        arguments (a worker makes one per job)."""
+        job = cls.__new__(cls)
+        job._load_hash(job_id, h)
+        job.token = token
+        job.queue = queue
+        job.moved = False
+        job.on_progress = None
+        return job
 
     def _mark_moved(self) -> None:
         """The job moved itself on (its lock went with the move): the worker leaves it, and

@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from ..base.errors import InvalidOptionsError
 from ..base.keys import QueueKeys
-from .op import Call, Op, check, checked, raw, script, single
+from .op import Call, Op, ScriptCall, check, checked, raw, script, single
+from .scripts import get_script
+
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=256)
@@ -49,6 +52,60 @@ def move_to_finished(
     )
 
 
+def _reply(replies: list[Any]) -> Any:
+    return replies[0]
+
+
+class FinishCalls:
+    """One worker's ``move_to_finished`` ops: the keys, the script and the arguments that are
+    the same for every job are built once, so a job's op is one tuple of arguments (no
+    per-job closures). The op's reply is the script's own: a negative error code is not
+    raised (the worker reports it, see ``Finisher``)."""
+
+    __slots__ = ("_base", "_completed_keys", "_failed_keys", "_metrics_points", "_samples",
+                 "_script", "_worker")
+
+    def __init__(self, keys: QueueKeys, *, metrics_points: int, lock_ms: int,
+                 limiter_max: int, limiter_ms: int, worker_name: str,
+                 timing_samples: int = 1000) -> None:
+        self._script = get_script("move_to_finished")
+        self._completed_keys = _finish_keys(keys, "completed")
+        self._failed_keys = _finish_keys(keys, "failed")
+        self._base = keys.base
+        self._metrics_points = metrics_points
+        self._worker = (lock_ms, limiter_max, limiter_ms, worker_name)
+        self._samples = timing_samples
+
+    def op(self, job_id: str, token: str, now: int, completed: bool, value: str, stack: str,
+           keep: tuple[int, int, int], max_attempts: int, next_token: str | None) -> Op[Any]:
+        """``move_to_finished`` of one job, fetching the next job with ``next_token`` (None:
+        no fetch); its arguments as ``move_to_finished`` sends them. Sent again after its
+        reply was lost as ``retried(op)`` (the first try's fetch is handed back if it
+        ran)."""
+        lock_ms, limiter_max, limiter_ms, worker_name = self._worker
+        args = (self._base, job_id, now, token, "completed" if completed else "failed", value,
+                stack, keep[0], keep[1], keep[2], max_attempts, self._metrics_points,
+                "0" if next_token is None else "1", lock_ms, limiter_max, limiter_ms,
+                worker_name, next_token or "", self._samples, "0")
+        call = ScriptCall(self._script, self._completed_keys if completed
+                          else self._failed_keys, args)
+        return Op((call,), _reply)
+
+
+def retried(op: Op[T]) -> Op[T]:
+    """A ``FinishCalls.op`` or ``move_to_finished_many`` op sent again after its reply was
+    lost: the same call, flagged as a retry (see the scripts: the first try's fetches are
+    handed back when it ran)."""
+    call = op.calls[0]
+    assert isinstance(call, ScriptCall)
+    args = call.args
+    if call.script.name == "move_to_finished":
+        args = (*args[:19], "1")
+    else:
+        args = (*args[:10], "1", *args[11:])
+    return Op((ScriptCall(call.script, call.keys, args),), op.decode)
+
+
 @functools.lru_cache(maxsize=256)
 def _finish_many_keys(keys: QueueKeys) -> tuple[str, ...]:
     return (*_fetch_keys(keys), keys.completed, keys.failed, keys.metrics("completed"),
@@ -59,9 +116,9 @@ def _finish_many_keys(keys: QueueKeys) -> tuple[str, ...]:
 #: keep (count, age s, limit), max attempts)
 Finish = tuple[str, str, bool, str, str, tuple[int, int, int], int]
 #: A batched finish's reply: per job 0 or its error code; the fetched jobs (id, hash as a
-#: flat field list); the rate limit ttl and the next delayed job's due time when a fetch
-#: found nothing.
-FinishManyReply = tuple[list[int], list[tuple[str, Any]], int, int]
+#: flat field list), None when no fetch was asked; the rate limit ttl and the next delayed
+#: job's due time when a fetch found nothing.
+FinishManyReply = tuple[list[int], list[tuple[str, Any]] | None, int, int]
 
 
 def _decode_many(reply: Any) -> FinishManyReply:
@@ -71,22 +128,29 @@ def _decode_many(reply: Any) -> FinishManyReply:
             int(reply[2] or 0), int(reply[3] or 0))
 
 
+def _decode_many_unfetched(reply: Any) -> FinishManyReply:
+    return [int(c) for c in reply[0]], None, 0, 0
+
+
 def move_to_finished_many(
     keys: QueueKeys, finishes: list[Finish], now: int, *, metrics_points: int,
     fetch_tokens: list[str], lock_ms: int, limiter_max: int, limiter_ms: int,
     worker_name: str, timing_samples: int = 1000,
 ) -> Op[FinishManyReply]:
     """Finish several active jobs and fetch up to one next job per job finished (one token
-    each in ``fetch_tokens``) in one call; per job the effects of ``move_to_finished``."""
+    each in ``fetch_tokens``) in one call; per job the effects of ``move_to_finished``.
+    Sent again after its reply was lost, as ``retried(op)``: when the first try ran, the
+    jobs it fetched (locked with ``fetch_tokens``) are handed back instead of new ones."""
     args: list[str | int] = [keys.base, now, metrics_points, timing_samples, lock_ms,
                              limiter_max, limiter_ms, worker_name, len(finishes),
-                             len(fetch_tokens)]
+                             len(fetch_tokens), "0"]
     for job_id, token, completed, value, stack, keep, _ in finishes:
         args += [job_id, token, "completed" if completed else "failed", value, stack,
                  keep[0], keep[1], keep[2]]
     args += [f[6] for f in finishes]
     args += fetch_tokens
-    return single(script("move_to_finished_many", _finish_many_keys(keys), args), _decode_many)
+    return single(script("move_to_finished_many", _finish_many_keys(keys), args),
+                  _decode_many if fetch_tokens else _decode_many_unfetched)
 
 
 def retry_job(keys: QueueKeys, job_id: str, token: str, reason: str, stacktrace: str,

@@ -84,14 +84,17 @@ class Fetcher:
         """The job in a fetch (or finish-and-fetch) reply, else None."""
         if not reply or reply[0] == 0 or not reply[0]:
             return None
-        fields = reply[0]
-        if isinstance(fields, list):
+        return self.job(str(reply[1]), reply[0], token or self._pending_token)
+
+    def job(self, job_id: str, fields: Any, token: str) -> Fetched:
+        """A fetched job from its hash as a reply holds it (a flat field list)."""
+        if fields.__class__ is list:
             pairs = iter(fields)  # name, value, name, value...: no slices copied
             h = dict(zip(pairs, pairs, strict=True))
         else:
             h = dict(fields)
         self._drained = False
-        return str(reply[1]), h, token or self._pending_token
+        return job_id, h, token
 
     def found_empty(self) -> None:
         """A fetch (or a finish-and-fetch) found no job: emit ``drained`` once until a job is

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..base.clock import now_ms
@@ -33,7 +34,7 @@ from ..transport.errors import (
     public_error,
 )
 from .fetcher import Fetched, Fetcher
-from .finish_batch import FinishBatcher
+from .finish_batch import FinishBatcher, report_refusal
 from .options import WorkerSettings
 from .state import RunState
 
@@ -63,14 +64,19 @@ class Finisher:
         self._finishing = state.finishing
         self._fetcher = fetcher
         self._emitter = emitter
+        self._calls = worker_ops.FinishCalls(
+            self._keys, metrics_points=self._metrics_points, lock_ms=self._lock_duration,
+            limiter_max=self._limiter_max, limiter_ms=self._limiter_duration,
+            worker_name=self._processed_by)
+        self._keep_completed = keep_jobs(self._remove_on_complete)
+        self._keep_failed = keep_jobs(self._remove_on_fail)
         # Batch the finishes of a loop turn into one call when several jobs run at once.
         self.batching = settings.concurrency > 1
         self._batcher = FinishBatcher(
-            self._keys, fetcher, state, emitter.emit, lambda op: self.safe(op),
-            self._finish_single, metrics_points=self._metrics_points,
-            lock_ms=self._lock_duration, limiter_max=self._limiter_max,
-            limiter_ms=self._limiter_duration, worker_name=self._processed_by,
-            failed=FAILED, empty=EMPTY)
+            self._keys, fetcher, state, emitter.emit, self.safe, self._finish_single,
+            metrics_points=self._metrics_points, lock_ms=self._lock_duration,
+            limiter_max=self._limiter_max, limiter_ms=self._limiter_duration,
+            worker_name=self._processed_by, failed=FAILED, empty=EMPTY)
 
     async def completed(self, job: JobRecord, token: str, value: str,
                         result: Any) -> Fetched | None:
@@ -107,18 +113,23 @@ class Finisher:
                       stack: str) -> Any:
         """Store the outcome (fetching the next job in the same call unless closing); returns
         the next job, None, EMPTY, or FAILED when the outcome could not be stored."""
-        self._finishing.add(job.id)  # also on the deferred-failure path: renewal skips it
-        keep = keep_jobs(job.opts.get("removeOnComplete" if completed else "removeOnFail",
-                                      self._remove_on_complete if completed
-                                      else self._remove_on_fail))
-        finish: Finish = (job.id, token, completed, value, stack, keep, job.max_attempts)
+        job_id = job.id
+        self._finishing.add(job_id)  # also on the deferred-failure path: renewal skips it
+        opts = job.opts
+        if completed:
+            keep = (keep_jobs(opts["removeOnComplete"]) if "removeOnComplete" in opts
+                    else self._keep_completed)
+        else:
+            keep = (keep_jobs(opts["removeOnFail"]) if "removeOnFail" in opts
+                    else self._keep_failed)
+        finish: Finish = (job_id, token, completed, value, stack, keep, job.max_attempts)
         if self.batching:
             next_job = await self._batcher.finish(finish)
         else:
+            # One call for this job (concurrency 1: every job takes this path).
             fetcher = self._fetcher
-            fetch = fetcher.fetch_next()
-            next_token = fetcher.next_token()
-            reply = await self._finish_single(finish, fetch, next_token)
+            next_token = fetcher.next_token() if fetcher.fetch_next() else None
+            reply = await self._finish_single(finish, next_token)
             # A falsy reply (no fetch asked, e.g. while closing) means no next job: None,
             # never the reply itself (a 0 would be taken for a job by the runner's loop).
             next_job = (FAILED if reply is FAILED else None if not reply
@@ -128,16 +139,20 @@ class Finisher:
             job.attempts_made += 1
         return next_job
 
-    async def _finish_single(self, finish: Finish, fetch: bool, next_token: str) -> Any:
-        """One job's finish call (``move_to_finished``): its reply, or FAILED."""
+    async def _finish_single(self, finish: Finish, next_token: str | None) -> Any:
+        """One job's finish call (``move_to_finished``), fetching the next job with
+        ``next_token`` unless None: the reply (0 when nothing was fetched), or FAILED.
+        A retry after a lost reply says so: if the first try ran, the script hands back the
+        job it fetched (locked with ``next_token``) instead of refusing the finish."""
         job_id, token, completed, value, stack, keep, max_attempts = finish
-        op = worker_ops.move_to_finished(
-            self._keys, job_id, token, now_ms(), completed=completed, value=value,
-            stacktrace=stack, keep=keep, max_attempts=max_attempts,
-            metrics_points=self._metrics_points, fetch_next=fetch,
-            next_token=next_token, lock_ms=self._lock_duration, limiter_max=self._limiter_max,
-            limiter_ms=self._limiter_duration, worker_name=self._processed_by)
-        return await self.safe(op, job_id)
+        op = self._calls.op(job_id, token, now_ms(), completed, value, stack, keep,
+                            max_attempts, next_token)
+        reply = await self.safe(op, job_id,
+                                again=None if next_token is None else worker_ops.retried)
+        if reply.__class__ is int and reply < 0:
+            report_refusal(self._emitter.emit, job_id, completed, reply)
+            return FAILED
+        return reply
 
     async def handle_failure(self, job: JobRecord, token: str,
                              exc: BaseException) -> Fetched | None:
@@ -185,11 +200,14 @@ class Finisher:
             active.pop(jid, None)
         self._state.slot_free.set()
 
-    async def safe(self, op: Any, job_id: str | None = None, tries: int = 20) -> Any:
-        """Run a finishing op; a lost lock or Redis trouble is reported, never raised."""
+    async def safe(self, op: Any, job_id: str | None = None, tries: int = 20,
+                   again: Callable[[Any], Any] | None = None) -> Any:
+        """Run a finishing op; a lost lock or Redis trouble is reported, never raised.
+        ``again(op)``: the op to send on the retries, when not ``op`` itself."""
+        run_op = self._queue.run_op
         for attempt in range(tries):
             try:
-                return await self._queue.run_op(op)
+                return await run_op(op)
             except (LockNotFoundError, LockMismatchError) as exc:
                 log.warning("job %s: lock lost before finishing; left to its new owner", job_id)
                 self._emitter.emit("lock-lost", job_id, exc)
@@ -208,4 +226,6 @@ class Finisher:
                     self._emitter.emit("error", public_error(exc))
                     return FAILED
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+                if again is not None:
+                    op, again = again(op), None
         return FAILED

@@ -78,15 +78,13 @@ class JobRunner:
             self._state.slot_free.set()
 
     def _make_job(self, job_id: str, h: dict[str, str], token: str) -> AsyncJob | Job:
-        fields = JobRecord.fields_from_hash(job_id, h)
-        fields["token"] = token
         emitter = self._emitter
         if self._is_async:
-            ajob = AsyncJob(self._queue, **fields)
+            ajob = AsyncJob.from_hash(self._queue, job_id, h, token)
             ajob.on_progress = lambda value: emitter.emit("progress", ajob, value)
             return ajob
         loop = asyncio.get_running_loop()
-        sjob = Job(self._connections.sync_queue(), **fields)
+        sjob = Job.from_hash(self._connections.sync_queue(), job_id, h, token)
         # A sync processor reports from its thread: emit on the loop.
         def from_thread(value: Any) -> None:
             loop.call_soon_threadsafe(emitter.emit, "progress", sjob, value)

@@ -18,7 +18,6 @@ from ..base.errors import InvalidOptionsError
 from ..client.ajob import AsyncJob
 from ..client.aqueue import AsyncQueue
 from ..commands import worker_ops
-from ..commands.record import JobRecord
 from ..transport.connection import async_client
 from ..transport.errors import public_error
 from .options import WorkerSettings
@@ -63,8 +62,7 @@ class ManualFetcher:
         fields = reply[0]
         h = dict(zip(fields[::2], fields[1::2], strict=True)) if isinstance(fields, list) \
             else dict(fields)
-        job = AsyncJob(self._queue, **JobRecord.fields_from_hash(str(reply[1]), h))
-        job.token = token
+        job = AsyncJob.from_hash(self._queue, str(reply[1]), h, token)
         if job.scheduler_id:  # as the worker does: the scheduler's next run first
             await create_next_run(self._queue, job,
                                   lambda exc: self._emitter.emit("error", public_error(exc)))

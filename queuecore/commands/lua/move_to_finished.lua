@@ -18,6 +18,9 @@
   ARGV[13] fetch next "1"/"0"   ARGV[14] lockDuration   ARGV[15] limiter max
   ARGV[16] limiter duration     ARGV[17] worker name   ARGV[18] lock token for the next job
   ARGV[19] timing samples to keep (with metrics)
+  ARGV[20] "1": a retry after a lost reply, else "0" (or absent). When the job is done
+  already and an active job holds the lock of ARGV[18], the first try ran (it finished
+  this job and fetched that one): that job is handed back as the fetch reply.
 
   Returns 0 (finished, nothing fetched) or the fetch reply {fields, jobId, ttl, nextDue}.
   Errors: -1 no job, -2 no lock, -3 not active, -4 pending children, -6 lock of another worker.
@@ -42,6 +45,12 @@ local code, pausedOrMaxed = qc_finish_job(k, meta, {
   maxAttempts = tonumber(ARGV[11]), maxPoints = tonumber(ARGV[12]),
   samples = tonumber(ARGV[19]), targetKey = KEYS[12], metricsKey = KEYS[13]})
 if code ~= 0 then
+  if ARGV[20] == "1" and ARGV[13] == "1" and (code == -1 or code == -2 or code == -3) then
+    local held, active = qc_held_by_tokens(k.active, base, {[ARGV[18]] = 1})
+    if held[1] and not active[ARGV[2]] then
+      return {rcall("HGETALL", base .. held[1]), held[1], 0, 0}
+    end
+  end
   return code
 end
 

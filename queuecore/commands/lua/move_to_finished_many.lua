@@ -13,6 +13,7 @@
   ARGV[1] base   ARGV[2] now (ms)   ARGV[3] metrics max data points (0 = no metrics)
   ARGV[4] timing samples to keep   ARGV[5] lockDuration   ARGV[6] limiter max
   ARGV[7] limiter duration   ARGV[8] worker name   ARGV[9] n jobs   ARGV[10] m fetch tokens
+  ARGV[11] "1": a retry after a lost reply (see below), else "0"
   then n blocks of 8: job id, lock token, target ("completed"/"failed"), value (return
   value JSON or failed reason), stacktrace JSON ("" to leave it), keep count (-1 all,
   0 none), keep age seconds, keep limit per call
@@ -21,6 +22,11 @@
   Returns {codes, fetched, rateLimitTtl, nextDelayedDue}: codes[i] is 0 or job i's error
   code (move_to_finished's); fetched = {fields1, id1, fields2, id2, ...}, at most one job
   per job finished and at most m.
+
+  A retry (the worker lost the reply: the first try may have run) sends the same fetch
+  tokens. When jobs in `active` hold locks with them, the first try ran and fetched those:
+  they are handed back (their hashes as the first try left them) and nothing more is
+  fetched, so no job stays locked by a token the worker never saw until the lock expires.
 ]]
 -- @include "common"
 -- @include "fetch"
@@ -43,14 +49,14 @@ local meta = qc_read_meta(k.meta)
 local codes = {}
 local finished = 0
 for i = 1, n do
-  local at = 10 + (i - 1) * 8
+  local at = 11 + (i - 1) * 8
   local target = ARGV[at + 3]
   local set = sets[target]
   local code = qc_finish_job(k, meta, {
     base = base, jobId = ARGV[at + 1], now = now, nowText = nowText, token = ARGV[at + 2],
     target = target, value = ARGV[at + 4], stack = ARGV[at + 5],
     keepCount = tonumber(ARGV[at + 6]), keepAge = tonumber(ARGV[at + 7]),
-    keepLimit = tonumber(ARGV[at + 8]), maxAttempts = tonumber(ARGV[10 + n * 8 + i]),
+    keepLimit = tonumber(ARGV[at + 8]), maxAttempts = tonumber(ARGV[11 + n * 8 + i]),
     maxPoints = maxPoints, samples = samples, targetKey = set[1], metricsKey = set[2]})
   codes[i] = code
   if code == 0 then
@@ -60,10 +66,37 @@ end
 
 local fetched = {}
 local ttl, nextDue = 0, 0
+local tokens = 11 + n * 9
+if ARGV[11] == "1" and m > 0 then
+  local wanted = {}
+  for i = 1, m do
+    wanted[ARGV[tokens + i]] = i
+  end
+  local held, active, any = qc_held_by_tokens(k.active, base, wanted)
+  if any then
+    -- This try's finishes were refused as done already (no job, no lock, not active): a
+    -- job the first try finished is no longer active; it counts as finished, as then.
+    for i = 1, n do
+      local code = codes[i]
+      if (code == -1 or code == -2 or code == -3) and not active[ARGV[11 + (i - 1) * 8 + 1]] then
+        codes[i] = 0
+      end
+    end
+    -- The first try fetched with tokens 1, 2, ... in turn: hand back that run of jobs.
+    for i = 1, m do
+      local jobId = held[i]
+      if not jobId then
+        break
+      end
+      fetched[#fetched + 1] = rcall("HGETALL", base .. jobId)
+      fetched[#fetched + 1] = jobId
+    end
+    return {codes, fetched, 0, 0}
+  end
+end
 if finished < m then
   m = finished
 end
-local tokens = 10 + n * 9
 local o = {base = base, now = now, lockDuration = ARGV[5], limiterMax = tonumber(ARGV[6]),
            limiterDuration = tonumber(ARGV[7]), workerName = ARGV[8], noMarker = true}
 local max = tonumber(meta.max) or o.limiterMax

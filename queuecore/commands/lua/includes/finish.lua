@@ -150,3 +150,19 @@ local function qc_drained(k)
   return rcall("LLEN", k.wait) == 0 and rcall("ZCARD", k.prioritized) == 0
     and rcall("LLEN", k.active) == 0 and rcall("ZCARD", k.delayed) == 0
 end
+
+-- A retry after a lost reply: which active jobs hold locks with the tokens in `wanted`
+-- (token -> index). Returns index -> job id, the active jobs as a set, and whether any did.
+local function qc_held_by_tokens(activeKey, base, wanted)
+  local held, active, any = {}, {}, false
+  for _, jobId in ipairs(rcall("LRANGE", activeKey, 0, -1)) do
+    active[jobId] = true
+    local lock = rcall("GET", base .. jobId .. ":lock")
+    local i = lock and wanted[lock]
+    if i then
+      held[i] = jobId
+      any = true
+    end
+  end
+  return held, active, any
+end

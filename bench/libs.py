@@ -74,3 +74,9 @@ if os.environ.get("QC_BASE_TREE"):
     LIBS["queuecore-base"] = Lib("queuecore-base", "queuecore (base tree)",
                                  _python(".venv-qc", "queuecore_bench.py"), "bullmq",
                                  {"PYTHONPATH": os.environ["QC_BASE_TREE"]})
+    # The base tree's AsyncQueue (S1 and S2 only), beside "queuecore-async".
+    LIBS["queuecore-async-base"] = Lib("queuecore-async-base", "queuecore AsyncQueue (base tree)",
+                                       _python(".venv-qc", "queuecore_bench.py"), "bullmq",
+                                       {"PYTHONPATH": os.environ["QC_BASE_TREE"]},
+                                       scenarios=frozenset({"S1", "S2"}),
+                                       options={"api": "async"})

@@ -25,13 +25,10 @@ def add_job_keys(keys: QueueKeys) -> tuple[str, ...]:
             keys.events, keys.marker, keys.active, keys.waiting_children)
 
 
-def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
-                 now: int, *, waits_for_children: bool = False,
-                 opts_json: str | None = None,
-                 key_names: tuple[str, ...] | None = None) -> ScriptCall:
-    """The add_job script call; a flow parent ``waits_for_children``; ``opts_json`` when the
-    caller has it already; ``key_names``: ``add_job_keys(keys)`` when the caller keeps it."""
-    timestamp = opts.timestamp if opts.timestamp is not None else now
+def add_job_fields(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
+                   timestamp: int, *, waits_for_children: bool = False,
+                   opts_json: str | None = None) -> tuple[Arg, ...]:
+    """add_job's ARGV[2] .. ARGV[15] for one job (``opts_json`` when the caller has it)."""
     dedup = opts.extra.get("de") or {}
     mode = "extend" if dedup.get("extend") else "replace" if dedup.get("replace") else ""
     parent_key, parent_json = "", ""
@@ -44,25 +41,63 @@ def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
             if opts.extra.get(short):
                 ref[short] = True
         parent_json = dumps(ref)
+    return (opts.job_id or "", name, timestamp, data_json,
+            opts_json if opts_json is not None else _opts_json(opts),
+            opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
+            dedup.get("ttl", 0), mode, parent_key, parent_json,
+            "1" if waits_for_children else "0")
+
+
+def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
+                 now: int, *, waits_for_children: bool = False,
+                 opts_json: str | None = None,
+                 key_names: tuple[str, ...] | None = None) -> ScriptCall:
+    """The add_job script call (flows: one per job inside a MULTI); a flow parent
+    ``waits_for_children``; ``opts_json`` when the caller has it already; ``key_names``:
+    ``add_job_keys(keys)`` when the caller keeps it."""
+    timestamp = opts.timestamp if opts.timestamp is not None else now
     return ScriptCall(
         get_script("add_job"),
         key_names if key_names is not None else add_job_keys(keys),
-        (keys.base, opts.job_id or "", name, timestamp, data_json,
-         opts_json if opts_json is not None else _opts_json(opts),
-         opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
-         dedup.get("ttl", 0), mode, parent_key, parent_json,
-         "1" if waits_for_children else "0"),
+        (keys.base, *add_job_fields(keys, name, data_json, opts, timestamp,
+                                    waits_for_children=waits_for_children,
+                                    opts_json=opts_json)),
     )
 
 
-def add_jobs_in_one_call(calls: Sequence[ScriptCall]) -> Op[list[tuple[str, int]]]:
-    """Many add_job calls of one queue as one add_jobs script call: one command, atomic (all
-    or nothing, as a MULTI of the add_job calls would be), replies in order."""
-    first = calls[0]
-    args: list[Arg] = [first.args[0]]
-    for call in calls:
-        args += call.args[1:]
-    return single(ScriptCall(get_script("add_jobs"), first.keys, tuple(args)), _decode_adds)
+def is_plain(opts: JobOptions) -> bool:
+    """True when a job with ``opts`` can go as add_jobs' short "p" record: no delay,
+    priority, lifo, deduplication or parent."""
+    extra = opts.extra
+    return not (opts.delay or opts.priority or opts.lifo or extra.get("de")
+                or extra.get("parent"))
+
+
+def add_record(keys: QueueKeys, name: str, data_json: str, opts: JobOptions, timestamp: int,
+               opts_json: str, plain: bool) -> tuple[Arg, ...]:
+    """One job's record in add_jobs' ARGV (``plain``: ``is_plain(opts)``)."""
+    if plain:  # 6 arguments instead of 15: less to pack, send and parse per job
+        return ("p", opts.job_id or "", name, timestamp, data_json, opts_json)
+    return ("f", *add_job_fields(keys, name, data_json, opts, timestamp, opts_json=opts_json))
+
+
+def add_jobs_call(keys: QueueKeys, key_names: tuple[str, ...],
+                  records: Sequence[tuple[Arg, ...]]) -> Op[list[tuple[str, int]]]:
+    """Jobs of one queue (``add_record``s) in one add_jobs call: one command, atomic (all or
+    nothing, as a MULTI of add_job calls would be), one (job id, status) reply per job, in
+    order. ``key_names``: ``add_job_keys(keys)``."""
+    if len(records) == 1:
+        args: tuple[Arg, ...] = (keys.base, 1, *records[0])
+    else:
+        flat: list[Arg] = [keys.base, len(records)]
+        for record in records:
+            flat += record
+        args = tuple(flat)
+    return Op((ScriptCall(get_script("add_jobs"), key_names, args),), _decode_add_call)
+
+
+def _decode_add_call(replies: list[Any]) -> list[tuple[str, int]]:
+    return _decode_adds(replies[0])
 
 
 def _decode_adds(replies: list[Any]) -> list[tuple[str, int]]:

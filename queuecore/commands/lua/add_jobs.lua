@@ -1,14 +1,18 @@
 --[[
-  Add many jobs to one queue in one call (add_bulk): each exactly as add_job adds it, in order.
+  Add jobs to one queue in one call (add and add_bulk): each exactly as add_job adds it, in
+  order.
 
   KEYS[1] wait          KEYS[2] meta         KEYS[3] id          KEYS[4] delayed
   KEYS[5] prioritized   KEYS[6] pc           KEYS[7] events      KEYS[8] marker
   KEYS[9] active        KEYS[10] waiting-children
 
-  ARGV[1] base (key prefix "<prefix>:<queue>:")
-  then 14 arguments per job, add_job's ARGV[2] .. ARGV[15] in the same order: custom job id,
-  name, timestamp, data, opts, delay, priority, lifo, deduplication id, deduplication ttl,
-  deduplication mode, parent key, parent JSON, waits for children.
+  ARGV[1] base (key prefix "<prefix>:<queue>:")   ARGV[2] how many jobs follow
+  then one record per job, starting with its form:
+    "p" (a plain job: no delay, priority, lifo, deduplication or parent; not a flow parent),
+        then 5 arguments: custom job id ("" for an auto id), name, timestamp, data, opts;
+    "f" (any job), then add_job's ARGV[2] .. ARGV[15] in the same order: custom job id,
+        name, timestamp, data, opts, delay, priority, lifo, deduplication id, deduplication
+        ttl, deduplication mode, parent key, parent JSON, waits for children.
 
   Returns one reply per job, in order: {jobId, status} as add_job returns it, or -5 when that
   job's parent does not exist (the other jobs are added).
@@ -18,8 +22,22 @@
 
 local meta = qc_add_prepare_meta(KEYS)
 local base = ARGV[1]
+local c = qc_add_counter(KEYS, tonumber(ARGV[2]) > 1)
 local replies = {}
-for off = 0, #ARGV - 2, 14 do
-  replies[#replies + 1] = qc_add_job(KEYS, ARGV, off, base, meta)
+local i = 3
+while i <= #ARGV do
+  if ARGV[i] == "p" then
+    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], ARGV[i + 2],
+                                       ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], 0, 0, "0", "",
+                                       0, "", "", "", "0")
+    i = i + 6
+  else
+    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], ARGV[i + 2],
+                                       ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
+                                       ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10],
+                                       ARGV[i + 11], ARGV[i + 12], ARGV[i + 13], ARGV[i + 14])
+    i = i + 15
+  end
 end
+qc_add_flush(KEYS, c)
 return replies

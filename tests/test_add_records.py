@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from queuecore import AsyncJob, Job, Queue, QueueCoreError
-from queuecore.commands import ops
+from queuecore.commands import add_records
 from tests.queue_helpers import events
 
 
@@ -37,6 +37,12 @@ def _workload() -> list[dict[str, Any]]:
             opts["attempts"] = 3
             opts["remove_on_complete"] = {"count": 5}
         jobs.append({"name": f"n{i % 3}", "data": {"i": i, "s": "é" * (i % 4)}, "opts": opts})
+    # runs of alike plain jobs ("r" records after a "p"), broken by a full and a custom id
+    jobs += [{"name": "same", "data": {"k": k}, "opts": {}} for k in range(4)]
+    jobs.append({"name": "same", "data": 1, "opts": {"priority": 2}})
+    jobs += [{"name": "same", "data": {"k": k}} for k in range(3)]
+    jobs.append({"name": "same", "data": 0, "opts": {"job_id": "own"}})
+    jobs += [{"name": "same", "data": None}, {"name": "other", "data": None}]
     jobs.append({"name": "again", "data": None, "opts": {"job_id": "c1"}})  # id in this call
     jobs.append({"name": "stored", "data": [], "opts": {"job_id": "old"}})  # id stored before
     return jobs
@@ -79,7 +85,7 @@ def test_add_bulk_leaves_redis_as_adding_one_at_a_time(redis_url: str,
     with Queue("one", redis_url) as one, Queue("bulk", redis_url) as bulk:
         _prepare(one, r)
         _prepare(bulk, r)
-        singles = [one.add(j["name"], j["data"], **j["opts"]) for j in _workload()]
+        singles = [one.add(j["name"], j["data"], **j.get("opts", {})) for j in _workload()]
         batch = bulk.add_bulk(_workload())  # type: ignore[arg-type]
     assert [j.id for j in batch] == [j.id for j in singles]
     assert _snapshot(r, "bulk") == _snapshot(r, "one")
@@ -91,6 +97,9 @@ def test_add_bulk_leaves_redis_as_adding_one_at_a_time(redis_url: str,
 def test_add_bulk_sends_one_incrby_and_one_lpush(redis_url: str, r: redis.Redis) -> None:
     with Queue("q", redis_url) as q:
         q.add("warm")
+        call = q._add_op([q._prepare_add("n", i, {}).record for i in range(3)]).calls[0]
+        assert call.args[2:] == ("p", "", "n", call.args[5], "0", call.args[7],
+                                 "r", call.args[9], "1", "r", call.args[12], "2")
         r.config_resetstat()
         jobs = q.add_bulk([{"name": "n", "data": {"i": i}} for i in range(2_500)])
         stats = r.info("commandstats")
@@ -118,18 +127,18 @@ def test_a_counter_incr_refuses_fails_the_bulk_as_incr_does(redis_url: str, r: r
 def test_plain_and_full_records_store_the_same_job(redis_url: str, r: redis.Redis) -> None:
     with Queue("q", redis_url) as q:
         opts = q._prepare_add("n", {"a": 1}, {"job_id": "x"}).opts
-        assert ops.is_plain(opts)
-        p = ops.add_record(q.keys, "n", '{"a":1}', opts, 1234, '{"attempts":0}', True)
-        f = ops.add_record(q.keys, "n", '{"a":1}', opts, 1234, '{"attempts":0}', False)
+        assert add_records.is_plain(opts)
+        p = add_records.add_record(q.keys, "n", '{"a":1}', opts, 1234, '{"attempts":0}', True)
+        f = add_records.add_record(q.keys, "n", '{"a":1}', opts, 1234, '{"attempts":0}', False)
         assert p[0] == "p" and f[0] == "f" and len(p) < len(f)
-        assert q.run_op(ops.add_jobs_call(q.keys, q._add_keys, [p])) == [("x", 0)]
+        assert q.run_op(add_records.add_jobs_call(q.keys, q._add_keys, [p])) == [("x", 0)]
         r.rename("bull:q:x", "bull:q:plain")
         r.delete("bull:q:wait")
-        assert q.run_op(ops.add_jobs_call(q.keys, q._add_keys, [f])) == [("x", 0)]
+        assert q.run_op(add_records.add_jobs_call(q.keys, q._add_keys, [f])) == [("x", 0)]
         assert r.hgetall("bull:q:plain") == r.hgetall("bull:q:x")
         for option in ({"delay": 5}, {"priority": 2}, {"lifo": True},
                        {"deduplication": {"id": "d"}}, {"parent": {"id": "p", "queue": "o"}}):
-            assert not ops.is_plain(q._prepare_add("n", None, option).opts)
+            assert not add_records.is_plain(q._prepare_add("n", None, option).opts)
 
 
 def _fields(job: Any) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def test_dumps_is_compact_and_refuses_what_json_cannot_hold() -> None:
 def _values() -> list[object]:
     rnd = random.Random(11)
     values: list[object] = ["x", "é\u2028\"\\\n", 0, -1, 2**70, 1.5, 1e16, -0.0, 5e-324, True,
-                            [], {}, {1: "int key", 2.5: "float key", True: 1, None: 2},
+                            [], {}, {1: "int key", 2.5: "float key", False: 1, None: 2},
                             ((1, 2), [3]), {"nested": [{"a": {"b": [None, "ü"]}}]}]
     for text in _corpus():
         value = _reference(text)

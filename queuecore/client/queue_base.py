@@ -15,7 +15,7 @@ from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
 from ..base.keys import ALL_STATES, QueueKeys
 from ..base.options import JobOptions, JobOptionsDict, build_options
 from ..base.telemetry import Span, Telemetry, with_trace_context
-from ..commands import ops, schedulers
+from ..commands import add_records, ops, schedulers
 from ..commands.op import Arg, Op
 from ..commands.schedulers import UpsertReply
 from ..transport import cluster
@@ -68,7 +68,7 @@ class _Plain:
         self.opts = opts
         as_json = opts.to_json()
         self.json = dumps(as_json)
-        self.plain = ops.is_plain(opts)
+        self.plain = add_records.is_plain(opts)
         # to_json() builds nested values (backoff) afresh: copy it only when it has none.
         self.template = as_json if all(v is None or v.__class__ in _SCALARS
                                        for v in as_json.values()) else None
@@ -153,22 +153,22 @@ class QueueBase:
             opts = build_options(self.default_job_options, options, now_ms=now)
             if not options and not {"run_at", "timestamp"} & set(self.default_job_options):
                 self._plain = _Plain(opts)  # the same for every add given no options
-            opts_json, template, short = dumps(opts.to_json()), None, ops.is_plain(opts)
+            opts_json, template, short = dumps(opts.to_json()), None, add_records.is_plain(opts)
         else:
             opts, opts_json, template, short = plain.opts, plain.json, plain.template, \
                 plain.plain
         data_json = dumps_data(data, self.max_data_size)
         timestamp = opts.timestamp if opts.timestamp is not None else now
         if short:  # ops.add_record's plain record, inline: the hot path of every add
-            record: tuple[Arg, ...] = ("p", opts.job_id or "", name, timestamp, data_json,
-                                       opts_json)
+            record: tuple[Arg, ...] = ("p", opts.job_id or "", name, str(timestamp),
+                                       data_json, opts_json)
         else:
-            record = ops.add_record(self.keys, name, data_json, opts, timestamp, opts_json,
+            record = add_records.add_record(self.keys, name, data_json, opts, timestamp, opts_json,
                                     False)
         return PreparedAdd(record, name, data, opts, timestamp, template)
 
     def _add_op(self, records: Sequence[tuple[Arg, ...]]) -> Op[list[tuple[str, int]]]:
-        return ops.add_jobs_call(self.keys, self._add_keys, records)
+        return add_records.add_jobs_call(self.keys, self._add_keys, records)
 
     def _repeat_op(self, name: str, data: Any, repeat: Mapping[str, Any],
                    options: Mapping[str, Any]) -> Op[UpsertReply]:

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base.errors import InvalidOptionsError
-from ..base.jsonutil import dumps, loads
+from ..base.jsonutil import loads
 from ..base.keys import ALL_STATES, LIST_STATES, STATE_SUFFIX, QueueKeys
 from ..base.options import JobOptions
-from .op import Arg, Op, RawCall, ScriptCall, check, checked, raw, script, single
+from .add_records import add_job_fields, decode_adds
+from .op import Op, RawCall, ScriptCall, checked, raw, script, single
 from .scripts import get_script
 
 # -- adding -----------------------------------------------------------------------------------
@@ -23,29 +24,6 @@ def add_job_keys(keys: QueueKeys) -> tuple[str, ...]:
     """The KEYS of add_job and add_jobs (callers on a hot path keep them)."""
     return (keys.wait, keys.meta, keys.id, keys.delayed, keys.prioritized, keys.pc,
             keys.events, keys.marker, keys.active, keys.waiting_children)
-
-
-def add_job_fields(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
-                   timestamp: int, *, waits_for_children: bool = False,
-                   opts_json: str | None = None) -> tuple[Arg, ...]:
-    """add_job's ARGV[2] .. ARGV[15] for one job (``opts_json`` when the caller has it)."""
-    dedup = opts.extra.get("de") or {}
-    mode = "extend" if dedup.get("extend") else "replace" if dedup.get("replace") else ""
-    parent_key, parent_json = "", ""
-    parent = opts.extra.get("parent")
-    if parent:
-        parent_keys = QueueKeys.of(parent["queue"], parent.get("prefix", keys.prefix))
-        parent_key = parent_keys.job(parent["id"])
-        ref: dict[str, Any] = {"id": parent["id"], "queueKey": parent_keys.queue_key}
-        for short in ("fpof", "cpof", "idof", "rdof"):
-            if opts.extra.get(short):
-                ref[short] = True
-        parent_json = dumps(ref)
-    return (opts.job_id or "", name, timestamp, data_json,
-            opts_json if opts_json is not None else _opts_json(opts),
-            opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
-            dedup.get("ttl", 0), mode, parent_key, parent_json,
-            "1" if waits_for_children else "0")
 
 
 def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
@@ -65,58 +43,11 @@ def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
     )
 
 
-def is_plain(opts: JobOptions) -> bool:
-    """True when a job with ``opts`` can go as add_jobs' short "p" record: no delay,
-    priority, lifo, deduplication or parent."""
-    extra = opts.extra
-    return not (opts.delay or opts.priority or opts.lifo or extra.get("de")
-                or extra.get("parent"))
-
-
-def add_record(keys: QueueKeys, name: str, data_json: str, opts: JobOptions, timestamp: int,
-               opts_json: str, plain: bool) -> tuple[Arg, ...]:
-    """One job's record in add_jobs' ARGV (``plain``: ``is_plain(opts)``)."""
-    if plain:  # 6 arguments instead of 15: less to pack, send and parse per job
-        return ("p", opts.job_id or "", name, timestamp, data_json, opts_json)
-    return ("f", *add_job_fields(keys, name, data_json, opts, timestamp, opts_json=opts_json))
-
-
-def add_jobs_call(keys: QueueKeys, key_names: tuple[str, ...],
-                  records: Sequence[tuple[Arg, ...]]) -> Op[list[tuple[str, int]]]:
-    """Jobs of one queue (``add_record``s) in one add_jobs call: one command, atomic (all or
-    nothing, as a MULTI of add_job calls would be), one (job id, status) reply per job, in
-    order. ``key_names``: ``add_job_keys(keys)``."""
-    if len(records) == 1:
-        args: tuple[Arg, ...] = (keys.base, 1, *records[0])
-    else:
-        flat: list[Arg] = [keys.base, len(records)]
-        for record in records:
-            flat += record
-        args = tuple(flat)
-    return Op((ScriptCall(get_script("add_jobs"), key_names, args),), _decode_add_call)
-
-
-def _decode_add_call(replies: list[Any]) -> list[tuple[str, int]]:
-    return _decode_adds(replies[0])
-
-
-def _decode_adds(replies: list[Any]) -> list[tuple[str, int]]:
-    out = []
-    for reply in replies:
-        check(reply, job_id=None, command="add")
-        out.append((str(reply[0]), int(reply[1])))
-    return out
-
-
-def _opts_json(opts: JobOptions) -> str:
-    return dumps(opts.to_json())
-
-
 def add_jobs(calls: Sequence[Any], transaction: bool = False) -> Op[list[tuple[str, int]]]:
     """One round trip for many adds; each reply is (job id, status). ``transaction`` writes
     all or nothing (flows)."""
 
-    return Op(tuple(calls), _decode_adds, transaction)
+    return Op(tuple(calls), decode_adds, transaction)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
   then one record per job, starting with its form:
     "p" (a plain job: no delay, priority, lifo, deduplication or parent; not a flow parent),
         then 5 arguments: custom job id ("" for an auto id), name, timestamp, data, opts;
+    "r" (a plain job with an auto id and the name and opts of the last "p" record), then 2
+        arguments: timestamp, data;
     "f" (any job), then add_job's ARGV[2] .. ARGV[15] in the same order: custom job id,
         name, timestamp, data, opts, delay, priority, lifo, deduplication id, deduplication
         ttl, deduplication mode, parent key, parent JSON, waits for children.
@@ -24,12 +26,20 @@ local meta = qc_add_prepare_meta(KEYS)
 local base = ARGV[1]
 local c = qc_add_counter(KEYS, tonumber(ARGV[2]) > 1)
 local replies = {}
-local i = 3
-while i <= #ARGV do
-  if ARGV[i] == "p" then
-    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], ARGV[i + 2],
-                                       ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], 0, 0, "0", "",
-                                       0, "", "", "", "0")
+local lastName, lastOpts
+local i, n = 3, #ARGV
+while i <= n do
+  local form = ARGV[i]
+  if form == "r" then
+    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, "", lastName, ARGV[i + 1],
+                                       ARGV[i + 2], lastOpts, "0", "0", "0", "", "0", "", "",
+                                       "", "0")
+    i = i + 3
+  elseif form == "p" then
+    lastName, lastOpts = ARGV[i + 2], ARGV[i + 5]
+    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], lastName,
+                                       ARGV[i + 3], ARGV[i + 4], lastOpts, "0", "0", "0", "",
+                                       "0", "", "", "", "0")
     i = i + 6
   else
     replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], ARGV[i + 2],

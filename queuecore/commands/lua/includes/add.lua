@@ -124,12 +124,16 @@ local function qc_add_job(K, base, meta, c, jobId, name, timestampArg, data, opt
   local timestamp = tonumber(timestampArg)
   local delay = tonumber(delayArg)
   local priority = tonumber(priorityArg)
+  -- A Lua number given to redis.call is formatted on every call: 0, the usual value, goes
+  -- as the string it formats to.
+  local delayField = delay == 0 and "0" or delay
+  local priorityField = priority == 0 and "0" or priority
   if dedupId == "" and parentKey == "" then  -- the usual job: no table to build
     rcall("HSET", jobKey, "name", name, "data", data, "opts", opts, "timestamp",
-          timestampArg, "delay", delay, "priority", priority)
+          timestampArg, "delay", delayField, "priority", priorityField)
   else
     local fields = {"name", name, "data", data, "opts", opts, "timestamp", timestampArg,
-                    "delay", delay, "priority", priority}
+                    "delay", delayField, "priority", priorityField}
     if dedupId ~= "" then
       table.insert(fields, "deid")
       table.insert(fields, dedupId)

@@ -6,6 +6,7 @@ against the full one; the job objects add returns against jobs built field by fi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import FrozenInstanceError
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import redis
 
 from queuecore import AsyncJob, Job, Queue, QueueCoreError
 from queuecore.commands import add_records
+from queuecore.commands.op import Op, ScriptCall
 from tests.queue_helpers import events
 
 
@@ -170,3 +172,13 @@ def test_each_added_job_has_opts_of_its_own(q: Queue) -> None:
         e, f = nested.add("n"), nested.add("n")
         e.opts["backoff"]["delay"] = 1
         assert f.opts["backoff"] != e.opts["backoff"]
+
+
+def test_the_add_op_is_the_op_init_builds(q: Queue) -> None:
+    op = q._add_op([q._prepare_add("n", 1, {}).record])
+    [call] = op.calls
+    assert isinstance(call, ScriptCall)
+    twin = Op((ScriptCall(call.script, call.keys, call.args),), op.decode)
+    assert op == twin and hash(op) == hash(twin) and not op.transaction
+    with pytest.raises(FrozenInstanceError):
+        call.args = ()  # type: ignore[misc]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import AsyncJob, Job, Queue, QueueCoreError
+from queuecore import AsyncJob, Job, Queue, QueueCoreError, RedisResponseError
 from queuecore.commands import add_records
 from queuecore.commands.op import Op, ScriptCall
 from tests.queue_helpers import events
@@ -182,3 +182,17 @@ def test_the_add_op_is_the_op_init_builds(q: Queue) -> None:
     assert op == twin and hash(op) == hash(twin) and not op.transaction
     with pytest.raises(FrozenInstanceError):
         call.args = ()  # type: ignore[misc]
+
+
+def test_a_bulk_failing_part_way_keeps_the_jobs_before_as_single_adds_would(
+        q: Queue, r: redis.Redis) -> None:
+    r.hset("bull:q:de:bad", "not", "a string")  # the third job's GET of it fails
+    with pytest.raises(RedisResponseError, match=r"^WRONGTYPE"):
+        q.add_bulk([{"name": "a", "data": 1}, {"name": "b", "data": 2},
+                    {"name": "c", "data": 3, "opts": {"deduplication": {"id": "bad"}}},
+                    {"name": "d", "data": 4}])
+    # the counter and the pushes collected in Lua are written although the call failed
+    assert r.lrange("bull:q:wait", 0, -1) == ["2", "1"]
+    assert r.get("bull:q:id") == "3"
+    assert not r.exists("bull:q:3") and not r.exists("bull:q:4")
+    assert q.add("e").id == "4"

@@ -27,27 +27,34 @@ local base = ARGV[1]
 local c = qc_add_counter(KEYS, tonumber(ARGV[2]) > 1)
 local replies = {}
 local lastName, lastOpts
-local i, n = 3, #ARGV
-while i <= n do
-  local form = ARGV[i]
-  if form == "r" then
-    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, "", lastName, ARGV[i + 1],
-                                       ARGV[i + 2], lastOpts, "0", "0", "0", "", "0", "", "",
-                                       "", "0")
-    i = i + 3
-  elseif form == "p" then
-    lastName, lastOpts = ARGV[i + 2], ARGV[i + 5]
-    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], lastName,
-                                       ARGV[i + 3], ARGV[i + 4], lastOpts, "0", "0", "0", "",
-                                       "0", "", "", "", "0")
-    i = i + 6
-  else
-    replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], ARGV[i + 2],
-                                       ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
-                                       ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10],
-                                       ARGV[i + 11], ARGV[i + 12], ARGV[i + 13], ARGV[i + 14])
-    i = i + 15
+-- A call that fails part way (a key of the wrong type) keeps the jobs added before it, as
+-- one add_job call per job would: the counter and the collected pushes are written anyway.
+local ok, err = pcall(function()
+  local i, n = 3, #ARGV
+  while i <= n do
+    local form = ARGV[i]
+    if form == "r" then
+      replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, "", lastName, ARGV[i + 1],
+                                         ARGV[i + 2], lastOpts, "0", "0", "0", "", "0", "", "",
+                                         "", "0")
+      i = i + 3
+    elseif form == "p" then
+      lastName, lastOpts = ARGV[i + 2], ARGV[i + 5]
+      replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], lastName,
+                                         ARGV[i + 3], ARGV[i + 4], lastOpts, "0", "0", "0", "",
+                                         "0", "", "", "", "0")
+      i = i + 6
+    else
+      replies[#replies + 1] = qc_add_job(KEYS, base, meta, c, ARGV[i + 1], ARGV[i + 2],
+                                         ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
+                                         ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10],
+                                         ARGV[i + 11], ARGV[i + 12], ARGV[i + 13], ARGV[i + 14])
+      i = i + 15
+    end
   end
-end
+end)
 qc_add_flush(KEYS, c)
+if not ok then
+  error(err, 0)  -- as raised: no position of this line added
+end
 return replies

@@ -133,10 +133,10 @@ def test_plain_and_full_records_store_the_same_job(redis_url: str, r: redis.Redi
         p = add_records.add_record(q.keys, "n", '{"a":1}', opts, 1234, '{"attempts":0}', True)
         f = add_records.add_record(q.keys, "n", '{"a":1}', opts, 1234, '{"attempts":0}', False)
         assert p[0] == "p" and f[0] == "f" and len(p) < len(f)
-        assert q.run_op(add_records.add_jobs_call(q.keys, q._add_keys, [p])) == [("x", 0)]
+        assert q.run_op(add_records.add_jobs_call(q.keys.base, q._add_keys, [p])) == [("x", 0)]
         r.rename("bull:q:x", "bull:q:plain")
         r.delete("bull:q:wait")
-        assert q.run_op(add_records.add_jobs_call(q.keys, q._add_keys, [f])) == [("x", 0)]
+        assert q.run_op(add_records.add_jobs_call(q.keys.base, q._add_keys, [f])) == [("x", 0)]
         assert r.hgetall("bull:q:plain") == r.hgetall("bull:q:x")
         for option in ({"delay": 5}, {"priority": 2}, {"lifo": True},
                        {"deduplication": {"id": "d"}}, {"parent": {"id": "p", "queue": "o"}}):

@@ -91,6 +91,7 @@ class QueueBase:
     ) -> None:
         self.keys = QueueKeys.of(name, prefix)
         self._add_keys = ops.add_job_keys(self.keys)  # the same for every add
+        self._add_base = self.keys.base
         self.name = name
         self.prefix = prefix
         self.connection = connection
@@ -168,7 +169,7 @@ class QueueBase:
         return PreparedAdd(record, name, data, opts, timestamp, template)
 
     def _add_op(self, records: Sequence[tuple[Arg, ...]]) -> Op[list[tuple[str, int]]]:
-        return add_records.add_jobs_call(self.keys, self._add_keys, records)
+        return add_records.add_jobs_call(self._add_base, self._add_keys, records)
 
     def _repeat_op(self, name: str, data: Any, repeat: Mapping[str, Any],
                    options: Mapping[str, Any]) -> Op[UpsertReply]:

@@ -54,16 +54,17 @@ def add_record(keys: QueueKeys, name: str, data_json: str, opts: JobOptions, tim
     return ("f", *add_job_fields(keys, name, data_json, opts, timestamp, opts_json=opts_json))
 
 
-def add_jobs_call(keys: QueueKeys, key_names: tuple[str, ...],
+def add_jobs_call(base: str, key_names: tuple[str, ...],
                   records: Sequence[tuple[Arg, ...]]) -> Op[list[tuple[str, int]]]:
     """Jobs of one queue (``add_record``s) in one add_jobs call: one command, atomic (all or
     nothing, as a MULTI of add_job calls would be), one (job id, status) reply per job, in
-    order. ``key_names``: ``add_job_keys(keys)``."""
+    order. ``base``: the queue's ``keys.base`` (a property that builds the string per use),
+    ``key_names``: ``add_job_keys(keys)``; both kept by the caller."""
     # Numbers as strings: hiredis packs a str in a fifth of the time of an int.
     if len(records) == 1:
-        args: tuple[Arg, ...] = (keys.base, "1", *records[0])
+        args: tuple[Arg, ...] = (base, "1", *records[0])
     else:
-        flat: list[Arg] = [keys.base, str(len(records))]
+        flat: list[Arg] = [base, str(len(records))]
         name: Arg = ""
         opts: Arg = ""
         for record in records:

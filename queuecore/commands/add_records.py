@@ -112,9 +112,11 @@ def _decode_add_call(replies: list[Any]) -> list[tuple[str, int]]:
 
 def decode_adds(replies: list[Any]) -> list[tuple[str, int]]:
     out = []
+    append = out.append
     for reply in replies:
-        check(reply, job_id=None, command="add")
-        out.append((str(reply[0]), int(reply[1])))
+        if reply.__class__ is not list:  # a job's {id, status} is a list: no check needed
+            check(reply, job_id=None, command="add")
+        append((str(reply[0]), int(reply[1])))
     return out
 
 

@@ -111,7 +111,7 @@ def _decode_add_call(replies: list[Any]) -> list[tuple[str, int]]:
 
 
 def decode_adds(replies: list[Any]) -> list[tuple[str, int]]:
-    out = []
+    out: list[tuple[str, int]] = []
     append = out.append
     for reply in replies:
         if reply.__class__ is not list:  # a job's {id, status} is a list: no check needed

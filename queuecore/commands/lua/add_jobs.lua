@@ -24,12 +24,11 @@
 
 local meta = qc_add_prepare_meta(KEYS)
 local base = ARGV[1]
-local c = qc_add_counter(KEYS, tonumber(ARGV[2]) > 1)
+local many = tonumber(ARGV[2]) > 1
+local c = qc_add_counter(KEYS, many)
 local replies = {}
 local lastName, lastOpts
--- A call that fails part way (a key of the wrong type) keeps the jobs added before it, as
--- one add_job call per job would: the counter and the collected pushes are written anyway.
-local ok, err = pcall(function()
+local function add_all()
   local i, n = 3, #ARGV
   while i <= n do
     local form = ARGV[i]
@@ -52,9 +51,17 @@ local ok, err = pcall(function()
       i = i + 15
     end
   end
-end)
-qc_add_flush(KEYS, c)
-if not ok then
-  error(err, 0)  -- as raised: no position of this line added
+end
+
+if many then
+  -- A call that fails part way (a key of the wrong type) keeps the jobs added before it, as
+  -- one add_job call per job would: the counter and the collected pushes are written anyway.
+  local ok, err = pcall(add_all)
+  qc_add_flush(KEYS, c)
+  if not ok then
+    error(err, 0)  -- as raised: no position of this line added
+  end
+else
+  add_all()
 end
 return replies

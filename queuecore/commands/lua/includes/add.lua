@@ -28,32 +28,34 @@ end
 -- many jobs reads it once, counts in Lua and writes the sum back in one INCRBY at the end
 -- (`qc_add_flush`): the same final value and the same ids, one command instead of N. A value
 -- INCR would refuse (not a plain integer, or too long to count exactly in Lua) keeps the
--- per-job INCR, and with it INCR's error.
+-- per-job INCR, and with it INCR's error. A call adding one job (`many` false) gets nil: no
+-- table to make, every step as before.
 local function qc_add_counter(K, many)
-  local c = {key = K[3], next = nil, used = 0, pushes = {}}
-  if many then
-    local v = rcall("GET", K[3])
-    if not v then
-      c.next = 0
-    elseif string.len(v) < 16 and (v == "0" or string.match(v, "^%-?[1-9]%d*$")) then
-      c.next = tonumber(v)
-    end
+  if not many then
+    return nil
+  end
+  local c = {next = nil, used = 0, pushes = {}}
+  local v = rcall("GET", K[3])
+  if not v then
+    c.next = 0
+  elseif string.len(v) < 16 and (v == "0" or string.match(v, "^%-?[1-9]%d*$")) then
+    c.next = tonumber(v)
   end
   return c
 end
 
-local function qc_add_next_id(c)
-  if c.next == nil then
-    return rcall("INCR", c.key)
+local function qc_add_next_id(K, c)
+  if c == nil or c.next == nil then
+    return rcall("INCR", K[3])
   end
   c.next = c.next + 1
   c.used = c.used + 1
   return c.next
 end
 
--- LPUSHes to `wait` are collected and sent as one LPUSH of many ids, in order (the list ends
--- as N LPUSHes leave it; an RPUSH of a lifo job commutes with them). Nothing in an add reads
--- `wait`, and a script is atomic, so no one sees the difference.
+-- In a call adding many jobs, LPUSHes to `wait` are collected and sent as one LPUSH of many
+-- ids, in order (the list ends as N LPUSHes leave it; an RPUSH of a lifo job commutes with
+-- them). Nothing in an add reads `wait`, and a script is atomic, so no one sees the difference.
 local function qc_add_push(c, waitKey, jobId)
   local pushes = c.pushes
   pushes[#pushes + 1] = jobId
@@ -64,18 +66,21 @@ local function qc_add_push(c, waitKey, jobId)
 end
 
 local function qc_add_flush(K, c)
+  if c == nil then
+    return
+  end
   if #c.pushes > 0 then
     rcall("LPUSH", K[1], unpack(c.pushes))
     c.pushes = {}
   end
   if c.used > 0 then
-    rcall("INCRBY", c.key, c.used)
+    rcall("INCRBY", K[3], c.used)
     c.used = 0
   end
 end
 
 -- Add one job: the arguments as add_job's ARGV[2] .. ARGV[15] (see add_job.lua); `c` from
--- qc_add_counter. Returns {jobId, status} (0 added, 1 the id existed, 2 deduplicated) or -5
+-- qc_add_counter (nil for one job). Returns {jobId, status} (0 added, 1 the id existed, 2 deduplicated) or -5
 -- when its parent does not exist.
 local function qc_add_job(K, base, meta, c, jobId, name, timestampArg, data, opts, delayArg,
                           priorityArg, lifo, dedupId, dedupTtl, dedupMode, parentKey,
@@ -84,7 +89,7 @@ local function qc_add_job(K, base, meta, c, jobId, name, timestampArg, data, opt
     return -5
   end
   local maxEvents = meta.maxEvents
-  local counter = qc_add_next_id(c)
+  local counter = qc_add_next_id(K, c)
   if jobId == "" then
     jobId = tostring(counter)
   end
@@ -162,7 +167,7 @@ local function qc_add_job(K, base, meta, c, jobId, name, timestampArg, data, opt
     qc_add_delay_marker(K[8], K[4], pausedOrMaxed)
   else
     -- The base marker is the same ZADD for every job: once per call is enough.
-    if priority == 0 and lifo ~= "1" and c.next ~= nil then
+    if c ~= nil and priority == 0 and lifo ~= "1" then
       qc_add_push(c, K[1], jobId)
       qc_add_base_marker(K[8], pausedOrMaxed or meta.baseMarkerAdded)
     else

@@ -50,6 +50,7 @@ from .client.atriage import AsyncTriage
 from .client.cancel import arequest_cancel, request_cancel
 from .client.job import Job
 from .client.queue import Queue
+from .client.queue_base import BulkJob
 from .client.triage import Triage
 from .commands.metrics import Metrics, TimingSummary
 from .commands.ops import Dependencies
@@ -78,6 +79,7 @@ __all__ = [
     "AsyncQueue",
     "AsyncTriage",
     "Backoff",
+    "BulkJob",
     "CancelSignal",
     "ChildProcessCrashedError",
     "DataError",

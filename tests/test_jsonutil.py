@@ -83,3 +83,37 @@ def test_dumps_is_compact_and_refuses_what_json_cannot_hold() -> None:
     assert dumps_data(None, max_size=4) == "null"
     with pytest.raises(DataError):
         dumps_data(None, max_size=3)
+
+
+def _values() -> list[object]:
+    rnd = random.Random(11)
+    values: list[object] = ["x", "é\u2028\"\\\n", 0, -1, 2**70, 1.5, 1e16, -0.0, 5e-324, True,
+                            [], {}, {1: "int key", 2.5: "float key", False: 1, None: 2},
+                            ((1, 2), [3]), {"nested": [{"a": {"b": [None, "ü"]}}]}]
+    for text in _corpus():
+        value = _reference(text)
+        if not (isinstance(value, float) and not math.isfinite(value)):
+            values.append(value)
+    values += [{"n": rnd.randint(-(2**70), 2**70), "f": rnd.uniform(-1e9, 1e9)}
+               for _ in range(50)]
+    return values
+
+
+def test_dumps_writes_what_json_dumps_writes() -> None:
+    # The prebuilt C encoder must give json's text byte for byte (what Redis stores).
+    for value in _values():
+        try:
+            expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                                  allow_nan=False)
+        except ValueError:
+            continue  # NaN inside a parsed corpus text
+        assert dumps(value) == expected
+
+
+def test_dumps_refuses_cycles_and_keys_json_refuses() -> None:
+    looped: list[object] = []
+    looped.append(looped)
+    for bad in (looped, {("a",): 1}, {"x": [math.nan]}, {"when": b"bytes"}):
+        with pytest.raises(DataError):
+            dumps(bad)
+    assert dumps({"after": "an error"}) == '{"after":"an error"}'  # nothing left over

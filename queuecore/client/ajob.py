@@ -23,6 +23,7 @@ from ..commands.record import JobRecord
 from .job_base import JobEvents, ProgressListener, progress_json
 
 T = TypeVar("T")
+_init_record = JobRecord.__init__  # the dataclass' own: id, name, data, opts, timestamp, ...
 
 
 class AsyncJobQueue(Protocol):
@@ -65,6 +66,18 @@ class AsyncJob(JobRecord):
         job = cls.__new__(cls)
         job._load_hash(job_id, h)
         job.token = token
+        job.queue = queue
+        job.moved = False
+        job.on_progress = None
+        return job
+
+    @classmethod
+    def _added(cls, queue: AsyncJobQueue, job_id: str, name: str, data: Any,
+              opts: dict[str, Any], timestamp: int, delay: int, priority: int) -> AsyncJob:
+        """Internal: the job an add just stored, built as ``__init__`` would build it
+        with these fields, for a third of the cost (no keyword arguments to match)."""
+        job = cls.__new__(cls)
+        _init_record(job, job_id, name, data, opts, timestamp, delay, priority)
         job.queue = queue
         job.moved = False
         job.on_progress = None

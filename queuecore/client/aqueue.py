@@ -22,7 +22,7 @@ from ..transport.connection import ConnectionLike, async_client
 from ..transport.runner import AsyncRunner
 from .ajob import AsyncJob
 from .aqueries import AsyncQueueReads
-from .queue_base import CLEAN_BATCH, BulkJob
+from .queue_base import CLEAN_BATCH, BulkJob, PreparedAdd
 
 T = TypeVar("T")
 
@@ -83,14 +83,18 @@ class AsyncQueue(AsyncQueueReads):
 
     async def _add(self, name: str, data: Any, options: Mapping[str, Any]) -> AsyncJob:
         p = self._prepare_add(name, data, options)
-        [(job_id, status)] = await self.run_op(ops.add_jobs([p.call]))
+        [(job_id, status)] = await self.run_op(self._add_op((p.record,)))
         job: AsyncJob | None = None
         if status:
             job = await self.get_job(job_id)
         if job is None:
-            job = AsyncJob(self, **self._fields_of(p, job_id))
+            job = self._added_job(p, job_id)
         self._emitter.emit("waiting", job)  # as BullMQ's Queue.add (not add_bulk)
         return job
+
+    def _added_job(self, p: PreparedAdd, job_id: str) -> AsyncJob:
+        return AsyncJob._added(self, job_id, p.name, p.data, p.opts_json(), p.timestamp,
+                              p.opts.delay, p.opts.priority)
 
     async def _add_traced(self, telemetry: Telemetry, name: str, data: Any,
                           options: Mapping[str, Any]) -> AsyncJob:
@@ -118,11 +122,11 @@ class AsyncQueue(AsyncQueueReads):
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = await self.run_op(ops.add_jobs_in_one_call([p.call for p in prepared]))
+        replies = await self.run_op(self._add_op([p.record for p in prepared]))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = await self.get_job(job_id) if status else None
-            out.append(existing or AsyncJob(self, **self._fields_of(p, job_id)))
+            out.append(existing or self._added_job(p, job_id))
         return out
 
     # -- job schedulers --

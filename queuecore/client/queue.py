@@ -23,7 +23,7 @@ from ..transport.connection import ConnectionLike, sync_client
 from ..transport.runner import SyncRunner
 from .job import Job
 from .queries import QueueReads
-from .queue_base import CLEAN_BATCH, BulkJob
+from .queue_base import CLEAN_BATCH, BulkJob, PreparedAdd
 
 T = TypeVar("T")
 
@@ -73,14 +73,18 @@ class Queue(QueueReads):
 
     def _add(self, name: str, data: Any, options: Mapping[str, Any]) -> Job:
         p = self._prepare_add(name, data, options)
-        [(job_id, status)] = self.run_op(ops.add_jobs([p.call]))
+        [(job_id, status)] = self.run_op(self._add_op((p.record,)))
         job: Job | None = None
         if status:
             job = self.get_job(job_id)
         if job is None:
-            job = Job(self, **self._fields_of(p, job_id))
+            job = self._added_job(p, job_id)
         self._emitter.emit("waiting", job)  # as BullMQ's Queue.add (not add_bulk)
         return job
+
+    def _added_job(self, p: PreparedAdd, job_id: str) -> Job:
+        return Job._added(self, job_id, p.name, p.data, p.opts_json(), p.timestamp,
+                              p.opts.delay, p.opts.priority)
 
     def _add_traced(self, telemetry: Telemetry, name: str, data: Any,
                     options: Mapping[str, Any]) -> Job:
@@ -108,11 +112,11 @@ class Queue(QueueReads):
         prepared = self._prepare_bulk(jobs)
         if not prepared:
             return []
-        replies = self.run_op(ops.add_jobs_in_one_call([p.call for p in prepared]))
+        replies = self.run_op(self._add_op([p.record for p in prepared]))
         out = []
         for p, (job_id, status) in zip(prepared, replies, strict=True):
             existing = self.get_job(job_id) if status else None
-            out.append(existing or Job(self, **self._fields_of(p, job_id)))
+            out.append(existing or self._added_job(p, job_id))
         return out
 
     # -- job schedulers --

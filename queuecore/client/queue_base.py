@@ -15,8 +15,8 @@ from ..base.jsonutil import DEFAULT_MAX_DATA_SIZE, dumps, dumps_data
 from ..base.keys import ALL_STATES, QueueKeys
 from ..base.options import JobOptions, JobOptionsDict, build_options
 from ..base.telemetry import Span, Telemetry, with_trace_context
-from ..commands import ops, schedulers
-from ..commands.op import Op, ScriptCall
+from ..commands import add_records, ops, schedulers
+from ..commands.op import Arg, Op
 from ..commands.schedulers import UpsertReply
 from ..transport import cluster
 from ..transport.connection import ConnectionLike, describe
@@ -39,15 +39,42 @@ class BulkJob(TypedDict):
 
 
 class PreparedAdd:
-    __slots__ = ("call", "data", "name", "opts", "timestamp")
+    """One job validated for add_jobs: its record (``ops.add_record``) and what the job
+    object returned for it is built from."""
 
-    def __init__(self, call: ScriptCall, name: str, data: Any, opts: JobOptions,
-                 timestamp: int) -> None:
-        self.call = call
+    __slots__ = ("data", "name", "opts", "record", "template", "timestamp")
+
+    def __init__(self, record: tuple[Arg, ...], name: str, data: Any, opts: JobOptions,
+                 timestamp: int, template: dict[str, Any] | None) -> None:
+        self.record = record
         self.name = name
         self.data = data
         self.opts = opts
         self.timestamp = timestamp
+        self.template = template  # opts.to_json() when a shallow copy of it is as good
+
+    def opts_json(self) -> dict[str, Any]:
+        """The job's ``opts`` as stored: a dict of its own (the caller may change it)."""
+        template = self.template
+        return template.copy() if template is not None else self.opts.to_json()
+
+
+class _Plain:
+    """The options of an add given none (only the queue's defaults), validated once."""
+
+    __slots__ = ("json", "opts", "plain", "template")
+
+    def __init__(self, opts: JobOptions) -> None:
+        self.opts = opts
+        as_json = opts.to_json()
+        self.json = dumps(as_json)
+        self.plain = add_records.is_plain(opts)
+        # to_json() builds nested values (backoff) afresh: copy it only when it has none.
+        self.template = as_json if all(v is None or v.__class__ in _SCALARS
+                                       for v in as_json.values()) else None
+
+
+_SCALARS = frozenset({str, int, float, bool})
 
 
 class QueueBase:
@@ -64,6 +91,7 @@ class QueueBase:
     ) -> None:
         self.keys = QueueKeys.of(name, prefix)
         self._add_keys = ops.add_job_keys(self.keys)  # the same for every add
+        self._add_base = self.keys.base
         self.name = name
         self.prefix = prefix
         self.connection = connection
@@ -78,7 +106,7 @@ class QueueBase:
         # Read-only: plain adds reuse the options validated from it once.
         self.default_job_options: Mapping[str, Any] = MappingProxyType(
             dict(default_job_options or {}))
-        self._plain: tuple[JobOptions, str] | None = None  # options of an add given none
+        self._plain: _Plain | None = None  # the options of an add given none
         # Validate the defaults once, now, so a bad default fails at construction.
         build_options(self.default_job_options, {}, now_ms=now_ms())
         #: Spans for add and add_bulk, their trace context stored in each job (None: none).
@@ -121,18 +149,27 @@ class QueueBase:
         if len(name) > MAX_NAME_LENGTH:
             raise InvalidOptionsError(f"job name must be at most {MAX_NAME_LENGTH} characters")
         now = now_ms()
-        if options or self._plain is None:
+        plain = self._plain
+        if options or plain is None:
             opts = build_options(self.default_job_options, options, now_ms=now)
-            opts_json = None
             if not options and not {"run_at", "timestamp"} & set(self.default_job_options):
-                self._plain = (opts, dumps(opts.to_json()))  # same for every plain add
+                self._plain = _Plain(opts)  # the same for every add given no options
+            opts_json, template, short = dumps(opts.to_json()), None, add_records.is_plain(opts)
         else:
-            opts, opts_json = self._plain
+            opts, opts_json, template, short = plain.opts, plain.json, plain.template, \
+                plain.plain
         data_json = dumps_data(data, self.max_data_size)
-        call = ops.add_job_call(self.keys, name, data_json, opts, now, opts_json=opts_json,
-                                key_names=self._add_keys)
         timestamp = opts.timestamp if opts.timestamp is not None else now
-        return PreparedAdd(call, name, data, opts, timestamp)
+        if short:  # ops.add_record's plain record, inline: the hot path of every add
+            record: tuple[Arg, ...] = ("p", opts.job_id or "", name, str(timestamp),
+                                       data_json, opts_json)
+        else:
+            record = add_records.add_record(self.keys, name, data_json, opts, timestamp, opts_json,
+                                    False)
+        return PreparedAdd(record, name, data, opts, timestamp, template)
+
+    def _add_op(self, records: Sequence[tuple[Arg, ...]]) -> Op[list[tuple[str, int]]]:
+        return add_records.add_jobs_call(self._add_base, self._add_keys, records)
 
     def _repeat_op(self, name: str, data: Any, repeat: Mapping[str, Any],
                    options: Mapping[str, Any]) -> Op[UpsertReply]:
@@ -143,11 +180,13 @@ class QueueBase:
 
     def _prepare_bulk(self, jobs: Sequence[BulkJob]) -> list[PreparedAdd]:
         prepared = []
+        prepare = self._prepare_add
         for i, entry in enumerate(jobs):
-            if not isinstance(entry, Mapping) or "name" not in entry:
+            # a dict is a Mapping: skip the ABC check (slow) for the usual entry
+            if (entry.__class__ is not dict and not isinstance(entry, Mapping)) or \
+                    "name" not in entry:
                 raise InvalidOptionsError(f"add_bulk entry {i} needs a name, data and opts")
-            prepared.append(self._prepare_add(entry["name"], entry.get("data"),
-                                              entry.get("opts") or {}))
+            prepared.append(prepare(entry["name"], entry.get("data"), entry.get("opts") or {}))
         return prepared
 
     def _traced_options(self, options: Mapping[str, Any], span: Span) -> Mapping[str, Any]:
@@ -161,11 +200,6 @@ class QueueBase:
             return entry  # left to _prepare_bulk, which names the mistake
         opts = self._traced_options(entry.get("opts") or {}, span)
         return {**entry, "opts": opts}
-
-    @staticmethod
-    def _fields_of(p: PreparedAdd, job_id: str) -> dict[str, Any]:
-        return {"id": job_id, "name": p.name, "data": p.data, "opts": p.opts.to_json(),
-                "timestamp": p.timestamp, "delay": p.opts.delay, "priority": p.opts.priority}
 
     @staticmethod
     def _states(states: Sequence[str] | str | None) -> tuple[str, ...]:

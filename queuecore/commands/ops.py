@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base.errors import InvalidOptionsError
-from ..base.jsonutil import dumps, loads
+from ..base.jsonutil import loads
 from ..base.keys import ALL_STATES, LIST_STATES, STATE_SUFFIX, QueueKeys
 from ..base.options import JobOptions
-from .op import Arg, Op, RawCall, ScriptCall, check, checked, raw, script, single
+from .add_records import add_job_fields, decode_adds
+from .op import Op, RawCall, ScriptCall, checked, raw, script, single
 from .scripts import get_script
 
 # -- adding -----------------------------------------------------------------------------------
@@ -29,59 +30,24 @@ def add_job_call(keys: QueueKeys, name: str, data_json: str, opts: JobOptions,
                  now: int, *, waits_for_children: bool = False,
                  opts_json: str | None = None,
                  key_names: tuple[str, ...] | None = None) -> ScriptCall:
-    """The add_job script call; a flow parent ``waits_for_children``; ``opts_json`` when the
-    caller has it already; ``key_names``: ``add_job_keys(keys)`` when the caller keeps it."""
+    """The add_job script call (flows: one per job inside a MULTI); a flow parent
+    ``waits_for_children``; ``opts_json`` when the caller has it already; ``key_names``:
+    ``add_job_keys(keys)`` when the caller keeps it."""
     timestamp = opts.timestamp if opts.timestamp is not None else now
-    dedup = opts.extra.get("de") or {}
-    mode = "extend" if dedup.get("extend") else "replace" if dedup.get("replace") else ""
-    parent_key, parent_json = "", ""
-    parent = opts.extra.get("parent")
-    if parent:
-        parent_keys = QueueKeys.of(parent["queue"], parent.get("prefix", keys.prefix))
-        parent_key = parent_keys.job(parent["id"])
-        ref: dict[str, Any] = {"id": parent["id"], "queueKey": parent_keys.queue_key}
-        for short in ("fpof", "cpof", "idof", "rdof"):
-            if opts.extra.get(short):
-                ref[short] = True
-        parent_json = dumps(ref)
     return ScriptCall(
         get_script("add_job"),
         key_names if key_names is not None else add_job_keys(keys),
-        (keys.base, opts.job_id or "", name, timestamp, data_json,
-         opts_json if opts_json is not None else _opts_json(opts),
-         opts.delay, opts.priority, "1" if opts.lifo else "0", dedup.get("id", ""),
-         dedup.get("ttl", 0), mode, parent_key, parent_json,
-         "1" if waits_for_children else "0"),
+        (keys.base, *add_job_fields(keys, name, data_json, opts, timestamp,
+                                    waits_for_children=waits_for_children,
+                                    opts_json=opts_json)),
     )
-
-
-def add_jobs_in_one_call(calls: Sequence[ScriptCall]) -> Op[list[tuple[str, int]]]:
-    """Many add_job calls of one queue as one add_jobs script call: one command, atomic (all
-    or nothing, as a MULTI of the add_job calls would be), replies in order."""
-    first = calls[0]
-    args: list[Arg] = [first.args[0]]
-    for call in calls:
-        args += call.args[1:]
-    return single(ScriptCall(get_script("add_jobs"), first.keys, tuple(args)), _decode_adds)
-
-
-def _decode_adds(replies: list[Any]) -> list[tuple[str, int]]:
-    out = []
-    for reply in replies:
-        check(reply, job_id=None, command="add")
-        out.append((str(reply[0]), int(reply[1])))
-    return out
-
-
-def _opts_json(opts: JobOptions) -> str:
-    return dumps(opts.to_json())
 
 
 def add_jobs(calls: Sequence[Any], transaction: bool = False) -> Op[list[tuple[str, int]]]:
     """One round trip for many adds; each reply is (job id, status). ``transaction`` writes
     all or nothing (flows)."""
 
-    return Op(tuple(calls), _decode_adds, transaction)
+    return Op(tuple(calls), decode_adds, transaction)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -45,10 +45,37 @@ def _resolve(source: str, seen: set[str]) -> str:
     return _INCLUDE.sub(include, source)
 
 
+# A top-level local function (its body indented, closed by an "end" at the start of a line)
+# or a top-level local table written over several lines.
+_DEFINITION = re.compile(r"^local function ([A-Za-z_]\w*)\(.*?^end\b[^\n]*\n"
+                         r"|^local ([A-Za-z_]\w*) = \{\n.*?^\}[^\n]*\n", re.MULTILINE | re.DOTALL)
+
+
+def _without_unused(source: str) -> str:
+    """``source`` without the included definitions it never uses. Redis runs a script's
+    whole body on every call, so each function of an include is a closure made again per
+    call (the common include alone costs about 1.5 µs a call, more than an HMGET). Kept:
+    any name that appears anywhere else, comments included; any definition whose block holds
+    an unindented line other than its last (not the shape this cut understands)."""
+    while True:
+        for match in _DEFINITION.finditer(source):
+            block = match.group(0)
+            if any(line[:1] not in ("", " ") for line in block.splitlines()[1:-1]):
+                continue
+            name = match.group(1) or match.group(2)
+            rest = source[:match.start()] + source[match.end():]
+            if not re.search(rf"\b{name}\b", rest):
+                source = rest
+                break  # offsets moved: look again
+        else:
+            return source
+
+
 @cache
 def get_script(name: str) -> Script:
-    """The script ``lua/<name>.lua`` with its includes resolved."""
-    source = _resolve(_read(f"{name}.lua"), set())
+    """The script ``lua/<name>.lua`` with its includes resolved (and the included
+    definitions it does not use left out)."""
+    source = _without_unused(_resolve(_read(f"{name}.lua"), set()))
     return Script(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
 

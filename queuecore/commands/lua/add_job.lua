@@ -24,4 +24,6 @@
 -- @include "add"
 
 local meta = qc_add_prepare_meta(KEYS)
-return qc_add_job(KEYS, ARGV, 0, ARGV[1], meta)
+return qc_add_job(KEYS, ARGV[1], meta, nil, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
+                  ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14],
+                  ARGV[15])

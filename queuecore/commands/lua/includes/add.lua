@@ -1,8 +1,7 @@
 --[[
   Adding jobs, shared by add_job (one job) and add_jobs (many). Needs common.
   `K` is the add scripts' KEYS (wait, meta, id, delayed, prioritized, pc, events, marker,
-  active, waiting-children). A job's arguments are A[off + 2] .. A[off + 15], laid out as
-  add_job's ARGV[2] .. ARGV[15]; `base` is the queue's key prefix.
+  active, waiting-children); `base` is the queue's key prefix.
 ]]
 
 -- Read the meta once for all the adds of a call, creating it on first use as Node's Queue
@@ -25,16 +24,72 @@ local function qc_add_paused_or_maxed(K, meta)
   return meta.pausedOrMaxed
 end
 
--- Add one job. Returns {jobId, status} (0 added, 1 the id existed, 2 deduplicated) or -5
+-- Job ids from the `id` counter. BullMQ INCRs it once per add (custom ids too); a call adding
+-- many jobs reads it once, counts in Lua and writes the sum back in one INCRBY at the end
+-- (`qc_add_flush`): the same final value and the same ids, one command instead of N. A value
+-- INCR would refuse (not a plain integer, or too long to count exactly in Lua) keeps the
+-- per-job INCR, and with it INCR's error. A call adding one job (`many` false) gets nil: no
+-- table to make, every step as before.
+local function qc_add_counter(K, many)
+  if not many then
+    return nil
+  end
+  local c = {next = nil, used = 0, pushes = {}}
+  local v = rcall("GET", K[3])
+  if not v then
+    c.next = 0
+  elseif string.len(v) < 16 and (v == "0" or string.match(v, "^%-?[1-9]%d*$")) then
+    c.next = tonumber(v)
+  end
+  return c
+end
+
+local function qc_add_next_id(K, c)
+  if c == nil or c.next == nil then
+    return rcall("INCR", K[3])
+  end
+  c.next = c.next + 1
+  c.used = c.used + 1
+  return c.next
+end
+
+-- In a call adding many jobs, LPUSHes to `wait` are collected and sent as one LPUSH of many
+-- ids, in order (the list ends as N LPUSHes leave it; an RPUSH of a lifo job commutes with
+-- them). Nothing in an add reads `wait`, and a script is atomic, so no one sees the difference.
+local function qc_add_push(c, waitKey, jobId)
+  local pushes = c.pushes
+  pushes[#pushes + 1] = jobId
+  if #pushes >= 1000 then  -- unpack's stack is limited
+    rcall("LPUSH", waitKey, unpack(pushes))
+    c.pushes = {}
+  end
+end
+
+local function qc_add_flush(K, c)
+  if c == nil then
+    return
+  end
+  if #c.pushes > 0 then
+    rcall("LPUSH", K[1], unpack(c.pushes))
+    c.pushes = {}
+  end
+  if c.used > 0 then
+    rcall("INCRBY", K[3], c.used)
+    c.used = 0
+  end
+end
+
+-- Add one job: the arguments as add_job's ARGV[2] .. ARGV[15] (see add_job.lua); `c` from
+-- qc_add_counter (nil for one job). Returns {jobId, status} (0 added, 1 the id existed, 2 deduplicated) or -5
 -- when its parent does not exist.
-local function qc_add_job(K, A, off, base, meta)
-  local parentKey = A[off + 13]
+local function qc_add_job(K, base, meta, c, jobId, name, timestampArg, data, opts, delayArg,
+                          priorityArg, lifo, dedupId, dedupTtl, dedupMode, parentKey,
+                          parentJson, waitsForChildren)
   if parentKey ~= "" and rcall("EXISTS", parentKey) == 0 then
     return -5
   end
   local maxEvents = meta.maxEvents
-  local counter = rcall("INCR", K[3])
-  local jobId = A[off + 2]
+  local counter = qc_add_next_id(K, c)
   if jobId == "" then
     jobId = tostring(counter)
   end
@@ -45,14 +100,11 @@ local function qc_add_job(K, A, off, base, meta)
     return {jobId, 1}
   end
 
-  local name = A[off + 3]
-  local dedupId = A[off + 10]
   if dedupId ~= "" then
     local dedupKey = base .. "de:" .. dedupId
-    local ttl = tonumber(A[off + 11])
-    local mode = A[off + 12]
+    local ttl = tonumber(dedupTtl)
     local owner = rcall("GET", dedupKey)
-    if owner and mode == "replace" and rcall("ZSCORE", K[4], owner) then
+    if owner and dedupMode == "replace" and rcall("ZSCORE", K[4], owner) then
       -- The owner has not started yet: the new job takes its place.
       rcall("ZREM", K[4], owner)
       qc_delete_job_keys(base, owner)
@@ -60,7 +112,7 @@ local function qc_add_job(K, A, off, base, meta)
       owner = nil
     end
     if owner then
-      if mode == "extend" and ttl > 0 then
+      if dedupMode == "extend" and ttl > 0 then
         rcall("PEXPIRE", dedupKey, ttl)
       end
       qc_emit(K[7], maxEvents, "deduplicated", "jobId", owner, "deduplicationId", dedupId,
@@ -74,26 +126,35 @@ local function qc_add_job(K, A, off, base, meta)
     end
   end
 
-  local timestamp = tonumber(A[off + 4])
-  local delay = tonumber(A[off + 7])
-  local priority = tonumber(A[off + 8])
-  local fields = {"name", name, "data", A[off + 5], "opts", A[off + 6], "timestamp",
-                  A[off + 4], "delay", delay, "priority", priority}
-  if dedupId ~= "" then
-    table.insert(fields, "deid")
-    table.insert(fields, dedupId)
+  local timestamp = tonumber(timestampArg)
+  local delay = tonumber(delayArg)
+  local priority = tonumber(priorityArg)
+  -- A Lua number given to redis.call is formatted on every call: 0, the usual value, goes
+  -- as the string it formats to.
+  local delayField = delay == 0 and "0" or delay
+  local priorityField = priority == 0 and "0" or priority
+  if dedupId == "" and parentKey == "" then  -- the usual job: no table to build
+    rcall("HSET", jobKey, "name", name, "data", data, "opts", opts, "timestamp",
+          timestampArg, "delay", delayField, "priority", priorityField)
+  else
+    local fields = {"name", name, "data", data, "opts", opts, "timestamp", timestampArg,
+                    "delay", delayField, "priority", priorityField}
+    if dedupId ~= "" then
+      table.insert(fields, "deid")
+      table.insert(fields, dedupId)
+    end
+    if parentKey ~= "" then
+      table.insert(fields, "parentKey")
+      table.insert(fields, parentKey)
+      table.insert(fields, "parent")
+      table.insert(fields, parentJson)
+      rcall("SADD", parentKey .. ":dependencies", jobKey)
+    end
+    rcall("HSET", jobKey, unpack(fields))
   end
-  if parentKey ~= "" then
-    table.insert(fields, "parentKey")
-    table.insert(fields, parentKey)
-    table.insert(fields, "parent")
-    table.insert(fields, A[off + 14])
-    rcall("SADD", parentKey .. ":dependencies", jobKey)
-  end
-  rcall("HSET", jobKey, unpack(fields))
   qc_emit(K[7], maxEvents, "added", "jobId", jobId, "name", name)
 
-  if A[off + 15] == "1" then
+  if waitsForChildren == "1" then
     rcall("ZADD", K[10], timestamp, jobId)
     qc_emit(K[7], maxEvents, "waiting-children", "jobId", jobId)
     return {jobId, 0}
@@ -106,8 +167,13 @@ local function qc_add_job(K, A, off, base, meta)
     qc_add_delay_marker(K[8], K[4], pausedOrMaxed)
   else
     -- The base marker is the same ZADD for every job: once per call is enough.
-    qc_enqueue(K[1], K[5], K[6], K[8], jobId, priority, A[off + 9] == "1",
-               pausedOrMaxed or meta.baseMarkerAdded)
+    if c ~= nil and priority == 0 and lifo ~= "1" then
+      qc_add_push(c, K[1], jobId)
+      qc_add_base_marker(K[8], pausedOrMaxed or meta.baseMarkerAdded)
+    else
+      qc_enqueue(K[1], K[5], K[6], K[8], jobId, priority, lifo == "1",
+                 pausedOrMaxed or meta.baseMarkerAdded)
+    end
     if not pausedOrMaxed then
       meta.baseMarkerAdded = true
     end

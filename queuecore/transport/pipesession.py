@@ -17,6 +17,8 @@ import hiredis
 import redis
 from redis.exceptions import InvalidResponse
 
+from .spin import ReplySpinner
+
 _CLOSED_BY_SERVER = "Connection closed by server."
 
 
@@ -65,6 +67,7 @@ class PipelineSession(asyncio.BufferedProtocol):
         # A view: asyncio's TLS transport fills the buffer in slices, and a slice of a
         # bytearray would be a copy.
         self._buffer = memoryview(bytearray(self._BUFFER))
+        self._spinner: ReplySpinner | None = None
         stream = conn._reader
         transport = self._transport = conn._writer.transport
         self._stream_protocol = transport.get_protocol()
@@ -78,6 +81,8 @@ class PipelineSession(asyncio.BufferedProtocol):
             return
         if stream._paused:  # the stream had stopped reading (its buffer was full)
             transport.resume_reading()
+        if ReplySpinner.usable(transport):
+            self._spinner = ReplySpinner(transport, self._buffer, self._received, self._fail)
         if pending or self._parser.has_data():
             self._received(pending, len(pending))
 
@@ -99,6 +104,8 @@ class PipelineSession(asyncio.BufferedProtocol):
             self._watch_from_now()
         self.inflight.append(future)
         self._write(data)
+        if self._spinner is not None:
+            self._spinner.after_write(future)
 
     def _write(self, data: bytes) -> None:
         try:

@@ -196,3 +196,18 @@ def test_a_bulk_failing_part_way_keeps_the_jobs_before_as_single_adds_would(
     assert r.get("bull:q:id") == "3"
     assert not r.exists("bull:q:3") and not r.exists("bull:q:4")
     assert q.add("e").id == "4"
+
+
+def test_a_bulk_whose_wait_push_fails_still_counts_its_ids(q: Queue, r: redis.Redis) -> None:
+    """The collected pushes go to a `wait` of the wrong type and fail: the ids were counted
+    first, so the next add gets a fresh id and stores its own job (not "id exists" on a hash
+    the failed call left); the caller gets the push's error as Redis raised it."""
+    r.set("bull:q:wait", "not a list")
+    with pytest.raises(RedisResponseError, match=r"^WRONGTYPE"):
+        q.add_bulk([{"name": "a", "data": 1}, {"name": "b", "data": 2}])
+    assert r.get("bull:q:id") == "2"
+    r.delete("bull:q:wait")
+    job = q.add("e", {"e": 1})
+    assert job.id == "3"
+    assert r.hget("bull:q:3", "name") == "e" and r.lrange("bull:q:wait", 0, -1) == ["3"]
+    assert "duplicated" not in [e["event"] for e in events(r, "q")]

@@ -170,3 +170,27 @@ async def test_the_session_reads_replies_as_the_connections_protocol_across_idle
         assert len(asyncio.all_tasks()) == tasks
     assert transport.get_protocol() is session and not session.broken
     assert aq._runner._auto._session is session  # type: ignore[union-attr]
+
+
+async def test_a_close_cancelled_while_disconnecting_gives_the_connection_back(
+        redis_url: str) -> None:
+    """The close is cancelled while redis-py's disconnect waits for the transport to close:
+    the held connection goes back to the pool anyway (a pool with max_connections would
+    otherwise be one short for good after each such close)."""
+    q = await _queue(redis_url)
+    try:
+        pool = q._runner.client.connection_pool
+        auto = q._runner._auto
+        assert isinstance(auto, AutoPipeline) and auto._session is not None
+        conn = auto._session.conn
+        assert conn in pool._in_use_connections
+        closing = asyncio.ensure_future(auto.close())
+        await asyncio.sleep(0)  # it runs up to the disconnect's wait for the stream
+        assert not closing.done()
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert conn not in pool._in_use_connections
+        assert conn in pool._available_connections
+    finally:
+        await q.close()

@@ -222,3 +222,92 @@ async def test_batch_calls_in_flight_are_capped(redis_url: str, r: redis.Redis) 
         await wait_until(lambda: r.zcard("bull:cap:completed") == 60)
     assert max(out) == 2
     assert r.llen("bull:cap:active") == 0 and r.llen("bull:cap:wait") == 0
+
+
+def _finish(job_id: str, token: str) -> worker_ops.Finish:
+    return (job_id, token, True, f'"{job_id} done"', "", (-1, 0, 0), 1)
+
+
+def _x_stalled_y_active(queue: Queue, r: redis.Redis, now: int) -> None:
+    """X and Y fetched (tokens tx, ty); X's lock expired and the stall check put X back in
+    `wait`; B added lifo, so the next fetch takes B, not X."""
+    for job_id in ("X", "Y"):
+        queue.add("job", {}, job_id=job_id)
+    for token in ("tx", "ty"):  # the oldest job first: X, then Y
+        queue.run_op(worker_ops.move_to_active(queue.keys, now, token, 60_000, 0, 0, "w"))
+    assert r.get("bull:rx:Y:lock") == "ty"
+    r.delete("bull:rx:X:lock")
+    for _ in range(2):  # a round makes the active jobs suspects, the next one moves X
+        r.delete("bull:rx:stalled-check")
+        queue.run_op(worker_ops.check_stalled(queue.keys, 1, now, 30_000))
+    assert r.lrange("bull:rx:wait", 0, -1) == ["X"]
+    queue.add("job", {}, job_id="B", lifo=True)
+
+
+def _ids(fetched: list[tuple[str, Any]] | None) -> list[str]:
+    return [job_id for job_id, _ in fetched or ()]
+
+
+def _batch(queue: Queue, now: int) -> Any:
+    return worker_ops.move_to_finished_many(
+        queue.keys, [_finish("X", "tx"), _finish("Y", "ty")], now, metrics_points=0,
+        fetch_tokens=["f1", "f2"], lock_ms=60_000, limiter_max=0, limiter_ms=0,
+        worker_name="w")
+
+
+def test_a_retried_batch_counts_only_the_finishes_its_first_try_made(
+        redis_url: str, r: redis.Redis) -> None:
+    """The first try refuses X (its lock expired, the stall check moved it), finishes Y and
+    fetches B for it; its reply is lost. The retry finds B held with the batch's token, but
+    that proves nothing about X: X stays refused (else the worker takes X for finished
+    while X waits to run again) and Y counts as finished."""
+    now = int(time.time() * 1000)
+    with Queue("rx", redis_url) as queue:
+        _x_stalled_y_active(queue, r, now)
+        op = _batch(queue, now + 1)
+        codes, fetched, _, _ = queue.run_op(op)
+        assert codes == [-2, 0] and _ids(fetched) == ["B"]
+        codes, fetched, _, _ = queue.run_op(worker_ops.retried(op))
+    assert codes == [-2, 0]
+    assert _ids(fetched) == ["B"] and r.get("bull:rx:B:lock") == "f1"
+    assert r.lrange("bull:rx:wait", 0, -1) == ["X"] and not r.hexists("bull:rx:X", "finishedOn")
+    assert r.zrange("bull:rx:completed", 0, -1) == ["Y"]
+
+
+def test_a_retried_batch_looks_for_its_fetches_at_the_head_of_active_only(
+        redis_url: str, r: redis.Redis) -> None:
+    """The first try's fetches went to the head of `active`: the retry finds them there
+    without reading the lock of every job of a long `active` list."""
+    now = int(time.time() * 1000)
+    with Queue("rx", redis_url) as queue:
+        _x_stalled_y_active(queue, r, now)
+        op = _batch(queue, now + 1)
+        queue.run_op(op)
+        r.rpush("bull:rx:active", *[f"old{i}" for i in range(3_000)])  # older active jobs
+        r.lpush("bull:rx:active", *[f"new{i}" for i in range(50)])  # fetched since
+        r.config_resetstat()
+        codes, fetched, _, _ = queue.run_op(worker_ops.retried(op))
+        gets = r.info("commandstats")["cmdstat_get"]["calls"]
+    assert codes == [-2, 0] and _ids(fetched) == ["B"]
+    assert gets <= 2 + 2 + 1_000  # the two finishes' lock reads, then the scan's bound
+
+
+def test_a_single_finish_retried_after_its_first_try_fetched_nothing_succeeds(
+        redis_url: str, r: redis.Redis) -> None:
+    """The first try finished the job and found nothing to fetch; its reply is lost. The
+    retry finds the job finished by that try (its finishedOn and return value), so it is a
+    finish that succeeded, not a lost lock."""
+    now = int(time.time() * 1000)
+    with Queue("one", redis_url) as queue:
+        queue.add("job", {}, job_id="J")
+        queue.run_op(worker_ops.move_to_active(queue.keys, now, "t", 60_000, 0, 0, "w"))
+        op = worker_ops.move_to_finished(
+            queue.keys, "J", "t", now + 1, completed=True, value='"ok"', stacktrace="",
+            keep=(-1, 0, 0), max_attempts=1, metrics_points=0, fetch_next=True,
+            next_token="n", lock_ms=60_000, limiter_max=0, limiter_ms=0, worker_name="w")
+        first = queue.run_op(op)
+        assert first[0] == 0  # nothing fetched
+        again = queue.run_op(worker_ops.retried(op))
+    assert again == first
+    events = [e["event"] for _, e in r.xrange("bull:one:events")]
+    assert events.count("completed") == 1

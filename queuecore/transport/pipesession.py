@@ -222,7 +222,12 @@ class PipelineSession(asyncio.BufferedProtocol):
 
     async def close(self, pool: Any) -> None:
         """Fail what is in flight, disconnect (redis-py waits for the transport to close,
-        which our connection_lost passes on) and give the connection back to its pool."""
+        which our connection_lost passes on) and give the connection back to its pool: also
+        when the disconnect fails or the close is cancelled (redis-py's disconnect drops the
+        stream either way, so the pool connects it afresh), else a pool with
+        max_connections would be one short for good after each such close."""
         self._fail(redis.ConnectionError("closed"))
-        await self.conn.disconnect()
-        await pool.release(self.conn)
+        try:
+            await self.conn.disconnect()
+        finally:
+            await pool.release(self.conn)

@@ -57,9 +57,13 @@ if many then
   -- A call that fails part way (a key of the wrong type) keeps the jobs added before it, as
   -- one add_job call per job would: the counter and the collected pushes are written anyway.
   local ok, err = pcall(add_all)
-  qc_add_flush(KEYS, c)
+  local flushed, flushErr = pcall(qc_add_flush, KEYS, c)
+  -- The first error, as raised: no position of these lines added.
   if not ok then
-    error(err, 0)  -- as raised: no position of this line added
+    error(err, 0)
+  end
+  if not flushed then
+    error(flushErr, 0)
   end
 else
   add_all()

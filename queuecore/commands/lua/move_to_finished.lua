@@ -20,7 +20,9 @@
   ARGV[19] timing samples to keep (with metrics)
   ARGV[20] "1": a retry after a lost reply, else "0" (or absent). When the job is done
   already and an active job holds the lock of ARGV[18], the first try ran (it finished
-  this job and fetched that one): that job is handed back as the fetch reply.
+  this job and fetched that one): that job is handed back as the fetch reply. When the
+  first try finished this job (qc_finished_by_first_try) but fetched nothing, the retry
+  goes on as a finish that succeeded.
 
   Returns 0 (finished, nothing fetched) or the fetch reply {fields, jobId, ttl, nextDue}.
   Errors: -1 no job, -2 no lock, -3 not active, -4 pending children, -6 lock of another worker.
@@ -44,13 +46,22 @@ local code, pausedOrMaxed = qc_finish_job(k, meta, {
   keepAge = tonumber(ARGV[9]), keepLimit = tonumber(ARGV[10]),
   maxAttempts = tonumber(ARGV[11]), maxPoints = tonumber(ARGV[12]),
   samples = tonumber(ARGV[19]), targetKey = KEYS[12], metricsKey = KEYS[13]})
-if code ~= 0 then
-  if ARGV[20] == "1" and ARGV[13] == "1" and (code == -1 or code == -2 or code == -3) then
-    local held, active = qc_held_by_tokens(k.active, base, {[ARGV[18]] = 1})
-    if held[1] and not active[ARGV[2]] then
+if code ~= 0 and ARGV[20] == "1" then
+  -- The first try fetches only after its finish, with a token of this call alone: a job
+  -- holding that lock proves this job's finish ran.
+  if ARGV[13] == "1" and (code == -1 or code == -2 or code == -3) then
+    local held = qc_held_by_tokens(k.active, base, {[ARGV[18]] = 1}, 1)
+    if held[1] and not rcall("LPOS", k.active, ARGV[2]) then
       return {rcall("HGETALL", base .. held[1]), held[1], 0, 0}
     end
   end
+  -- It fetched nothing (or was not asked to), yet finished this job: finished, as then.
+  if (code == -2 or code == -3) and qc_finished_by_first_try({
+      base = base, jobId = ARGV[2], nowText = ARGV[3], target = ARGV[5], value = ARGV[6]}) then
+    code = 0
+  end
+end
+if code ~= 0 then
   return code
 end
 

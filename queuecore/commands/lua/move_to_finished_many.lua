@@ -24,9 +24,12 @@
   per job finished and at most m.
 
   A retry (the worker lost the reply: the first try may have run) sends the same fetch
-  tokens. When jobs in `active` hold locks with them, the first try ran and fetched those:
-  they are handed back (their hashes as the first try left them) and nothing more is
-  fetched, so no job stays locked by a token the worker never saw until the lock expires.
+  tokens and the same `now`. A job refused as not locked or not active counts as finished
+  when the first try finished it (qc_finished_by_first_try); one refused as gone (-1,
+  removed on finishing) when that try ran at all. When jobs in `active` hold locks with the
+  tokens, the first try ran and fetched those: they are handed back (their hashes as the
+  first try left them) and nothing more is fetched, so no job stays locked by a token the
+  worker never saw until the lock expires.
 ]]
 -- @include "common"
 -- @include "fetch"
@@ -46,18 +49,25 @@ local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEY
 local sets = {completed = {KEYS[12], KEYS[14]}, failed = {KEYS[13], KEYS[15]}}
 
 local meta = qc_read_meta(k.meta)
+local retry = ARGV[11] == "1"
 local codes = {}
 local finished = 0
 for i = 1, n do
   local at = 11 + (i - 1) * 8
   local target = ARGV[at + 3]
   local set = sets[target]
-  local code = qc_finish_job(k, meta, {
+  local a = {
     base = base, jobId = ARGV[at + 1], now = now, nowText = nowText, token = ARGV[at + 2],
     target = target, value = ARGV[at + 4], stack = ARGV[at + 5],
     keepCount = tonumber(ARGV[at + 6]), keepAge = tonumber(ARGV[at + 7]),
     keepLimit = tonumber(ARGV[at + 8]), maxAttempts = tonumber(ARGV[11 + n * 8 + i]),
-    maxPoints = maxPoints, samples = samples, targetKey = set[1], metricsKey = set[2]})
+    maxPoints = maxPoints, samples = samples, targetKey = set[1], metricsKey = set[2]}
+  local code = qc_finish_job(k, meta, a)
+  -- Only this job's own finish counts: another job's (a fetch by the first try) proves
+  -- nothing about it (its lock may have expired and the stall check moved it).
+  if retry and (code == -2 or code == -3) and qc_finished_by_first_try(a) then
+    code = 0
+  end
   codes[i] = code
   if code == 0 then
     finished = finished + 1
@@ -67,18 +77,17 @@ end
 local fetched = {}
 local ttl, nextDue = 0, 0
 local tokens = 11 + n * 9
-if ARGV[11] == "1" and m > 0 then
+if retry and m > 0 then
   local wanted = {}
   for i = 1, m do
     wanted[ARGV[tokens + i]] = i
   end
-  local held, active, any = qc_held_by_tokens(k.active, base, wanted)
+  local held, any = qc_held_by_tokens(k.active, base, wanted, m)
   if any then
-    -- This try's finishes were refused as done already (no job, no lock, not active): a
-    -- job the first try finished is no longer active; it counts as finished, as then.
+    -- The first try ran: a job gone now and not active was removed as it finished then.
     for i = 1, n do
-      local code = codes[i]
-      if (code == -1 or code == -2 or code == -3) and not active[ARGV[11 + (i - 1) * 8 + 1]] then
+      local jobId = ARGV[11 + (i - 1) * 8 + 1]
+      if codes[i] == -1 and not rcall("LPOS", k.active, jobId) then
         codes[i] = 0
       end
     end

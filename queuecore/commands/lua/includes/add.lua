@@ -65,17 +65,19 @@ local function qc_add_push(c, waitKey, jobId)
   end
 end
 
+-- The counter first: the ids counted are in use (their hashes are written) even when the
+-- push fails (`wait` of the wrong type), so the next add must not be given one of them.
 local function qc_add_flush(K, c)
   if c == nil then
     return
   end
-  if #c.pushes > 0 then
-    rcall("LPUSH", K[1], unpack(c.pushes))
-    c.pushes = {}
-  end
   if c.used > 0 then
     rcall("INCRBY", K[3], c.used)
     c.used = 0
+  end
+  if #c.pushes > 0 then
+    rcall("LPUSH", K[1], unpack(c.pushes))
+    c.pushes = {}
   end
 end
 

@@ -151,12 +151,17 @@ local function qc_drained(k)
     and rcall("LLEN", k.active) == 0 and rcall("ZCARD", k.delayed) == 0
 end
 
--- A retry after a lost reply: which active jobs hold locks with the tokens in `wanted`
--- (token -> index). Returns index -> job id, the active jobs as a set, and whether any did.
-local function qc_held_by_tokens(activeKey, base, wanted)
-  local held, active, any = {}, {}, false
-  for _, jobId in ipairs(rcall("LRANGE", activeKey, 0, -1)) do
-    active[jobId] = true
+-- A retry after a lost reply: which jobs at the head of `active` hold locks with the tokens
+-- in `wanted` (token -> index). Returns index -> job id and whether any did. A fetch puts
+-- its job at the head of `active` (RPOPLPUSH, or LPUSH from prioritized), so the first
+-- try's fetches were its first `m` entries when it ended; each job fetched since (by any
+-- worker) moves them back one, a finish or a stall only forward. The retry follows the lost
+-- reply at once, so `m` + 1000 entries cover them, bounding the GETs per retry (not one per
+-- active job). Past that, the retry hands back nothing: those jobs wait out their locks and
+-- the stall check puts them back in `wait`, as for a worker that died.
+local function qc_held_by_tokens(activeKey, base, wanted, m)
+  local held, any = {}, false
+  for _, jobId in ipairs(rcall("LRANGE", activeKey, 0, m + 999)) do
     local lock = rcall("GET", base .. jobId .. ":lock")
     local i = lock and wanted[lock]
     if i then
@@ -164,5 +169,15 @@ local function qc_held_by_tokens(activeKey, base, wanted)
       any = true
     end
   end
-  return held, active, any
+  return held, any
+end
+
+-- A retry after a lost reply, for a job refused now as not locked (-2) or not active (-3):
+-- whether the first try finished it. That finish stored this call's `now` as finishedOn and
+-- this worker's value (a job the stall check moved, or another worker finished, has
+-- neither). Any other refusal, or a job that was not finished, is reported as it is.
+local function qc_finished_by_first_try(a)
+  local field = a.target == "completed" and "returnvalue" or "failedReason"
+  local got = rcall("HMGET", a.base .. a.jobId, "finishedOn", field)
+  return got[1] == a.nowText and got[2] == a.value
 end

@@ -21,6 +21,7 @@ are polled (a TLS transport decrypts inside asyncio) and only while the transpor
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,8 @@ from typing import Any
 WINDOW_NS = 250_000
 MISSES = 4
 REST = 500
+
+_yield: Callable[[], None] = getattr(os, "sched_yield", lambda: None)  # not everywhere
 
 
 class ReplySpinner:
@@ -76,6 +79,8 @@ class ReplySpinner:
                 n = sock.recv_into(buffer)
             except (BlockingIOError, InterruptedError):
                 if time.perf_counter_ns() < deadline:
+                    # Redis waiting for this core (more busy processes than cores) gets it.
+                    _yield()
                     continue
                 self._misses += 2
                 if self._misses >= MISSES:

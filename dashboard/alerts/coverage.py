@@ -10,13 +10,23 @@ or was deleted covers nothing and says so (``AlertRule.coverage``).
 from __future__ import annotations
 
 from dashboard import permissions
-from dashboard.alerts.models import AlertRule
+from dashboard.alerts.models import AlertRule, Webhook
 
 
 def owner_may_view(rule: AlertRule, connection: str, queue: str) -> bool:
     """True when the rule's owner may view ``queue`` now (False without an owner)."""
     owner = rule.owner
     return owner is not None and permissions.can(owner, "view", connection, queue)
+
+
+def changer_may_view(rule: AlertRule, webhook: Webhook, connection: str, queue: str) -> bool:
+    """False when ``webhook`` was last saved by someone other than the rule's owner who may
+    not view ``queue``: they chose where it sends, so it must not carry that queue's alerts
+    (one not saved since it had a ``changed_by``, or whose editor was deleted, is not held)."""
+    changer = webhook.changed_by
+    if changer is None or changer.pk == rule.owner_id:
+        return True
+    return permissions.can(changer, "view", connection, queue)
 
 
 def visible(rule: AlertRule, connection: str, names: list[str]) -> list[str]:

@@ -84,6 +84,9 @@ def _send(delivery: AlertDelivery, timeout: float) -> int | None:
     webhook = delivery.webhook
     if webhook is None:
         raise DeliveryError("the webhook was deleted")
+    if not coverage.changer_may_view(rule, webhook, event.state.connection, event.state.queue):
+        raise Withheld("withheld: the webhook was last changed by someone who may not view "
+                       "this queue")
     body = (messages.slack_body(event) if webhook.format == Webhook.Format.SLACK
             else messages.generic_body(event))
     return post_webhook(webhook, messages.encode(body), delivery.pk, timeout)
@@ -152,7 +155,7 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
         if not _claim(pk, now, hold):
             continue  # another process took it
         delivery = AlertDelivery.objects.select_related(
-            "event__state__rule__owner", "webhook").get(pk=pk)
+            "event__state__rule__owner", "webhook__changed_by").get(pk=pk)
         attempt(delivery)
         done += 1
     return done

@@ -34,6 +34,11 @@ class Webhook(models.Model):
                               default=Format.GENERIC)
     secret = models.CharField(_("signing secret"), max_length=200, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
+    #: Who last saved it: deliveries through it are withheld from the queues that person
+    #: may not view (a webhook carries no alert past whoever last pointed it somewhere).
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   editable=False, verbose_name=_("last changed by"))
 
     class Meta:
         ordering = ("name",)

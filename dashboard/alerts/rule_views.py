@@ -47,6 +47,25 @@ def _visible_rule(request: HttpRequest, pk: int, label: str) -> AlertRule:
     return rule
 
 
+def _refused_webhook(request: HttpRequest, webhook: Webhook, label: str) -> HttpResponse | None:
+    """403 with a page saying why, unless the user may change ``webhook``: a superuser, or
+    whoever owns every rule that sends to it. A webhook is shared by rules, and a rule covers
+    the queues its owner may view: pointing another owner's webhook elsewhere would send
+    their alerts (queue names and figures) there."""
+    _require(request, label)
+    user = request.user
+    if getattr(user, "is_superuser", False) or not webhook.rules.exclude(
+            owner_id=user.pk).exists():
+        return None
+    if request.method == "POST":
+        audit.record(user, label, outcome="denied",
+                     detail=f"webhook {webhook.pk}: used by rules of other owners")
+    return render_page(
+        request, "queue_dashboard/alerts/delete.html", obj=webhook, what="webhook",
+        refused=_("This webhook is used by alert rules of other people: only a superuser may "
+                  "change or delete it while they use it."), status=403)
+
+
 def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: str,
           template: str) -> HttpResponse:
     _require(request, f"alerts.{what}.{'create' if instance is None else 'edit'}")
@@ -63,6 +82,10 @@ def _edit(request: HttpRequest, form_class: Any, instance: Model | None, what: s
                 # that person may view (checked again on every evaluation).
                 form.instance.owner = cast(Any, request.user)
                 form.instance.coverage = ""
+            else:
+                # Deliveries through it are withheld from queues this person may not view
+                # (delivery.py): a webhook cannot carry alerts past its last editor.
+                form.instance.changed_by = cast(Any, request.user)
             saved = form.save()
             detail = (_rule_detail(saved) if isinstance(saved, AlertRule)
                       else f"webhook {saved.pk} {saved.name!r} {saved.url}")
@@ -101,7 +124,11 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @dashboard_view(scoped=False)
 def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _edit(request, WebhookForm, get_object_or_404(Webhook, pk=pk), "webhook",
+    webhook = get_object_or_404(Webhook, pk=pk)
+    refused = _refused_webhook(request, webhook, "alerts.webhook.edit")
+    if refused is not None:
+        return refused
+    return _edit(request, WebhookForm, webhook, "webhook",
                  "queue_dashboard/alerts/webhook_form.html")
 
 
@@ -128,4 +155,6 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @csrf_protect
 @dashboard_view(scoped=False)
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    return _delete(request, get_object_or_404(Webhook, pk=pk), "webhook")
+    webhook = get_object_or_404(Webhook, pk=pk)
+    refused = _refused_webhook(request, webhook, "alerts.webhook.delete")
+    return refused if refused is not None else _delete(request, webhook, "webhook")

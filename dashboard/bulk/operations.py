@@ -38,6 +38,9 @@ CHUNK = 500
 KEEP_SECONDS = 86_400  # how long an operation's record stays
 #: An operation not finished whose last beat is older than this is shown as interrupted.
 STALE_SECONDS = 60.0
+#: The longest sleep between two beats while an operation rests between chunks (a rest may
+#: last up to ``BULK_YIELD`` (100) times a chunk's time, well past ``STALE_SECONDS``).
+BEAT_SECONDS = 15.0
 AUDIT_IDS = 100
 #: action -> the permission it needs
 ACTIONS: dict[str, str] = {"retry": "retry", "remove": "remove", "promote": "promote",
@@ -169,12 +172,15 @@ def start(t: Triage, *, op_id: str, action: str, source: IdSource, user: Any,
     if action not in ACTIONS:
         raise ValueError(f"unknown bulk action {action!r}")
     key = f"op:{op_id}"
-    if not t.side(("HSETNX", key, "status", "starting"))[0]:
-        return False
     now = time.time()
+    # ``started`` and ``beat`` in the same call as the status (each only if absent: a double
+    # submit changes nothing), so the record is never seen without them (as interrupted).
+    if not t.side(("HSETNX", key, "status", "starting"), ("HSETNX", key, "started", repr(now)),
+                  ("HSETNX", key, "beat", repr(now)))[0]:
+        return False
     t.side(("HSET", key, "action", action, "label", source.label, "total", source.count(),
-            "done", 0, "skipped", 0, "user", user.get_username(), "started", repr(now),
-            "beat", repr(now), "trash", "1" if action == "remove" else "0"),
+            "done", 0, "skipped", 0, "user", user.get_username(),
+            "trash", "1" if action == "remove" else "0"),
            ("EXPIRE", key, KEEP_SECONDS), ("ZADD", "ops", repr(now), op_id))
     # Its own connection: a settings change or the LRU of dashboard.connections closes the
     # shared queues, and an operation may run for minutes.
@@ -240,10 +246,8 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
         t.side(("HSET", key, "status", "running", "total", total, "beat", repr(time.time())))
         rest, rested = yield_ratio(), 0.0
         for n, chunk in enumerate(chunks):
-            if n:
-                time.sleep(rested * rest)  # leave the workers their share
-            # Beat before each chunk too: a long rest after a slow chunk is not a death.
-            if t.side(("HGET", key, "cancel"), ("HSET", key, "beat", repr(time.time())))[0]:
+            # Leave the workers their share; beat before each chunk too.
+            if _rest(t, key, rested * rest if n else 0.0):
                 status = "cancelled"
                 break
             began = time.monotonic()
@@ -277,6 +281,19 @@ def _run(t: Triage, op_id: str, action: str, source: IdSource, user: Any, priori
             _running.pop(op_id, None)
             t.queue.close()
             db_connection.close()  # this thread's own connections
+
+
+def _rest(t: Triage, key: str, seconds: float) -> bool:
+    """Sleep ``seconds`` in slices of at most ``BEAT_SECONDS``, beating after each (a long
+    rest is not a death); True as soon as the operation was asked to stop."""
+    end = time.monotonic() + seconds
+    while True:
+        if t.side(("HGET", key, "cancel"), ("HSET", key, "beat", repr(time.time())))[0]:
+            return True
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, BEAT_SECONDS))
 
 
 def _audit(t: Triage, op_id: str, action: str, user: Any, status: str, done: int,

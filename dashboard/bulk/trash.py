@@ -56,6 +56,9 @@ class Older:
     #: The scan stopped at ``SCAN_CAP`` with entries left (not at the limit): more may be
     #: older further on.
     capped: bool = False
+    #: The scan stopped before the end of the state (at the cap or at the limit): a further
+    #: step goes on from ``resume`` rather than reading the same entries again.
+    more: bool = False
 
     def resume(self, removed: int) -> int:
         """Where the next step goes on once ``removed`` of ``ids`` were removed (they left
@@ -81,31 +84,40 @@ def older(t: Triage, state: str, grace_ms: int, limit: int, start: int = 0) -> O
         found = [i for i, _ in t.scored_ids(state, "-inf", cutoff, limit)]
         return Older(found, 0, len(found))
     out: list[str] = []
+    seen: set[str] = set()  # ids read already (an id met again, as the list moves, is skipped)
     pos = start = max(start, 0)
     while len(out) < limit and pos - start < SCAN_CAP:
         size = min(PAGE, SCAN_CAP - (pos - start))
         page = t.ids(state, pos, pos + size - 1, asc=True)
-        ids = [i for i in dict.fromkeys(page) if i not in out]
         if not page:
             return Older(out, start, pos - start)
-        for n, (job_id, fields) in enumerate(
-                zip(ids, t.job_fields(ids, ["timestamp", "name"]), strict=True)):
-            # A job gone since (None) cannot be removed: not counted. ``name`` is read too:
-            # Triage tells a gone job by a missing timestamp, and a job may lack only that.
-            if fields is not None and _old(fields.get("timestamp"), cutoff):
+        ids = [i for i in dict.fromkeys(page) if i not in seen]
+        seen.update(ids)
+        # A job gone since (None) cannot be removed: not counted. ``name`` is read too:
+        # Triage tells a gone job by a missing timestamp, and a job may lack only that.
+        old = {job_id for job_id, fields in zip(
+            ids, t.job_fields(ids, ["timestamp", "name"]), strict=True)
+            if fields is not None and _old(fields.get("timestamp"), cutoff)}
+        for n, job_id in enumerate(page):
+            if job_id in old:
+                old.discard(job_id)  # (once, should the page hold it twice)
                 out.append(job_id)
                 if len(out) >= limit:
-                    return Older(out, start, pos + n + 1 - start)
+                    scanned = pos + n + 1 - start
+                    ended = n + 1 == len(page) and len(page) < size
+                    return Older(out, start, scanned, more=not ended)
         pos += len(page)
         if len(page) < size:
             return Older(out, start, pos - start)
-    return Older(out, start, pos - start, capped=len(out) < limit)
+    more = len(out) < limit
+    return Older(out, start, pos - start, capped=more, more=more)
 
 
 @dataclass(frozen=True, slots=True)
 class Cleaned:
     removed: list[str]
-    #: Where a further clean goes on (the scan stopped at its cap), or None: done.
+    #: Where a further clean goes on (the scan stopped before the end of the state, at its
+    #: cap or at the limit), or None: the state was read to its end.
     resume: int | None
 
 
@@ -137,4 +149,4 @@ def clean(connection: str, queue: str, state: str, grace_ms: int, limit: int,
             record()
         raise
     record()
-    return Cleaned(removed, found.resume(len(removed)) if found.capped else None)
+    return Cleaned(removed, found.resume(len(removed)) if found.more else None)

@@ -8,15 +8,27 @@ from django.db import migrations, models
 
 
 def owners_from_audit(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """One read of the audit log's rule creations and edits, newest first (not one LIKE scan
+    per rule): the first row naming a rule is its last editor."""
     AlertRule = apps.get_model("queue_dashboard", "AlertRule")
     AuditLog = apps.get_model("queue_dashboard", "AuditLog")
-    for rule in AlertRule.objects.filter(owner__isnull=True):
-        last = (AuditLog.objects
-                .filter(action__in=("alerts.rule.create", "alerts.rule.edit"), outcome="ok",
-                        user__isnull=False, detail__startswith=f"rule {rule.pk} ")
-                .order_by("-created_at", "-id").first())
-        if last is not None:
-            AlertRule.objects.filter(pk=rule.pk).update(owner_id=last.user_id)
+    orphans = set(AlertRule.objects.filter(owner__isnull=True).values_list("pk", flat=True))
+    if not orphans:
+        return
+    owners: dict[int, int] = {}
+    rows = (AuditLog.objects
+            .filter(action__in=("alerts.rule.create", "alerts.rule.edit"), outcome="ok",
+                    user__isnull=False, detail__startswith="rule ")
+            .order_by("-created_at", "-id").values_list("detail", "user_id"))
+    for detail, user_id in rows.iterator(chunk_size=2000):
+        # "rule <pk> 'name': ..." as the views write it.
+        word = detail[len("rule "):].split(" ", 1)[0]
+        if word.isascii() and word.isdigit() and int(word) in orphans:
+            owners.setdefault(int(word), user_id)
+            if len(owners) == len(orphans):
+                break
+    for pk, user_id in owners.items():
+        AlertRule.objects.filter(pk=pk).update(owner_id=user_id)
 
 
 class Migration(migrations.Migration):

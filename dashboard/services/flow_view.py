@@ -7,20 +7,26 @@ node's children is counted only when a level was cut.
 
 One ``FlowProducer`` per dashboard connection serves every page (a producer opens a
 connection pool per queue it reads, so one per render would connect anew each time); it is
-closed with the connection's queues (settings reset), and replaced once it has read the
-flows of ``MAX_FLOW_QUEUES`` queues, so that its pools stay bounded.
+closed with the connection's queues (settings reset), and replaced once it has opened
+``MAX_FLOW_QUEUES`` queues (the children's too), so that its pools stay bounded. Its jobs
+read through its connections (state, dependency counts), so the whole walk of a tree holds
+its lock: another render must not close it meanwhile.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dashboard import conf, connections
 from dashboard.formatting import clip, parse_job_key, parse_queue_key, progress_percent, shorten
 from dashboard.services.common import NAME_CHARS
 from queuecore import FlowProducer, Job, JobNode
+
+_T = TypeVar("_T")
 
 #: Levels of the job's own tree, counting the job (3: children and grandchildren).
 DEPTH = 3
@@ -99,14 +105,19 @@ def flow_view(connection: str, job: Job) -> FlowView | None:
     """The flow of ``job``, or None when it has neither parent nor children."""
     conn = connections.connection_settings(connection)
     parents, cut_above = _ancestors(connection, conn.prefix, job)
-    tree = _shared(connection).get_flow(job.id, job.queue.name)
-    if tree is None or (not parents and not tree.children
-                        and not connections.get_queue(connection, job.queue.name)
-                        .get_flow_parents([job.id])):
-        return None
-    budget = [MAX_NODES]
     leaves: list[FlowNode] = []
-    current = _subtree(tree, 1, budget, leaves, current=True)
+
+    def walk(tree: JobNode | None) -> FlowNode | None:
+        # Under the producer's lock: its jobs read through its connections.
+        if tree is None or (not parents and not tree.children
+                            and not connections.get_queue(connection, job.queue.name)
+                            .get_flow_parents([job.id])):
+            return None
+        return _subtree(tree, 1, [MAX_NODES], leaves, current=True)
+
+    current = _shared(connection).read(job.id, job.queue.name, walk)
+    if current is None:
+        return None
     _mark_deeper(connection, leaves)
     root = current
     for parent in reversed(parents):
@@ -124,20 +135,45 @@ class _SharedFlows:
         self.url, self.prefix = url, prefix
         self.lock = threading.Lock()
         self.producer: FlowProducer | None = None
-        self.queues: set[str] = set()
+        #: (prefix, name) of the queues the producer has opened (a pool each).
+        self.queues: set[tuple[str, str]] = set()
+        self.closed = False
 
-    def get_flow(self, job_id: str, queue: str) -> JobNode | None:
+    def read(self, job_id: str, queue: str, walk: Callable[[JobNode | None], _T]) -> _T:
+        """``walk`` over the flow under the job, the producer kept open (and to this caller)
+        until it returns."""
         with self.lock:
-            if self.producer is None or (queue not in self.queues
-                                         and len(self.queues) >= MAX_FLOW_QUEUES):
+            if self.closed:  # fetched just before ``close_flows``: a producer of its own
+                with FlowProducer(self.url, prefix=self.prefix) as producer:
+                    return walk(self._get_flow(producer, job_id, queue))
+            # Past the bound, a queue not opened yet replaces the producer; a known one reads
+            # on (its children's queues may still add some: up to twice the bound).
+            known = (self.prefix, queue) in self.queues
+            if self.producer is None or len(self.queues) >= MAX_FLOW_QUEUES * (1 + known):
                 self._close()
                 self.producer = FlowProducer(self.url, prefix=self.prefix)
-            self.queues.add(queue)
-            return self.producer.get_flow(job_id=job_id, queue_name=queue, depth=DEPTH,
-                                          max_children=MAX_CHILDREN)
+            tree = self._get_flow(self.producer, job_id, queue)
+            self.queues.add((self.prefix, queue))
+            self._count(tree)
+            return walk(tree)
+
+    @staticmethod
+    def _get_flow(producer: FlowProducer, job_id: str, queue: str) -> JobNode | None:
+        return producer.get_flow(job_id=job_id, queue_name=queue, depth=DEPTH,
+                                 max_children=MAX_CHILDREN)
+
+    def _count(self, tree: JobNode | None) -> None:
+        """Every queue the producer opened for ``tree`` (its children's may be others)."""
+        todo = [tree] if tree is not None else []
+        while todo:
+            node = todo.pop()
+            keys = node.job.queue.keys
+            self.queues.add((keys.prefix, keys.name))
+            todo += node.children
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             self._close()
 
     def _close(self) -> None:

@@ -164,6 +164,11 @@ def job_action(
 
 
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+#: Bounds of the numbers a URL or form gives: a position in a state (JavaScript's safe
+#: integers, more than any list holds) and an age (a billion units): past them Redis or
+#: the clock would refuse the figure and the page would fail.
+MAX_POSITION = 2**53
+MAX_AGE = 10**9
 
 
 def _grace_ms_of(age: int, unit: str) -> int:
@@ -174,7 +179,7 @@ def _grace_ms_of(age: int, unit: str) -> int:
 
 def _grace_ms(request: HttpRequest) -> int:
     """The age from the form, in ms: ``age`` and ``unit`` (s, m, h, d)."""
-    return _grace_ms_of(parse_int(request.POST.get("age"), 1, lower=0),
+    return _grace_ms_of(parse_int(request.POST.get("age"), 1, lower=0, upper=MAX_AGE),
                         request.POST.get("unit", "h"))
 
 
@@ -194,7 +199,7 @@ def _run_queue_action(
         return lambda: actions.drain(connection, queue, delayed=post.get("delayed") == "on")
     if action == "clean":
         state = post.get("state", "completed")
-        start = parse_int(post.get("from"), 0, lower=0)
+        start = parse_int(post.get("from"), 0, lower=0, upper=MAX_POSITION)
         return lambda: actions.clean(connection, queue, state, _grace_ms(request), start)
 
     def obliterate() -> actions.Outcome:
@@ -250,9 +255,9 @@ def confirm(request: HtmxHttpRequest, connection: str, queue: str, action: str) 
     unit = request.GET.get("unit", "h")
     if unit not in dict(controls.CLEAN_UNITS):
         unit = "h"  # a bad unit in the URL is ignored, as the form would never send it
-    age = parse_int(request.GET.get("age"), 1, lower=0)
+    age = parse_int(request.GET.get("age"), 1, lower=0, upper=MAX_AGE)
     grace_ms = _grace_ms_of(age, unit)
-    start = parse_int(request.GET.get("from"), 0, lower=0)
+    start = parse_int(request.GET.get("from"), 0, lower=0, upper=MAX_POSITION)
     preview = actions.preview(
         action,
         connection,

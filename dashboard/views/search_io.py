@@ -207,7 +207,12 @@ def transfer_run(request: HtmxHttpRequest, connection: str, queue: str) -> HttpR
             message += " " + _("Stopped after reading %(n)s jobs of the state: submit again "
                                "to go on from there.") % {"n": f"{cursor - search.cursor:,}"}
         messages.success(request, message, fail_silently=True)
-        # Moved jobs left the part read, so the rest moved up by as many.
+        # Moved jobs left the part read, so the rest moved up by as many. Jobs found gone
+        # (``result.missing``) are not counted back: one whose hash vanished may still sit in
+        # the state (its position kept), and going back over the part read could copy again
+        # a job that was not removed; one that left the state meanwhile makes the next part
+        # start that many entries late, which a repeated search finds (as any job removed
+        # elsewhere during the scan would).
         return back(cursor=max(cursor - result.removed, 0) if move else cursor)
     messages.success(request, message, fail_silently=True)
     return Redirect(url(request, "queue", connection, target), status=303)

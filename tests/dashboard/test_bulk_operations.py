@@ -146,3 +146,93 @@ def test_a_running_operation_not_heard_from_shows_interrupted(
     assert 'data-status="running"' in body and "Running" in body
     admin_user_client.post(f"{MOUNT}default/q/ops/ops/{dead}/cancel/")
     assert t.side(("HGET", f"op:{dead}", "cancel"))[0] == "1"
+
+
+class _Clock:
+    """A clock for ``operations``: its sleeps return at once and move it on, so a rest of
+    minutes runs in no time (Redis and the beats written there are real)."""
+
+    def __init__(self, on_sleep: Callable[[float], None]) -> None:
+        self.now, self.on_sleep = time.time(), on_sleep
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.on_sleep(seconds)  # just before it: the last beat is as old as it gets
+        self.slept.append(seconds)
+        self.now += seconds
+        self.on_sleep(0.0)  # just after it, before the next beat
+
+
+def test_a_long_rest_between_chunks_beats_and_is_never_shown_interrupted(
+    q: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BULK_YIELD`` may rest up to 100 times a chunk's time: far past ``STALE_SECONDS``.
+    The rest sleeps in slices of at most ``BEAT_SECONDS``, beating after each, so at no point
+    of it is the operation shown interrupted; a cancel ends it at the next slice."""
+    t = Triage(q)
+    key, op_id = "op:" + "r" * 32, "r" * 32
+    seen: list[bool] = []
+
+    def check(_: float) -> None:
+        state = ops.get(t, op_id)
+        assert state is not None
+        seen.append(state.interrupted)
+
+    clock = _Clock(check)
+    monkeypatch.setattr(ops, "time", clock)
+    t.side(("HSET", key, "status", "running", "started", repr(clock.now),
+            "beat", repr(clock.now)))
+    assert ops._rest(t, key, 10 * ops.STALE_SECONDS) is False
+    assert sum(clock.slept) == pytest.approx(10 * ops.STALE_SECONDS)
+    assert max(clock.slept) <= ops.BEAT_SECONDS and not any(seen) and len(seen) >= 2 * 40
+    assert float(t.side(("HGET", key, "beat"))[0]) == clock.now
+    t.side(("HSET", key, "cancel", "1"))
+    clock.slept.clear()
+    assert ops._rest(t, key, 10 * ops.STALE_SECONDS) is True and clock.slept == []
+
+
+def test_an_operation_is_never_recorded_without_its_start_and_beat(
+    q: Queue, make_user: Callable[..., User]
+) -> None:
+    """The status is written in the same call as ``started`` and ``beat`` (each only if
+    absent): a double submit, which shows the record at once, never finds it without them
+    (then shown interrupted), and changes none of them."""
+    calls: list[tuple[tuple[Any, ...], ...]] = []
+
+    class Recording(Triage):
+        def side(self, *commands: Any) -> list[Any]:
+            calls.append(tuple(tuple(c) for c in commands))
+            return super().side(*commands)
+
+    ids = _fail(q, 2)
+    t = Recording(q)
+    token = "s" * 32
+    assert ops.start(t, op_id=token, action="retry", source=IdsSource(ids), user=make_user())
+    first = {c[2] for c in calls[0] if c[0] == "HSETNX"}
+    assert first == {"status", "started", "beat"}
+    ops.wait(token, 60)
+    before = t.side(("HMGET", f"op:{token}", "started", "status"))[0]
+    assert not ops.start(t, op_id=token, action="retry", source=IdsSource(ids),
+                         user=make_user())
+    assert t.side(("HMGET", f"op:{token}", "started", "status"))[0] == before
+    assert before[1] == "done"
+
+
+def test_the_times_labelled_utc_are_in_utc_whatever_the_time_zone(
+    q: Queue, admin_user_client: Client, settings: Any
+) -> None:
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30: hours and minutes both differ
+    t = Triage(q)
+    dead = "ab" * 16  # (an operation id is hex)
+    beat = 1_700_000_000.0 + 7  # 22:13:27 UTC, 03:43:27 in Kolkata
+    t.side(("HSET", f"op:{dead}", "action", "retry", "label", "x", "status", "running",
+            "total", 2, "done", 1, "skipped", 0, "user", "ann", "started", repr(beat),
+            "beat", repr(beat), "trash", "0"))
+    body = admin_user_client.get(f"{MOUNT}default/q/ops/ops/{dead}/").content.decode()
+    assert "not heard from since 22:13:27 UTC" in body and "03:43:27" not in body

@@ -64,3 +64,76 @@ def test_the_producer_closes_with_the_settings_and_is_bounded(
     conf.reset()
     assert closed == [producer, replaced]
     assert flow_view._shared("default") is not shared
+
+
+def _cross_flow(dash_redis: str) -> str:
+    """A parent in "emails" with children in "reports" and "invoices"."""
+    with FlowProducer(dash_redis) as flows:
+        node = flows.add({"name": "parent", "queue_name": "emails", "children": [
+            {"name": "r", "queue_name": "reports"}, {"name": "i", "queue_name": "invoices"}]})
+    return node.job.id
+
+
+def test_the_bound_counts_the_childrens_queues_too(
+    dash_redis: str, queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow_view.close_flows()  # a producer of its own, whatever ran before
+    parent = queue.get_job(_cross_flow(dash_redis))
+    assert flow_view.flow_view("default", parent) is not None
+    shared = flow_view._shared("default")
+    assert {name for _, name in shared.queues} == {"emails", "reports", "invoices"}
+    producer = shared.producer
+    monkeypatch.setattr(flow_view, "MAX_FLOW_QUEUES", 3)
+    other = queue.get_job(_flow(dash_redis, "emails"))
+    flow_view.flow_view("default", other)  # a queue it has opened: read on
+    assert shared.producer is producer
+    from dashboard import connections
+
+    fourth = connections.get_queue("default", "audits").get_job(_flow(dash_redis, "audits"))
+    flow_view.flow_view("default", fourth)  # three opened already (not one): replaced
+    assert shared.producer is not producer
+
+
+def test_a_reset_waits_for_a_walk_and_a_stale_handle_keeps_nothing_open(
+    dash_redis: str, queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk over a tree reads through the producer's connections (state, counts): a
+    settings reset in another thread waits for it instead of closing them mid-read; a handle
+    fetched just before the reset reads through a producer of its own, closed after."""
+    import threading
+
+    parent = queue.get_job(_cross_flow(dash_redis))
+    shared = flow_view._shared("default")
+    states: list[str] = []
+    resets: list[threading.Thread] = []
+
+    def walk(tree: Any) -> None:
+        resetting = threading.Thread(target=conf.reset)
+        resetting.start()
+        resetting.join(0.2)
+        assert resetting.is_alive()  # held by the walk
+        todo = [tree]
+        while todo:
+            node = todo.pop()
+            states.append(node.job.get_state())
+            todo += node.children
+        resets.append(resetting)
+
+    shared.read(parent.id, "emails", walk)
+    resets[0].join(30)
+    assert sorted(states) == ["waiting", "waiting", "waiting-children"]
+    assert shared.closed and shared.producer is None
+
+    closed: list[object] = []
+    real_close = FlowProducer.close
+
+    def close(self: FlowProducer) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(FlowProducer, "close", close)
+    assert flow_view.flow_view("default", parent) is not None  # a new handle: kept open
+    fresh = flow_view._shared("default")
+    assert fresh is not shared and fresh.producer is not None and closed == []
+    counts = shared.read(parent.id, "emails", lambda tree: len(tree.children))
+    assert counts == 2 and shared.producer is None and len(closed) == 1

@@ -136,3 +136,57 @@ def test_the_limit_caps_preview_and_clean_alike(
     assert sum(not r.exists(f"bull:cq:{i}") for i in old) == 5
     body = admin_user_client.get(f"{Q}confirm/clean/", params).content.decode()
     assert f"<strong>{len(old) - 5}</strong>" in body
+
+
+def test_a_clean_stopped_by_its_limit_goes_on_where_it_stopped(
+    q: Queue, r: redis.Redis, admin_user_client: Client, settings: Any
+) -> None:
+    """The limit, like the cap, ends a step before the end of the state: the next step goes
+    on from where it stopped instead of reading the newer jobs before it again."""
+    settings.QUEUE_DASHBOARD = {**settings.QUEUE_DASHBOARD, "CLEAN_LIMIT": 2}
+    fresh = [q.add("fresh", {"i": i}).id for i in range(4)]  # positions 0-3, oldest first
+    old = [q.add("old", {"i": i}).id for i in range(6)]
+    for job_id in old:
+        r.hset(f"bull:cq:{job_id}", "timestamp", 1000)
+    params = {"state": "waiting", "age": "1", "unit": "h"}
+    starts, location = [], f"{Q}confirm/clean/?from=0"
+    while "from=" in location:
+        start = int(location.rsplit("from=", 1)[1])
+        starts.append(start)
+        assert len(starts) < 6
+        found = trash.older(Triage(q), "waiting", 3_600_000, 2, start)
+        assert found.ids and all(i in old for i in found.ids)
+        response = admin_user_client.post(f"{Q}actions/clean/", {**params, "from": start})
+        assert response.status_code == 303
+        location = response["Location"]
+    assert starts == [0, 4, 4]  # the fresh jobs were read once
+    assert location.rstrip("/").endswith("cq")  # the last step read to the end
+    assert not any(r.exists(f"bull:cq:{i}") for i in old)
+    assert all(r.exists(f"bull:cq:{i}") for i in fresh)
+
+
+def test_an_id_met_again_in_a_later_page_is_taken_once(
+    q: Queue, r: redis.Redis, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(trash, "PAGE", 2)
+    old = [q.add("old", {"i": i}).id for i in range(5)]
+    for job_id in old:
+        r.hset(f"bull:cq:{job_id}", "timestamp", 1000)
+    r.lpush("bull:cq:wait", old[0])  # at the newest end too (hostile or a race)
+    found = trash.older(Triage(q), "waiting", 3_600_000, 100, 0)
+    assert found.ids == old and found.scanned == 6 and not found.more
+
+
+@pytest.mark.parametrize("state", ["waiting", "delayed", "prioritized"])
+def test_huge_numbers_in_the_clean_urls_are_bounded(
+    q: Queue, admin_user_client: Client, state: str
+) -> None:
+    q.add("w", None)
+    huge = "99999999999999999999"
+    page = admin_user_client.get(f"{Q}confirm/clean/", {"state": state, "from": huge,
+                                                         "age": huge, "unit": "d"})
+    assert page.status_code == 200
+    response = admin_user_client.post(f"{Q}actions/clean/", {"state": state, "from": huge,
+                                                             "age": huge, "unit": "d"})
+    assert response.status_code == 303
+    assert q.get_job_counts("waiting") == {"waiting": 1}

@@ -247,3 +247,132 @@ def test_an_alert_page_hides_a_rule_pattern_that_now_names_a_hidden_queue(
     rule.save()
     page = viewer.get(f"{ALERTS}{state.pk}/")
     assert page.status_code == 200 and SECRET_QUEUE not in page.content.decode()
+
+
+WEBHOOK_FORM = {"name": "ops", "format": "generic", "secret": "", "enabled": "on"}
+
+
+def test_a_shared_webhook_is_changed_only_by_the_owner_of_every_rule_using_it(
+    two_queues: str, make_user: Callable[..., User], receiver: Receiver
+) -> None:
+    """A manager who may not view secret-* cannot point the admin's webhook at their own
+    server (and so receive the admin's secret-* alerts), nor delete it; a superuser can, and
+    so can the owner of every rule that uses a webhook."""
+    from dashboard.models import AuditLog
+
+    admin = make_user(superuser=True)
+    manager = make_user("view", "alerts")
+    create_rule(admin, receiver)  # "*", covering the secret queue, through webhook "ops"
+    hook = Webhook.objects.get(name="ops")
+    theirs = Receiver().start()
+    try:
+        b = client_for(manager)
+        edit, delete = f"{ALERTS}webhooks/{hook.pk}/", f"{ALERTS}webhooks/{hook.pk}/delete/"
+        page = b.get(edit)
+        assert page.status_code == 403
+        assert "used by alert rules of other people" in page.content.decode()
+        assert b.post(edit, {**WEBHOOK_FORM, "url": theirs.url}).status_code == 403
+        assert b.get(delete).status_code == 403 and b.post(delete).status_code == 403
+        hook.refresh_from_db()
+        assert hook.url == receiver.url
+        assert AuditLog.objects.filter(user=manager, outcome="denied",
+                                       action__startswith="alerts.webhook.").count() == 2
+        evaluate_all()
+        deliver_due()
+        assert theirs.received == [] and SECRET_QUEUE in sent_text(receiver)
+
+        # The manager's own webhook, used by their own rule alone, is theirs to change.
+        assert b.post(f"{ALERTS}webhooks/new/", {**WEBHOOK_FORM, "name": "mine",
+                                                  "url": theirs.url}).status_code == 303
+        mine = Webhook.objects.get(name="mine")
+        assert mine.changed_by == manager
+        response = b.post(ALERTS + "rules/new/", {**RULE_FORM, "name": "m",
+                                                  "webhooks": [mine.pk]})
+        assert response.status_code == 303
+        assert b.post(f"{ALERTS}webhooks/{mine.pk}/",
+                      {**WEBHOOK_FORM, "name": "mine", "url": receiver.url}).status_code == 303
+        # The superuser may change the shared one.
+        assert client_for(admin).post(edit, {**WEBHOOK_FORM, "url": theirs.url}
+                                      ).status_code == 303
+        hook.refresh_from_db()
+        assert (hook.url, hook.changed_by) == (theirs.url, admin)
+    finally:
+        theirs.stop()
+
+
+def test_a_webhook_carries_no_alert_of_a_queue_its_last_editor_may_not_view(
+    two_queues: str, make_user: Callable[..., User], receiver: Receiver
+) -> None:
+    """The admin adds the manager's webhook to their "*" rule: its deliveries of the secret
+    queue's alerts are withheld (the manager chose where it sends), those of the public queue
+    go out, and the rule's email carries both."""
+    admin = make_user(superuser=True)
+    manager = make_user("view", "alerts")
+    assert client_for(manager).post(f"{ALERTS}webhooks/new/", {
+        **WEBHOOK_FORM, "name": "managers", "url": receiver.url}).status_code == 303
+    hook = Webhook.objects.get(name="managers")
+    response = client_for(admin).post(ALERTS + "rules/new/", {**RULE_FORM, "name": "admin",
+                                                              "webhooks": [hook.pk]})
+    assert response.status_code == 303
+    evaluate_all()
+    assert deliver_due() == 4  # 2 alerts x (email + webhook)
+    assert [b["queue"] for b in receiver.bodies()] == ["mail"]
+    withheld = AlertDelivery.objects.get(event__state__queue=SECRET_QUEUE,
+                                         channel__startswith="webhook")
+    assert withheld.status == "failed" and "last changed by" in withheld.last_error
+    assert len(mail.outbox) == 2 and SECRET_QUEUE in sent_text(receiver)
+
+
+def test_the_migration_reads_the_audit_log_once_for_every_rule(
+    make_user: Callable[..., User],
+) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dashboard import audit
+
+    migration = import_module("dashboard.migrations.0004_alert_rule_owner")
+    users = [make_user("view", "alerts") for _ in range(3)]
+    rules = [AlertRule.objects.create(name=f"r{i}", connection="default", queue_pattern="q",
+                                      kind="depth", threshold=1) for i in range(5)]
+    for i, rule in enumerate(rules[:4]):
+        audit.record(users[i % 3], "alerts.rule.create", outcome="ok",
+                     detail=f"rule {rule.pk} 'r{i}': depth")
+    audit.record(users[2], "alerts.rule.edit", outcome="ok", detail=f"rule {rules[0].pk} 'x'")
+    audit.record(users[0], "alerts.rule.edit", outcome="ok", detail="rule ² 'hostile'")
+    with CaptureQueriesContext(connection) as queries:
+        migration.owners_from_audit(apps, None)
+    assert sum("auditlog" in q["sql"].lower() for q in queries.captured_queries) == 1
+    owners = [AlertRule.objects.get(pk=r.pk).owner for r in rules]
+    assert owners == [users[2], users[1], users[2], users[0], None]
+
+
+def test_the_history_reads_a_bounded_number_of_rows_for_a_limited_viewer(
+    two_queues: str, make_user: Callable[..., User]
+) -> None:
+    """Past ``HISTORY_READ_FACTOR`` x limit rows of hidden events the history stops reading
+    (in bounded slices, no server-side cursor) rather than walking the whole table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner = make_user(superuser=True)
+    rule = AlertRule.objects.create(name="a", connection="default", queue_pattern="*",
+                                    kind="depth", threshold=1, owner=owner)
+    hidden = AlertState.objects.create(rule=rule, connection="default", queue="secret-x")
+    visible = AlertState.objects.create(rule=rule, connection="default", queue="mail")
+    AlertEvent.objects.create(state=visible, kind="fired", generation=1)
+    AlertEvent.objects.filter(state=visible).update(created_at=timezone.now()
+                                                    - timedelta(hours=1))
+    AlertEvent.objects.bulk_create([AlertEvent(state=hidden, kind="acknowledged", generation=1)
+                                    for _ in range(listing.HISTORY_READ_FACTOR * 2)])
+    viewer = make_user("view")
+    with CaptureQueriesContext(connection) as queries:
+        assert listing.history(viewer, limit=2) == []  # the visible one is past the rows read
+    events = [q for q in queries.captured_queries if "alertevent" in q["sql"].lower()]
+    assert len(events) == listing.HISTORY_READ_FACTOR // 2
+    assert all("LIMIT" in q["sql"] for q in events)
+    assert [e.state.queue for e in listing.history(viewer, limit=3)] == ["mail"]
+    assert [e.state.queue for e in listing.history(owner, limit=3)] == ["secret-x"] * 3
